@@ -1,0 +1,57 @@
+import path from 'node:path';
+
+import { BridgeServer } from '../../core/bridge/bridge-server.js';
+import { openAppWindow } from '../../core/browser-launcher.js';
+import { defaultDataDir, rendererDir } from '../../core/paths.js';
+import { createCoreServices } from '../../core/services.js';
+import { parseCommandArgs, printJson, progress, UsageError, type Command } from '../cli-kit.js';
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run the app in browser mode (core on 127.0.0.1 with a per-start token)',
+  usage: `spact serve [--port N] [--no-open] [--json]
+
+Starts the SPAct core and serves the UI on http://127.0.0.1:PORT. The page receives the access
+token through a one-time launch link, which is opened in a Chromium app window when a display
+exists (--no-open prints it instead). Every API request and WebSocket needs the token.
+  --port N     port to listen on (default: a free port)
+  --no-open    do not open a window; print the launch link
+  --json       print {"url", "port"} on stdout once listening`,
+  async run(argv) {
+    const { values } = parseCommandArgs(argv, {
+      port: { type: 'string' },
+      'no-open': { type: 'boolean' },
+      json: { type: 'boolean' },
+    });
+    const port = values.port === undefined ? 0 : Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new UsageError(`--port must be 0–65535, got "${values.port}"`);
+
+    const core = createCoreServices();
+    const bridge = new BridgeServer({
+      dispatcher: core.dispatcher,
+      events: core.events,
+      staticDir: rendererDir(),
+      port,
+    });
+    await bridge.start();
+    const url = bridge.launchUrl as string;
+
+    const heartbeat = setInterval(() => core.events.emit('app.heartbeat', { at: Date.now() }), 5000);
+    const window = values['no-open'] ? null : openAppWindow(url, path.join(defaultDataDir(), 'browser-profile'));
+    if (values.json) printJson({ url, port: bridge.port });
+    else if (window) progress(`SPAct Desktop is open in a browser window (${bridge.origin}). Ctrl+C stops it.`);
+    else progress(`SPAct Desktop (browser mode) is listening. Open this one-time link:\n  ${url}\nCtrl+C stops it.`);
+
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      window?.once('exit', stop);
+    });
+    clearInterval(heartbeat);
+    window?.kill();
+    await bridge.stop();
+    return 0;
+  },
+};

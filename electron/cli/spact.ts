@@ -1,0 +1,46 @@
+// `spact` command line: one subcommand per file in ./commands. Every command has --help and
+// --json, prints progress on stderr, and exits non-zero with a one-line reason on bad input.
+import { describeError, UsageError, type Command } from './cli-kit.js';
+import { infoCommand } from './commands/info.js';
+import { serveCommand } from './commands/serve.js';
+
+const commands: Command[] = [infoCommand, serveCommand];
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'usage: spact <command> [options]',
+    '',
+    'commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `spact <command> --help` for the options of one command.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name ? 0 : 2;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    process.stderr.write(`spact: unknown command "${name}"\n${usage()}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`spact ${name}: ${err.message}\n\n${command.usage}\n`);
+      return 2;
+    }
+    process.stderr.write(`spact ${name}: error: ${describeError(err)}\n`);
+    return 1;
+  }
+}

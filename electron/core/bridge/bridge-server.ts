@@ -1,0 +1,304 @@
+// Browser mode: the same core API as Electron IPC, over HTTP (`POST /api/<method>`) and a
+// WebSocket (`/events`), bound to 127.0.0.1 only. A random per-start token guards every API
+// request and WebSocket upgrade; the page receives it through a one-time launch link that sets
+// an HttpOnly, SameSite=Strict cookie, so the token never appears in a guessable route.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+
+import { WebSocketServer, type WebSocket } from 'ws';
+
+import type { ApiError, Result } from '../../contract.js';
+import type { ApiDispatcher } from '../api-dispatcher.js';
+import type { EventHub } from '../event-hub.js';
+
+export interface BridgeOptions {
+  dispatcher: ApiDispatcher;
+  events: EventHub;
+  /** Folder with the built renderer (index.html + assets). */
+  staticDir: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Largest accepted request body. */
+  maxBodyBytes?: number;
+}
+
+const COOKIE = 'spact_token';
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+  '.ico': 'image/x-icon',
+  '.mp4': 'video/mp4',
+};
+
+const STATUS_OF_KIND: Record<ApiError['kind'], number> = {
+  validation: 400,
+  'bad-input': 400,
+  'unknown-method': 404,
+  'not-found': 404,
+  unauthorized: 401,
+  forbidden: 403,
+  conflict: 409,
+  unavailable: 503,
+  cancelled: 409,
+  internal: 500,
+};
+
+function randomToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const ab = Buffer.from(a);
+  const bb = Buffer.from(b);
+  return ab.length === bb.length && timingSafeEqual(ab, bb);
+}
+
+function parseCookies(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of (header ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0) out.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
+  }
+  return out;
+}
+
+export class BridgeServer {
+  readonly token = randomToken();
+  private launchCode: string | null = randomToken();
+  private server: http.Server | null = null;
+  private wss: WebSocketServer | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private portValue = 0;
+
+  constructor(private readonly opts: BridgeOptions) {}
+
+  get port(): number {
+    return this.portValue;
+  }
+
+  get origin(): string {
+    return `http://127.0.0.1:${this.portValue}`;
+  }
+
+  /** The one-time link that hands the token to a browser. Null once it has been used. */
+  get launchUrl(): string | null {
+    return this.launchCode ? `${this.origin}/launch?code=${this.launchCode}` : null;
+  }
+
+  async start(): Promise<void> {
+    const server = http.createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) this.sendJson(res, 500, this.fail('internal', String(err)));
+        else res.end();
+      });
+    });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+    server.on('upgrade', (req, socket, head) => {
+      if (!this.hostAllowed(req) || !this.originAllowed(req) || !this.authorized(req) || req.url !== '/events') {
+        socket.write('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        socket.destroy();
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    });
+    wss.on('connection', (ws: WebSocket) => {
+      // Events flow one way; anything the client sends is ignored.
+      ws.on('message', () => undefined);
+    });
+    this.unsubscribe = this.opts.events.subscribe((event, payload) => {
+      const msg = JSON.stringify({ event, payload });
+      for (const client of wss.clients) if (client.readyState === client.OPEN) client.send(msg);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    this.portValue = (server.address() as AddressInfo).port;
+    this.server = server;
+    this.wss = wss;
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    for (const client of this.wss?.clients ?? []) client.terminate();
+    this.wss?.close();
+    await new Promise<void>((resolve) => {
+      if (!this.server) return resolve();
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    this.server = null;
+  }
+
+  /** DNS-rebinding guard: only requests addressed to the loopback host of this port are served. */
+  private hostAllowed(req: http.IncomingMessage): boolean {
+    const host = req.headers.host ?? '';
+    return host === `127.0.0.1:${this.portValue}` || host === `localhost:${this.portValue}`;
+  }
+
+  /** Cross-site guard: a browser request from another origin is refused even with a cookie. */
+  private originAllowed(req: http.IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    if (origin === undefined) return true; // non-browser clients (CLI, tests) send no Origin
+    return origin === `http://127.0.0.1:${this.portValue}` || origin === `http://localhost:${this.portValue}`;
+  }
+
+  private authorized(req: http.IncomingMessage): boolean {
+    const auth = req.headers.authorization;
+    if (auth?.startsWith('Bearer ') && safeEqual(auth.slice(7), this.token)) return true;
+    const cookie = parseCookies(req.headers.cookie).get(COOKIE);
+    return cookie !== undefined && safeEqual(cookie, this.token);
+  }
+
+  private fail(kind: ApiError['kind'], message: string): Result<never> {
+    return { ok: false, error: { kind, message } };
+  }
+
+  private securityHeaders(res: http.ServerResponse): void {
+    res.setHeader(
+      'Content-Security-Policy',
+      [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        `connect-src 'self' ws://127.0.0.1:${this.portValue} ws://localhost:${this.portValue}`,
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'none'",
+      ].join('; '),
+    );
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+  }
+
+  private sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'Content-Length': Buffer.byteLength(text),
+    });
+    res.end(text);
+  }
+
+  private async readBody(req: http.IncomingMessage): Promise<string | null> {
+    const limit = this.opts.maxBodyBytes ?? 1024 * 1024;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > limit) return null;
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.securityHeaders(res);
+    if (!this.hostAllowed(req)) {
+      this.sendJson(res, 421, this.fail('unauthorized', 'requests must address 127.0.0.1 or localhost'));
+      return;
+    }
+    const url = new URL(req.url ?? '/', this.origin);
+
+    if (url.pathname === '/launch') {
+      const code = url.searchParams.get('code') ?? '';
+      if (this.launchCode && safeEqual(code, this.launchCode)) {
+        this.launchCode = null; // one-time: a copied or logged link is useless afterwards
+        res.writeHead(303, {
+          Location: '/',
+          'Set-Cookie': `${COOKIE}=${this.token}; HttpOnly; SameSite=Strict; Path=/`,
+          'Cache-Control': 'no-store',
+        });
+        res.end();
+      } else {
+        res.writeHead(401, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end('This launch link is invalid or was already used. Restart `spact serve` for a new one.\n');
+      }
+      return;
+    }
+
+    if (url.pathname.startsWith('/api/')) {
+      if (!this.originAllowed(req)) {
+        this.sendJson(res, 403, this.fail('unauthorized', 'cross-origin requests are refused'));
+        return;
+      }
+      if (!this.authorized(req)) {
+        this.sendJson(res, 401, this.fail('unauthorized', 'missing or invalid token'));
+        return;
+      }
+      if (req.method !== 'POST') {
+        res.setHeader('Allow', 'POST');
+        this.sendJson(res, 405, this.fail('validation', 'use POST with a JSON body'));
+        return;
+      }
+      const body = await this.readBody(req);
+      if (body === null) {
+        this.sendJson(res, 413, this.fail('validation', 'request body too large'));
+        return;
+      }
+      let payload: unknown;
+      try {
+        payload = body.length === 0 ? {} : JSON.parse(body);
+      } catch {
+        this.sendJson(res, 400, this.fail('validation', 'request body is not valid JSON'));
+        return;
+      }
+      const method = decodeURIComponent(url.pathname.slice('/api/'.length));
+      const result = await this.opts.dispatcher.dispatch(method, payload, { transport: 'bridge' });
+      this.sendJson(res, result.ok ? 200 : STATUS_OF_KIND[result.error.kind], result);
+      return;
+    }
+
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD' });
+      res.end();
+      return;
+    }
+    this.serveStatic(url.pathname, res);
+  }
+
+  private serveStatic(pathname: string, res: http.ServerResponse): void {
+    const root = path.resolve(this.opts.staticDir);
+    const rel = pathname === '/' ? 'index.html' : decodeURIComponent(pathname).replace(/^\/+/, '');
+    const file = path.resolve(root, rel);
+    if (!file.startsWith(root + path.sep)) {
+      res.writeHead(403);
+      res.end();
+      return;
+    }
+    let target = file;
+    if (!fs.existsSync(target) || !fs.statSync(target).isFile()) {
+      // Single-page app: unknown non-asset routes get index.html.
+      if (path.extname(rel) !== '') {
+        res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end('not found\n');
+        return;
+      }
+      target = path.join(root, 'index.html');
+    }
+    if (!fs.existsSync(target)) {
+      res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('The renderer is not built. Run `npm run build`.\n');
+      return;
+    }
+    res.writeHead(200, {
+      'Content-Type': MIME[path.extname(target)] ?? 'application/octet-stream',
+      'Cache-Control': target.endsWith('index.html') ? 'no-store' : 'max-age=3600',
+    });
+    fs.createReadStream(target).pipe(res);
+  }
+}

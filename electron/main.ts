@@ -1,0 +1,94 @@
+// The Electron shell: windows, menu and IPC wiring, nothing else. All behaviour lives in
+// electron/core (plain Node), reached through the same dispatcher as browser mode and the CLI.
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { app, BrowserWindow, ipcMain, Menu, type IpcMainInvokeEvent, type WebContents } from 'electron';
+
+import type { Result } from './contract.js';
+import { IPC_EVENT_CHANNEL, IPC_INVOKE_CHANNEL } from './ipc-channels.js';
+import { projectRoot, rendererDir } from './core/paths.js';
+import { createCoreServices, type CoreServices } from './core/services.js';
+
+const windows = new Set<BrowserWindow>();
+
+export function rendererEntry(): string {
+  return path.join(rendererDir(), 'index.html');
+}
+
+/** Only frames showing our own renderer may call the API (no remote or injected content). */
+export function isTrustedSender(event: Pick<IpcMainInvokeEvent, 'senderFrame' | 'sender'>): boolean {
+  const frameUrl = event.senderFrame?.url;
+  if (!frameUrl) return false;
+  const expected = pathToFileURL(rendererEntry()).href;
+  const url = frameUrl.split('#')[0]?.split('?')[0];
+  return url === expected && [...windows].some((w) => w.webContents.id === event.sender.id);
+}
+
+export function setupSecurity(): void {
+  app.on('web-contents-created', (_event, contents: WebContents) => {
+    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+    contents.on('will-navigate', (e, url) => {
+      if (url !== pathToFileURL(rendererEntry()).href) e.preventDefault();
+    });
+    contents.on('will-attach-webview', (e) => e.preventDefault());
+  });
+}
+
+export function setupIpc(core: CoreServices): void {
+  ipcMain.handle(IPC_INVOKE_CHANNEL, async (event, method: unknown, payload: unknown): Promise<Result<unknown>> => {
+    if (!isTrustedSender(event)) {
+      return { ok: false, error: { kind: 'unauthorized', message: 'IPC from an untrusted frame was refused' } };
+    }
+    if (typeof method !== 'string') {
+      return { ok: false, error: { kind: 'validation', message: 'method name must be a string' } };
+    }
+    return core.dispatcher.dispatch(method, payload, { transport: 'ipc' });
+  });
+  core.events.subscribe((event, payload) => {
+    for (const w of windows) if (!w.isDestroyed()) w.webContents.send(IPC_EVENT_CHANNEL, { event, payload });
+  });
+}
+
+export function setupMenu(): void {
+  Menu.setApplicationMenu(
+    Menu.buildFromTemplate([{ role: 'fileMenu' }, { role: 'editMenu' }, { role: 'viewMenu' }, { role: 'windowMenu' }]),
+  );
+}
+
+export function createMainWindow(): BrowserWindow {
+  const win = new BrowserWindow({
+    width: 1280,
+    height: 800,
+    minWidth: 900,
+    minHeight: 600,
+    title: 'SPAct Desktop',
+    show: false,
+    webPreferences: {
+      preload: path.join(projectRoot(), 'dist', 'preload', 'preload.cjs'),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      spellcheck: false,
+    },
+  });
+  windows.add(win);
+  win.on('closed', () => windows.delete(win));
+  win.once('ready-to-show', () => win.show());
+  void win.loadFile(rendererEntry());
+  return win;
+}
+
+export async function boot(): Promise<void> {
+  const core = createCoreServices();
+  setupSecurity();
+  await app.whenReady();
+  setupMenu();
+  setupIpc(core);
+  createMainWindow();
+  app.on('window-all-closed', () => app.quit());
+}
+
+if (process.versions.electron && !process.env.VITEST) void boot();

@@ -1,0 +1,22 @@
+// Runs in the sandboxed preload context. Exposes exactly the contract's API as `window.spact`;
+// the renderer never sees ipcRenderer. Bundled to CommonJS (sandboxed preloads cannot import).
+import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+
+import { IPC_EVENT_CHANNEL, IPC_INVOKE_CHANNEL } from './ipc-channels.js';
+
+export const spactApi = {
+  call(method: string, request: unknown): Promise<unknown> {
+    return ipcRenderer.invoke(IPC_INVOKE_CHANNEL, method, request);
+  },
+  on(event: string, listener: (payload: unknown) => void): () => void {
+    const handler = (_e: IpcRendererEvent, msg: { event: string; payload: unknown }) => {
+      if (msg && msg.event === event) listener(msg.payload);
+    };
+    ipcRenderer.on(IPC_EVENT_CHANNEL, handler);
+    return () => {
+      ipcRenderer.removeListener(IPC_EVENT_CHANNEL, handler);
+    };
+  },
+};
+
+contextBridge.exposeInMainWorld('spact', spactApi);

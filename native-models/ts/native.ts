@@ -1,0 +1,68 @@
+// Loads the libtorch N-API addon built by `npm run build:native` (scripts/build-native.mjs).
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface TorchInfo {
+  torchVersion: string;
+  cudaAvailable: boolean;
+  cudaDevices: number;
+  threads: number;
+}
+
+/** The raw addon surface. Higher-level wrappers in this folder give it types and checks. */
+export interface NativeAddon {
+  info(): TorchInfo;
+  dot(a: Float32Array, b: Float32Array): number;
+}
+
+export class NativeEngineMissingError extends Error {
+  readonly kind = 'unavailable' as const;
+  constructor(
+    readonly addonPath: string,
+    cause: unknown,
+  ) {
+    super(
+      `the SPAct engine (libtorch addon) could not be loaded from ${addonPath}: ` +
+        `${cause instanceof Error ? cause.message : String(cause)}. Run \`npm run build:native\` ` +
+        `(needs libtorch-dev, or LIBTORCH pointing at a libtorch folder).`,
+    );
+    this.name = 'NativeEngineMissingError';
+  }
+}
+
+/** Walks up from this file to the folder holding native-models/binding.gyp (works from src and dist). */
+function findNativeRoot(): string {
+  if (process.env.SPACT_NATIVE_DIR) return process.env.SPACT_NATIVE_DIR;
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = path.join(dir, 'native-models', 'binding.gyp');
+    if (fs.existsSync(candidate)) return path.dirname(candidate);
+    if (fs.existsSync(path.join(dir, 'binding.gyp'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new NativeEngineMissingError('native-models/', 'project folder not found');
+    dir = parent;
+  }
+}
+
+let cached: NativeAddon | undefined;
+
+export function addonPath(): string {
+  return path.join(findNativeRoot(), 'build', 'Release', 'spact_native.node');
+}
+
+export function loadNative(): NativeAddon {
+  if (cached) return cached;
+  // libgomp spin-waits by default; under a competing process (UI, live preview) that makes a
+  // training step ~2.7x slower. Must be set before libtorch loads (see DESIGN.md, "Contention").
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  const file = addonPath();
+  try {
+    const require = createRequire(import.meta.url);
+    cached = require(file) as NativeAddon;
+  } catch (err) {
+    throw new NativeEngineMissingError(file, err);
+  }
+  return cached;
+}

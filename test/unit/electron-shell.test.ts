@@ -1,0 +1,153 @@
+// main.ts and preload.ts with a mocked `electron` module: Electron itself cannot run here, but
+// the wiring (window security options, sender check, validation, exposed API) can be proven.
+import { pathToFileURL } from 'node:url';
+
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+
+const h = vi.hoisted(() => {
+  type Handler = (...args: unknown[]) => unknown;
+  const state = {
+    ipcHandlers: new Map<string, Handler>(),
+    appHandlers: new Map<string, Handler>(),
+    windows: [] as Array<{
+      options: Record<string, unknown>;
+      webContents: { id: number; send: Handler };
+      loaded?: string;
+    }>,
+    exposed: new Map<string, unknown>(),
+    rendererListeners: new Map<string, Handler>(),
+    invoked: [] as unknown[][],
+    sent: [] as unknown[][],
+  };
+  let nextId = 1;
+  class BrowserWindow {
+    webContents: { id: number; send: Handler };
+    loaded?: string;
+    constructor(readonly options: Record<string, unknown>) {
+      this.webContents = { id: nextId++, send: (...a: unknown[]) => state.sent.push(a) };
+      state.windows.push(this);
+    }
+    on() {}
+    once() {}
+    isDestroyed() {
+      return false;
+    }
+    loadFile(file: string) {
+      this.loaded = file;
+      return Promise.resolve();
+    }
+  }
+  const electron = {
+    app: {
+      on: (ev: string, fn: Handler) => state.appHandlers.set(ev, fn),
+      whenReady: () => Promise.resolve(),
+      quit: () => undefined,
+    },
+    BrowserWindow,
+    ipcMain: { handle: (ch: string, fn: Handler) => state.ipcHandlers.set(ch, fn) },
+    Menu: { setApplicationMenu: () => undefined, buildFromTemplate: (t: unknown) => t },
+    contextBridge: { exposeInMainWorld: (key: string, api: unknown) => state.exposed.set(key, api) },
+    ipcRenderer: {
+      invoke: (...a: unknown[]) => (state.invoked.push(a), Promise.resolve({ ok: true, value: 'x' })),
+      on: (ch: string, fn: Handler) => state.rendererListeners.set(ch, fn),
+      removeListener: (ch: string) => state.rendererListeners.delete(ch),
+    },
+  };
+  return { state, electron };
+});
+
+vi.mock('electron', () => ({ ...h.electron, default: h.electron }));
+
+const main = await import('../../electron/main.js');
+const { createCoreServices } = await import('../../electron/core/services.js');
+const { IPC_INVOKE_CHANNEL, IPC_EVENT_CHANNEL } = await import('../../electron/ipc-channels.js');
+
+describe('electron/main.ts', () => {
+  const core = createCoreServices();
+  beforeEach(() => {
+    h.state.ipcHandlers.clear();
+  });
+
+  it('creates windows with context isolation, sandbox and no Node integration', () => {
+    const win = main.createMainWindow() as unknown as {
+      options: { webPreferences: Record<string, unknown> };
+      loaded: string;
+    };
+    const prefs = win.options.webPreferences;
+    expect(prefs.contextIsolation).toBe(true);
+    expect(prefs.sandbox).toBe(true);
+    expect(prefs.nodeIntegration).toBe(false);
+    expect(prefs.webSecurity).toBe(true);
+    expect(String(prefs.preload)).toMatch(/dist[/\\]preload[/\\]preload\.cjs$/);
+    expect(win.loaded).toBe(main.rendererEntry());
+  });
+
+  it('denies new windows and foreign navigation', () => {
+    main.setupSecurity();
+    const created = h.state.appHandlers.get('web-contents-created')!;
+    let openHandler: (() => unknown) | undefined;
+    const nav = new Map<string, (e: { preventDefault(): void }, url: string) => void>();
+    created(
+      {},
+      {
+        setWindowOpenHandler: (fn: () => unknown) => (openHandler = fn),
+        on: (ev: string, fn: (e: { preventDefault(): void }, url: string) => void) => nav.set(ev, fn),
+      },
+    );
+    expect(openHandler!()).toEqual({ action: 'deny' });
+    const prevented = vi.fn();
+    nav.get('will-navigate')!({ preventDefault: prevented }, 'https://example.com');
+    expect(prevented).toHaveBeenCalled();
+  });
+
+  it('answers IPC only from our own renderer frame, and validates payloads', async () => {
+    main.setupIpc(core);
+    const handler = h.state.ipcHandlers.get(IPC_INVOKE_CHANNEL)!;
+    const win = h.state.windows[0]!;
+    const trusted = {
+      sender: { id: win.webContents.id },
+      senderFrame: { url: pathToFileURL(main.rendererEntry()).href },
+    };
+    const foreignFrame = { sender: { id: win.webContents.id }, senderFrame: { url: 'https://evil.example/' } };
+    const foreignSender = { sender: { id: 999 }, senderFrame: trusted.senderFrame };
+
+    const ok = (await handler(trusted, 'app.info', {})) as { ok: boolean; value: { transport: string } };
+    expect(ok.ok).toBe(true);
+    expect(ok.value.transport).toBe('ipc');
+    for (const ev of [foreignFrame, foreignSender]) {
+      const denied = (await handler(ev, 'app.info', {})) as { ok: false; error: { kind: string } };
+      expect(denied.error.kind).toBe('unauthorized');
+    }
+    const invalid = (await handler(trusted, 'app.info', { extra: true })) as { ok: false; error: { kind: string } };
+    expect(invalid.error.kind).toBe('validation');
+    const notString = (await handler(trusted, 42, {})) as { ok: false; error: { kind: string } };
+    expect(notString.error.kind).toBe('validation');
+  });
+
+  it('forwards core events to windows', () => {
+    core.events.emit('app.heartbeat', { at: 7 });
+    expect(h.state.sent).toContainEqual([IPC_EVENT_CHANNEL, { event: 'app.heartbeat', payload: { at: 7 } }]);
+  });
+});
+
+describe('electron/preload.ts', () => {
+  it('exposes exactly call/on as window.spact over the contract channels', async () => {
+    await import('../../electron/preload.js');
+    const api = h.state.exposed.get('spact') as {
+      call(m: string, r: unknown): Promise<unknown>;
+      on(e: string, l: (p: unknown) => void): () => void;
+    };
+    expect(Object.keys(api).sort()).toEqual(['call', 'on']);
+    await api.call('app.info', {});
+    expect(h.state.invoked.at(-1)).toEqual([IPC_INVOKE_CHANNEL, 'app.info', {}]);
+
+    const got: unknown[] = [];
+    const off = api.on('app.heartbeat', (p) => got.push(p));
+    const listener = h.state.rendererListeners.get(IPC_EVENT_CHANNEL)!;
+    listener({}, { event: 'other', payload: 1 });
+    listener({}, { event: 'app.heartbeat', payload: { at: 1 } });
+    expect(got).toEqual([{ at: 1 }]);
+    off();
+    expect(h.state.rendererListeners.has(IPC_EVENT_CHANNEL)).toBe(false);
+  });
+});
