@@ -31,6 +31,8 @@ afterAll(() => bridge.stop());
 const api = (method: string, init: RequestInit = {}) =>
   fetch(`${bridge.origin}/api/${method}`, { method: 'POST', ...init });
 const auth = { Authorization: `Bearer ${bridge.token}` };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
+const body = async (res: Response): Promise<any> => res.json();
 
 function wsUpgrade(headers: Record<string, string>): Promise<'open' | number> {
   return new Promise((resolve) => {
@@ -52,18 +54,18 @@ describe('loopback bridge', () => {
   it('refuses API calls without the token (401) and accepts the bearer token', async () => {
     const denied = await api('app.info', { body: '{}' });
     expect(denied.status).toBe(401);
-    expect((await denied.json()).error.kind).toBe('unauthorized');
+    expect((await body(denied)).error.kind).toBe('unauthorized');
     const wrong = await api('app.info', { body: '{}', headers: { Authorization: 'Bearer nope' } });
     expect(wrong.status).toBe(401);
     const ok = await api('app.info', { body: '{}', headers: auth });
     expect(ok.status).toBe(200);
-    expect((await ok.json()).value.transport).toBe('bridge');
+    expect((await body(ok)).value.transport).toBe('bridge');
   });
 
   it('rejects malformed payloads with a validation error', async () => {
     const bad = await api('app.info', { body: '{"x":1}', headers: auth });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error.kind).toBe('validation');
+    expect((await body(bad)).error.kind).toBe('validation');
     const notJson = await api('app.info', { body: '{nope', headers: auth });
     expect(notJson.status).toBe(400);
     const tooBig = await api('app.info', { body: JSON.stringify({ x: 'a'.repeat(5000) }), headers: auth });
