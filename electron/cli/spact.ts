@@ -3,8 +3,9 @@
 import { describeError, UsageError, type Command } from './cli-kit.js';
 import { infoCommand } from './commands/info.js';
 import { serveCommand } from './commands/serve.js';
+import { trainCommand } from './commands/train.js';
 
-const commands: Command[] = [infoCommand, serveCommand];
+const commands: Command[] = [trainCommand, serveCommand, infoCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -11,10 +11,50 @@ export interface TorchInfo {
   threads: number;
 }
 
+export type StepStats = Partial<Record<'l1' | 'loss_T' | 'acc_T' | 'loss_B', number>>;
+
+export interface NativeBatch {
+  frames: Uint8Array;
+  n: number;
+  t: number;
+  h: number;
+  w: number;
+  actions?: Int32Array | Float32Array;
+  privacy?: Float32Array;
+}
+
+/** The native engine object (native-models/src/engine_napi.cc). Use SpactEngine, which adds checks. */
+export interface NativeEngine {
+  initA(batch: NativeBatch): Promise<StepStats>;
+  initTB(batch: NativeBatch, opts: { updateT: boolean; updateB: boolean }): Promise<StepStats>;
+  stepA(batch: NativeBatch): Promise<StepStats>;
+  stepTB(batch: NativeBatch): Promise<StepStats>;
+  evaluate(batch: NativeBatch): Promise<StepStats>;
+  anonymize(frames: Uint8Array, n: number, h: number, w: number): Promise<Uint8Array>;
+  save(path: string, meta: string): Promise<void>;
+  load(path: string, weightsOnly?: boolean): Promise<string>;
+  fingerprint(): { fA: number; fT: number; fB: number };
+  describe(): { device: string; parameters: { fA: number; fT: number; fB: number }; divisor: number; threads: number };
+}
+
 /** The raw addon surface. Higher-level wrappers in this folder give it types and checks. */
 export interface NativeAddon {
   info(): TorchInfo;
   dot(a: Float32Array, b: Float32Array): number;
+  Engine: new (config: Record<string, unknown>) => NativeEngine;
+  readCheckpointMeta(path: string): string;
+  ntXentDebug(
+    z1: Float64Array,
+    z2: Float64Array,
+    n: number,
+    d: number,
+    tau: number,
+  ): { loss: number; grad1: Float64Array; grad2: Float64Array };
+  benchMinimax(
+    config: Record<string, unknown>,
+    opts: { variant: 'bare' | 'naive'; iterations: number; n: number; t: number; h: number; w: number },
+  ): Promise<number>;
+  benchGemm(size: number, iterations: number, threads: number): Promise<number>;
 }
 
 export class NativeEngineMissingError extends Error {

@@ -1,0 +1,137 @@
+#pragma once
+// The SPAct engine: the three networks, their optimizers and the per-step math of the minimax
+// (paper §3.3). The loop that sequences the steps lives in TypeScript (native-models/ts/trainer.ts);
+// every method here is one step on one batch, run off the JS thread by engine_napi.cc.
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+
+#include "models.h"
+
+namespace spact {
+
+struct AugmentConfig {
+  bool enabled = true;
+  double cropMinScale = 0.8;  // random resized crop: area fraction kept
+  bool flip = true;
+  double jitter = 0.2;  // brightness / contrast / saturation strength
+  double eraseProb = 0.25;  // random erasing of one rectangle per clip
+};
+
+struct EngineConfig {
+  UNetConfig fA;
+  R3DConfig fT;
+  BudgetConfig fB;
+  int64_t numActions = 8;
+  bool multiLabelActions = false;
+  int64_t numPrivacy = 0;  // supervised budget mode only
+  // Budget branch: "ntxent" (SPAct default), "moco", "rotnet", or "supervised" (Wu et al. baseline).
+  std::string budgetLoss = "ntxent";
+  bool freezeBudget = false;  // paper Table 3 "Spatial (Frozen)": f_B is never updated in step 2
+  double temperature = 0.1;
+  int64_t mocoQueue = 1024;
+  double mocoMomentum = 0.99;
+  double omega = 0.5;  // weight of L_B in step 1 (Eq. 9)
+  // Frames of each clip given to f_T: clipFrames frames taken every frameStride frames.
+  int64_t clipFrames = 8;
+  int64_t frameStride = 1;
+  // Temporal sampler S_F for the two frames of the SSL pair: "random", "near" (< nearMax apart),
+  // "far" (> farMin apart).
+  std::string sampler = "random";
+  int64_t nearMax = 8;
+  int64_t farMin = 64;
+  double lrA = 1e-4, lrT = 1e-4, lrB = 1e-4;
+  double weightDecay = 0.0;
+  AugmentConfig augment;
+  std::string device = "auto";
+  int64_t threads = 0;  // 0: leave libtorch's setting
+  int64_t seed = 0;
+};
+
+/** One batch of clips: frames uint8 [N, T, H, W, 3]; labels optional depending on the step. */
+struct Batch {
+  torch::Tensor frames;
+  torch::Tensor actions;  // int64 [N] or float [N, A]; undefined when absent
+  torch::Tensor privacy;  // float [N, P]; undefined when absent
+};
+
+using Stats = std::map<std::string, double>;
+
+/** Thrown for a loss that became NaN/inf: the caller must not checkpoint this state. */
+struct NonFiniteError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/** Thrown for inputs that do not fit the engine (shapes, missing labels). */
+struct BadInputError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineConfig cfg);
+
+  // Eq. 6: identity initialisation of f_A by L1 reconstruction.
+  Stats initA(const Batch& b);
+  // Eq. 7–8 on f_A outputs: train f_T and/or f_B while f_A is fixed.
+  Stats initTB(const Batch& b, bool updateT, bool updateB);
+  // Eq. 9 (step 1): update f_A on L_T − ω·L_B; f_T and f_B are frozen but pass gradients.
+  Stats stepA(const Batch& b);
+  // Step 2: update f_T and f_B on the next batch with f_A fixed (f_B skipped when frozen).
+  Stats stepTB(const Batch& b);
+  // Losses and accuracy without any update (eval mode, no grad).
+  Stats evaluate(const Batch& b);
+  // f_A on frames uint8 [N, H, W, 3] of any size; returns uint8 [N, H, W, 3] on the CPU.
+  torch::Tensor anonymize(const torch::Tensor& framesNHWC);
+
+  void save(const std::string& path, const std::string& meta);
+  /** Loads weights (and optimizer state unless weightsOnly); returns the checkpoint's meta string. */
+  std::string load(const std::string& path, bool weightsOnly);
+  static std::string readMeta(const std::string& path);
+
+  const EngineConfig& config() const { return cfg_; }
+  torch::Device device() const { return device_; }
+  Stats parameterCounts() const;
+  /** Sum of |w| per network: lets tests prove which networks a step changed. */
+  Stats fingerprint() const;
+
+  UNet fA{nullptr};
+  R3D fT{nullptr};
+  ResNet2d fB{nullptr};
+  Projection proj{nullptr};  // ntxent / moco
+  torch::nn::Linear rotHead{nullptr};  // rotnet
+  torch::nn::Linear privHead{nullptr};  // supervised
+
+ private:
+  struct Prepared {
+    torch::Tensor frames;  // float [N, T, 3, H, W] on device, augmented
+  };
+  Prepared prepare(const Batch& b, bool augment);
+  torch::Tensor applyA(const torch::Tensor& frames);  // [N,T,3,H,W] → same
+  torch::Tensor clipForT(const torch::Tensor& frames);  // → [N,3,Tc,H,W]
+  std::pair<torch::Tensor, torch::Tensor> samplePair(const torch::Tensor& frames);  // two [N,3,H,W]
+  torch::Tensor budgetLoss(const torch::Tensor& frames, const Batch& b, bool updateQueue);
+  std::vector<torch::Tensor> budgetParameters() const;
+  void setRequiresGrad(const std::vector<torch::Tensor>& params, bool on);
+  void checkFinite(const Stats& s, const char* step) const;
+  void checkBatch(const Batch& b, bool needActions, bool needPrivacy) const;
+
+  EngineConfig cfg_;
+  torch::Device device_{torch::kCPU};
+  std::unique_ptr<torch::optim::Adam> optA_, optT_, optB_;
+  // MoCo: momentum key encoder and the negative queue.
+  ResNet2d keyEnc_{nullptr};
+  Projection keyProj_{nullptr};
+  torch::Tensor queue_;
+  int64_t queuePtr_ = 0;
+  std::mt19937_64 rng_;
+};
+
+/** Resolves "auto" | "cpu" | "cuda" | "cuda:N" to a device; "auto" picks CUDA when available. */
+torch::Device resolveDevice(const std::string& spec);
+
+}  // namespace spact

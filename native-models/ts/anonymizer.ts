@@ -1,0 +1,54 @@
+// Inference API: anonymize frames with a trained f_A (used by export, batch anonymization and the
+// live preview). Loads only what inference needs from a checkpoint; returns uint8 RGB.
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { fileSha256, readCheckpointMeta, CheckpointError, type CheckpointMeta } from './checkpoint.js';
+import { SpactEngine } from './engine.js';
+import { CHECKPOINT_FILE } from './trainer.js';
+
+export interface AnonymizerOptions {
+  device?: string; // auto | cpu | cuda | cuda:N (default: the checkpoint's setting)
+  threads?: number;
+}
+
+/** Accepts a run folder (uses its checkpoint.pt) or a checkpoint file. */
+export function resolveCheckpointPath(modelPath: string): string {
+  if (!fs.existsSync(modelPath)) throw new CheckpointError('not-found', `model ${modelPath} does not exist`);
+  if (fs.statSync(modelPath).isDirectory()) {
+    const file = path.join(modelPath, CHECKPOINT_FILE);
+    if (!fs.existsSync(file))
+      throw new CheckpointError('not-found', `${modelPath} holds no ${CHECKPOINT_FILE}: not a training run`);
+    return file;
+  }
+  return modelPath;
+}
+
+export class Anonymizer {
+  private constructor(
+    private readonly engine: SpactEngine,
+    readonly checkpoint: string,
+    readonly meta: CheckpointMeta,
+    readonly sha256: string,
+  ) {}
+
+  static async load(modelPath: string, opts: AnonymizerOptions = {}): Promise<Anonymizer> {
+    const file = resolveCheckpointPath(modelPath);
+    const meta = readCheckpointMeta(file);
+    const config = structuredClone(meta.config);
+    if (opts.device) config.device = opts.device;
+    if (opts.threads !== undefined) config.threads = opts.threads;
+    const engine = new SpactEngine(config, meta.labels);
+    await engine.load(file, true);
+    return new Anonymizer(engine, file, meta, fileSha256(file));
+  }
+
+  /** Frames uint8 RGB [n, h, w, 3] of any size → anonymized frames of the same shape. */
+  anonymize(frames: Uint8Array, n: number, h: number, w: number): Promise<Uint8Array> {
+    return this.engine.anonymize(frames, n, h, w);
+  }
+
+  get device(): string {
+    return this.engine.describe().device;
+  }
+}

@@ -1,0 +1,77 @@
+// Typed wrapper over the native engine: maps native error prefixes to error classes with a `kind`
+// so callers (trainer, CLI, app) can tell bad input from a diverged run from a bug.
+import { engineConfigOf, type LabelSpace, type TrainConfig } from './config.js';
+import { loadNative, type NativeBatch, type NativeEngine, type StepStats } from './native.js';
+
+export type { StepStats };
+
+export class EngineError extends Error {
+  constructor(
+    readonly kind: 'bad-input' | 'non-finite' | 'busy' | 'internal',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+/** Diverged training (NaN/inf loss): the state is not checkpointed; the last good checkpoint stays. */
+export class NonFiniteLossError extends EngineError {
+  constructor(message: string) {
+    super('non-finite', message);
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+export function mapNativeError(err: unknown): Error {
+  if (!(err instanceof Error)) return new EngineError('internal', String(err));
+  const m = /^\[([a-z-]+)\] ([\s\S]*)$/.exec(err.message);
+  if (!m) return err;
+  const [, tag, msg] = m as unknown as [string, string, string];
+  switch (tag) {
+    case 'non-finite':
+      return new NonFiniteLossError(msg);
+    case 'bad-input':
+      return new EngineError('bad-input', msg);
+    case 'busy':
+      return new EngineError('busy', msg);
+    default:
+      return new EngineError('internal', msg.split('\n')[0] ?? msg);
+  }
+}
+
+async function wrap<T>(p: () => Promise<T>): Promise<T> {
+  try {
+    return await p();
+  } catch (err) {
+    throw mapNativeError(err);
+  }
+}
+
+export class SpactEngine {
+  private readonly native: NativeEngine;
+
+  constructor(
+    readonly config: TrainConfig,
+    readonly labels: LabelSpace,
+  ) {
+    const { Engine } = loadNative();
+    try {
+      this.native = new Engine(engineConfigOf(config, labels));
+    } catch (err) {
+      throw mapNativeError(err);
+    }
+  }
+
+  initA = (b: NativeBatch) => wrap(() => this.native.initA(b));
+  initTB = (b: NativeBatch, opts: { updateT: boolean; updateB: boolean }) => wrap(() => this.native.initTB(b, opts));
+  stepA = (b: NativeBatch) => wrap(() => this.native.stepA(b));
+  stepTB = (b: NativeBatch) => wrap(() => this.native.stepTB(b));
+  evaluate = (b: NativeBatch) => wrap(() => this.native.evaluate(b));
+  anonymize = (frames: Uint8Array, n: number, h: number, w: number) =>
+    wrap(() => this.native.anonymize(frames, n, h, w));
+  save = (file: string, meta: string) => wrap(() => this.native.save(file, meta));
+  load = (file: string, weightsOnly = false) => wrap(() => this.native.load(file, weightsOnly));
+  describe = () => this.native.describe();
+  fingerprint = () => this.native.fingerprint();
+}

@@ -1,0 +1,9 @@
+// Public surface of the SPAct engine library.
+export * from './anonymizer.js';
+export * from './checkpoint.js';
+export * from './config.js';
+export * from './dataset.js';
+export * from './engine.js';
+export { loadNative, NativeEngineMissingError, type TorchInfo } from './native.js';
+export * from './rng.js';
+export * from './trainer.js';

@@ -1,0 +1,353 @@
+// The SPAct training loop (paper §3.3), top to bottom:
+//   config → data → models → phase 1: identity init of f_A (Eq. 6)
+//                          → phase 2: init f_T and f_B on f_A's output (Eq. 7–8)
+//                          → phase 3: minimax — step 1 updates f_A on L_T − ω·L_B (Eq. 9),
+//                                       step 2 updates f_T and f_B on the next batch
+//   with evaluation, checkpoints (resumable) and one metrics.jsonl line per logged step.
+// Per-step math runs in the native engine on its own thread; this file only sequences it.
+import fs from 'node:fs';
+import path from 'node:path';
+
+import {
+  budgetChanceLevel,
+  ConfigError,
+  resolveConfig,
+  type LabelSpace,
+  type PresetName,
+  type TrainConfig,
+  type TrainConfigOverrides,
+} from './config.js';
+import { BatchSampler, ClipDataset, type ClipBatch, type Split } from './dataset.js';
+import { NonFiniteLossError, SpactEngine, type StepStats } from './engine.js';
+import { copyCheckpoint, readCheckpointMeta, saveCheckpoint, type CheckpointMeta, type Phase } from './checkpoint.js';
+
+export interface TrainOptions {
+  data: string; // dataset folder (spact-clips format)
+  out: string; // run folder: checkpoint.pt, config.json, metrics.jsonl, snapshots/
+  preset?: PresetName;
+  configFile?: string;
+  overrides?: TrainConfigOverrides;
+  resume?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: TrainProgress) => void;
+  onWarning?: (message: string) => void;
+}
+
+export interface TrainProgress {
+  phase: Phase;
+  step: number;
+  minimaxStep: number;
+  minimaxSteps: number;
+  stats: StepStats;
+  msPerStep: number;
+  /** Rough time left: minimax steps left × ms per step (init phases end at thresholds). */
+  etaSeconds: number | null;
+}
+
+export interface MetricsLine {
+  [key: string]: unknown;
+  step: number;
+  phase: Phase;
+  time: string;
+  ms: number;
+  lr_A: number;
+  lr_T: number;
+  lr_B: number;
+  l1?: number;
+  loss_T?: number;
+  acc_T?: number;
+  loss_B?: number;
+  val?: StepStats;
+}
+
+export type StopReason = 'budget' | 'thBMax' | 'cancelled';
+
+export interface TrainResult {
+  run: string;
+  checkpoint: string;
+  steps: number;
+  minimaxSteps: number;
+  stopReason: StopReason;
+  final: { loss_T: number; loss_B: number; l1: number; acc_T: number };
+  config: TrainConfig;
+}
+
+export const CHECKPOINT_FILE = 'checkpoint.pt';
+
+export class RunError extends Error {
+  readonly kind = 'bad-input' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunError';
+  }
+}
+
+/** Mean of each statistic over several batches. */
+function meanStats(all: StepStats[]): StepStats {
+  const out: Record<string, number> = {};
+  const keys = new Set(all.flatMap((s) => Object.keys(s)));
+  for (const k of keys) {
+    const vals = all.map((s) => s[k as keyof StepStats]).filter((v): v is number => v !== undefined);
+    out[k] = vals.reduce((a, b) => a + b, 0) / vals.length;
+  }
+  return out;
+}
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const warn = opts.onWarning ?? (() => undefined);
+  const runDir = path.resolve(opts.out);
+  const checkpointPath = path.join(runDir, CHECKPOINT_FILE);
+
+  // ---- config: fresh (preset ← file ← flags) or forced from the checkpoint on --resume ----
+  let resumed: CheckpointMeta | null = null;
+  let config: TrainConfig;
+  if (opts.resume) {
+    if (!fs.existsSync(checkpointPath))
+      throw new RunError(`--resume: ${runDir} holds no ${CHECKPOINT_FILE} to continue`);
+    resumed = readCheckpointMeta(checkpointPath);
+    config = structuredClone(resumed.config);
+    if (opts.preset || opts.configFile)
+      warn('resuming: the architecture and settings come from the checkpoint; --preset/--config are ignored');
+    const steps = opts.overrides?.minimax?.steps;
+    if (steps !== undefined) config.minimax.steps = steps; // only the step budget may change on resume
+  } else {
+    if (fs.existsSync(checkpointPath)) {
+      throw new RunError(
+        `${runDir} already holds a run (${CHECKPOINT_FILE}); pass --resume to continue it or choose another --out`,
+      );
+    }
+    config = resolveConfig({
+      ...(opts.preset ? { preset: opts.preset } : {}),
+      ...(opts.configFile ? { configFile: opts.configFile } : {}),
+      ...(opts.overrides ? { overrides: opts.overrides } : {}),
+    });
+  }
+
+  // ---- data ----
+  const dataset = ClipDataset.open(opts.data);
+  const m = dataset.manifest;
+  const labels: LabelSpace = {
+    actions: m.actions,
+    multiLabelActions: m.multiLabel,
+    privacyAttributes: m.privacyAttributes,
+  };
+  if (resumed && JSON.stringify(resumed.labels) !== JSON.stringify(labels)) {
+    throw new RunError(
+      `--resume: the dataset's labels differ from the run's (${resumed.labels.actions.length} vs ${labels.actions.length} actions)`,
+    );
+  }
+  const needsPrivacy = config.budget.loss === 'supervised';
+  if (needsPrivacy && !dataset.hasPrivacyLabels('train')) {
+    throw new ConfigError('budget.loss "supervised" needs privacy labels in the training split');
+  }
+  const span = (config.data.clipFrames - 1) * config.data.frameStride + 1;
+  if (m.frames < span) {
+    throw new ConfigError(`clips have ${m.frames} frames but data.clipFrames × frameStride needs ${span}`);
+  }
+  const trainBatches = new BatchSampler(dataset.count('train'), config.data.batchSize, config.seed);
+  const evalSplit: Split = dataset.count('val') >= config.data.batchSize ? 'val' : 'train';
+  if (evalSplit === 'train') warn('the dataset has no usable "val" split: thresholds are checked on training clips');
+  const evalBatches = new BatchSampler(dataset.count(evalSplit), config.data.batchSize, config.seed + 1);
+  const evalIndices = Array.from({ length: config.eval.batches }, (_, k) => evalBatches.indices(k));
+
+  // ---- models ----
+  const engine = new SpactEngine(config, labels);
+  const state: CheckpointMeta['state'] = resumed
+    ? { ...resumed.state }
+    : { phase: 'init-A', step: 0, phaseStep: 0, minimaxStep: 0, cursor: 0, doneT: false, doneB: false };
+  let metrics: Record<string, number> = resumed ? { ...resumed.metrics } : {};
+  if (resumed) await engine.load(checkpointPath);
+  if (state.phase === 'done' && state.minimaxStep < config.minimax.steps) state.phase = 'minimax';
+
+  fs.mkdirSync(runDir, { recursive: true });
+  fs.writeFileSync(path.join(runDir, 'config.json'), `${JSON.stringify({ config, labels }, null, 2)}\n`);
+  const metricsLog = fs.openSync(path.join(runDir, 'metrics.jsonl'), 'a');
+
+  const thBMax =
+    config.minimax.thBMax === 'auto'
+      ? 0.95 * budgetChanceLevel(config)
+      : (config.minimax.thBMax ?? Number.POSITIVE_INFINITY);
+
+  const nextBatch = (): ClipBatch =>
+    dataset.readBatch('train', trainBatches.indices(state.cursor++), { privacy: needsPrivacy });
+  const evaluate = async (): Promise<StepStats> => {
+    const all: StepStats[] = [];
+    for (const idx of evalIndices)
+      all.push(await engine.evaluate(dataset.readBatch(evalSplit, idx, { privacy: needsPrivacy })));
+    return meanStats(all);
+  };
+  const checkpoint = async () => {
+    const meta: CheckpointMeta = {
+      format: 'spact-run-v1',
+      kind: 'train',
+      config,
+      labels,
+      state: { ...state },
+      metrics,
+      createdAt: new Date().toISOString(),
+    };
+    await saveCheckpoint(engine, checkpointPath, meta);
+  };
+  const enterPhase = async (phase: Phase) => {
+    state.phase = phase;
+    state.phaseStep = 0;
+    await checkpoint();
+  };
+
+  let msPerStep = 0;
+  let stopReason: StopReason = 'budget';
+  const record = (stats: Record<string, number | undefined>, ms: number, val?: StepStats) => {
+    msPerStep = msPerStep === 0 ? ms : 0.9 * msPerStep + 0.1 * ms;
+    if (state.step % config.logEvery === 0 || val) {
+      const line: MetricsLine = {
+        step: state.step,
+        phase: state.phase,
+        time: new Date().toISOString(),
+        ms: Math.round(ms * 10) / 10,
+        lr_A: config.optim.lrA,
+        lr_T: config.optim.lrT,
+        lr_B: config.optim.lrB,
+        ...stats,
+        ...(val ? { val } : {}),
+      };
+      fs.writeSync(metricsLog, `${JSON.stringify(line)}\n`);
+    }
+    const left = Math.max(0, config.minimax.steps - state.minimaxStep);
+    opts.onProgress?.({
+      phase: state.phase,
+      step: state.step,
+      minimaxStep: state.minimaxStep,
+      minimaxSteps: config.minimax.steps,
+      stats,
+      msPerStep,
+      etaSeconds: state.phase === 'minimax' ? (left * msPerStep) / 1000 : null,
+    });
+  };
+  const timed = async (fn: () => Promise<StepStats>): Promise<[StepStats, number]> => {
+    const t0 = performance.now();
+    const stats = await fn();
+    return [stats, performance.now() - t0];
+  };
+  const dueEval = () => state.phaseStep % config.eval.every === 0;
+  const dueCheckpoint = () => state.step % config.checkpoint.every === 0;
+
+  try {
+    // ---- phase 1: f_A ← identity, by L1 reconstruction until validation L1 ≤ thA0 (Eq. 6) ----
+    while (state.phase === 'init-A') {
+      if (opts.signal?.aborted) {
+        stopReason = 'cancelled';
+        break;
+      }
+      if (state.phaseStep >= config.init.maxStepsA) {
+        warn(`f_A identity init stopped at its step cap (${config.init.maxStepsA}) before L1 ≤ ${config.init.thA0}`);
+        await enterPhase('init-TB');
+        break;
+      }
+      const [stats, ms] = await timed(() => engine.initA(nextBatch()));
+      state.step++;
+      state.phaseStep++;
+      const val = dueEval() ? await evaluate() : undefined;
+      record(stats, ms, val);
+      if (val) metrics = { ...val };
+      if (val?.l1 !== undefined && val.l1 <= config.init.thA0) await enterPhase('init-TB');
+      else if (dueCheckpoint()) await checkpoint();
+    }
+
+    // ---- phase 2: f_T and f_B on f_A's output until L_T ≤ thT0 and L_B ≤ thB0 (Eq. 7–8) ----
+    while (state.phase === 'init-TB' && stopReason !== 'cancelled') {
+      if (opts.signal?.aborted) {
+        stopReason = 'cancelled';
+        break;
+      }
+      if (state.phaseStep >= config.init.maxStepsTB) {
+        if (!state.doneT || !state.doneB)
+          warn(`f_T/f_B init stopped at its step cap (${config.init.maxStepsTB}) before both thresholds`);
+        await enterPhase('minimax');
+        break;
+      }
+      const [stats, ms] = await timed(() =>
+        engine.initTB(nextBatch(), { updateT: !state.doneT, updateB: !state.doneB }),
+      );
+      state.step++;
+      state.phaseStep++;
+      const val = dueEval() ? await evaluate() : undefined;
+      record(stats, ms, val);
+      if (val) {
+        metrics = { ...val };
+        if (val.loss_T !== undefined && val.loss_T <= config.init.thT0) state.doneT = true;
+        if (val.loss_B !== undefined && val.loss_B <= config.init.thB0) state.doneB = true;
+      }
+      if (state.doneT && state.doneB) await enterPhase('minimax');
+      else if (dueCheckpoint()) await checkpoint();
+    }
+
+    // ---- phase 3: minimax until the step budget or L_B ≥ thBmax ----
+    while (state.phase === 'minimax' && stopReason !== 'cancelled') {
+      if (opts.signal?.aborted) {
+        stopReason = 'cancelled';
+        break;
+      }
+      if (state.minimaxStep >= config.minimax.steps) {
+        await enterPhase('done');
+        break;
+      }
+      const [s1, ms1] = await timed(() => engine.stepA(nextBatch())); // step 1: f_A, with f_T and f_B frozen
+      const [s2, ms2] = await timed(() => engine.stepTB(nextBatch())); // step 2: f_T and f_B, next batch
+      state.step++;
+      state.phaseStep++;
+      state.minimaxStep++;
+      const val = dueEval() ? await evaluate() : undefined;
+      // Logged losses: L_T and L_B as f_A saw them in step 1 (what f_A optimised), L1 to the input.
+      record(
+        { l1: s1.l1, loss_T: s1.loss_T, acc_T: s1.acc_T, loss_B: s1.loss_B, ...prefixed(s2, 'step2_') },
+        ms1 + ms2,
+        val,
+      );
+      if (val) metrics = { ...val };
+      if (config.budget.loss !== 'supervised' && val?.loss_B !== undefined && val.loss_B >= thBMax) {
+        stopReason = 'thBMax';
+        await enterPhase('done');
+        break;
+      }
+      if (config.checkpoint.snapshotEvery > 0 && state.minimaxStep % config.checkpoint.snapshotEvery === 0) {
+        await checkpoint();
+        copyCheckpoint(
+          checkpointPath,
+          path.join(runDir, 'snapshots', `step-${String(state.minimaxStep).padStart(6, '0')}.pt`),
+        );
+      } else if (dueCheckpoint()) await checkpoint();
+    }
+
+    // ---- final evaluation and checkpoint ----
+    const final = await evaluate();
+    metrics = { ...final };
+    await checkpoint();
+    return {
+      run: runDir,
+      checkpoint: checkpointPath,
+      steps: state.step,
+      minimaxSteps: state.minimaxStep,
+      stopReason,
+      final: {
+        loss_T: final.loss_T ?? Number.NaN,
+        loss_B: final.loss_B ?? Number.NaN,
+        l1: final.l1 ?? Number.NaN,
+        acc_T: final.acc_T ?? Number.NaN,
+      },
+      config,
+    };
+  } catch (err) {
+    if (err instanceof NonFiniteLossError) {
+      const last = fs.existsSync(checkpointPath) ? `; the last good checkpoint (${checkpointPath}) is kept` : '';
+      throw new NonFiniteLossError(`${err.message} at step ${state.step + 1} (${state.phase})${last}`);
+    }
+    throw err;
+  } finally {
+    fs.closeSync(metricsLog);
+    dataset.close();
+  }
+}
+
+function prefixed(s: StepStats, prefix: string): Record<string, number> {
+  return Object.fromEntries(Object.entries(s).map(([k, v]) => [`${prefix}${k}`, v as number]));
+}

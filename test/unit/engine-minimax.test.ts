@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+
+import {
+  ClipDataset,
+  EngineError,
+  NonFiniteLossError,
+  resolveConfig,
+  SpactEngine,
+  type LabelSpace,
+} from '../../native-models/ts/index.js';
+import { makeToyDataset, TOY_ACTIONS, TOY_PRIVACY } from '../helpers/toy-clips.js';
+
+const labels: LabelSpace = { actions: TOY_ACTIONS, multiLabelActions: false, privacyAttributes: TOY_PRIVACY };
+const dir = makeToyDataset({ train: 8, val: 0, size: 32, frames: 8 });
+const dataset = ClipDataset.open(dir);
+
+function engineWith(overrides: Parameters<typeof resolveConfig>[0]['overrides'] = {}) {
+  const config = resolveConfig({
+    overrides: {
+      data: { batchSize: 2, clipFrames: 4, frameStride: 2 },
+      augment: { enabled: false },
+      threads: 2,
+      seed: 3,
+      ...overrides,
+    },
+  });
+  return new SpactEngine(config, labels);
+}
+
+describe('minimax steps on 2 clips', () => {
+  const batch = dataset.readBatch('train', [0, 1]);
+
+  it('step 1 raises L_B with f_T and f_B frozen; step 2 lowers it again', async () => {
+    const engine = engineWith({ minimax: { omega: 1 }, optim: { lrA: 1e-3, lrT: 1e-3, lrB: 1e-3 } });
+    // A few init steps: f_B discriminates the two clips, but its loss is not yet saturated at 0.
+    for (let i = 0; i < 3; i++) await engine.initTB(batch, { updateT: true, updateB: true });
+    const before = await engine.evaluate(batch);
+    expect(before.loss_B!).toBeLessThan(Math.log(3)); // below chance: f_B has learned something
+    const fpBefore = engine.fingerprint();
+    for (let i = 0; i < 5; i++) await engine.stepA(batch);
+    const afterA = await engine.evaluate(batch);
+    const fpAfterA = engine.fingerprint();
+    expect(afterA.loss_B!).toBeGreaterThan(before.loss_B!);
+    expect(fpAfterA.fA).not.toBe(fpBefore.fA);
+    expect(fpAfterA.fT).toBe(fpBefore.fT);
+    expect(fpAfterA.fB).toBe(fpBefore.fB);
+
+    for (let i = 0; i < 5; i++) await engine.stepTB(batch);
+    const afterTB = await engine.evaluate(batch);
+    const fpAfterTB = engine.fingerprint();
+    expect(afterTB.loss_B!).toBeLessThan(afterA.loss_B!);
+    expect(fpAfterTB.fA).toBe(fpAfterA.fA);
+    expect(fpAfterTB.fT).not.toBe(fpAfterA.fT);
+    expect(fpAfterTB.fB).not.toBe(fpAfterA.fB);
+  });
+
+  it('frozen-f_B mode never updates f_B in step 2', async () => {
+    const engine = engineWith({ budget: { freeze: true } });
+    const before = engine.fingerprint();
+    await engine.stepTB(batch);
+    const after = engine.fingerprint();
+    expect(after.fB).toBe(before.fB);
+    expect(after.fT).not.toBe(before.fT);
+  });
+
+  it('runs the MoCo, RotNet and supervised budget variants', async () => {
+    for (const loss of ['moco', 'rotnet'] as const) {
+      const engine = engineWith({ budget: { loss, mocoQueue: 16 } });
+      const s = await engine.stepTB(batch);
+      expect(Number.isFinite(s.loss_B)).toBe(true);
+      const a = await engine.stepA(batch);
+      expect(Number.isFinite(a.loss_B)).toBe(true);
+    }
+    const sup = engineWith({ budget: { loss: 'supervised' } });
+    const withPrivacy = dataset.readBatch('train', [0, 1], { privacy: true });
+    const s = await sup.stepTB(withPrivacy);
+    expect(s.loss_B).toBeGreaterThan(0);
+    await expect(sup.stepTB(batch)).rejects.toThrow(/privacy labels/);
+  });
+
+  it('temporal sampler "far" refuses clips that are too short', async () => {
+    const engine = engineWith({ sampler: { strategy: 'far', farMin: 64 } });
+    await expect(engine.stepTB(batch)).rejects.toThrow(/farMin=64/);
+    const near = engineWith({ sampler: { strategy: 'near', nearMax: 2 } });
+    expect(Number.isFinite((await near.stepTB(batch)).loss_B)).toBe(true);
+  });
+});
+
+describe('engine input checks', () => {
+  const engine = engineWith();
+
+  it('rejects a wrongly sized frame buffer with a clear error', async () => {
+    const b = dataset.readBatch('train', [0, 1]);
+    await expect(engine.initA({ ...b, frames: b.frames.subarray(1) })).rejects.toThrow(/expected n\*t\*h\*w\*3/);
+    const one = { ...b, n: 1, frames: b.frames.subarray(0, b.frames.length / 2), actions: Int32Array.from([0]) };
+    await expect(engine.initA(one)).rejects.toThrow(/at least 2 clips/);
+  });
+
+  it('rejects frame sizes the UNet cannot take and out-of-range labels', async () => {
+    const b = dataset.readBatch('train', [0, 1]);
+    await expect(engine.initA({ ...b, h: 30, w: 32, frames: new Uint8Array(2 * 8 * 30 * 32 * 3) })).rejects.toThrow(
+      /divisible by 4/,
+    );
+    await expect(engine.stepTB({ ...b, actions: Int32Array.from([0, 9]) })).rejects.toThrow(/out of range/);
+  });
+
+  it('anonymizes frames of any size (reflect padding) and returns uint8 RGB of the same shape', async () => {
+    const out = await engine.anonymize(new Uint8Array(3 * 47 * 61 * 3).fill(128), 3, 47, 61);
+    expect(out).toBeInstanceOf(Uint8Array);
+    expect(out.length).toBe(3 * 47 * 61 * 3);
+  });
+
+  it('rejects a second concurrent call instead of racing', async () => {
+    const b = dataset.readBatch('train', [0, 1]);
+    const first = engine.initA(b);
+    await expect(engine.initA(b)).rejects.toBeInstanceOf(EngineError);
+    await first;
+  });
+
+  it('reports a diverged (NaN) loss as NonFiniteLossError', async () => {
+    const wild = engineWith({ optim: { lrA: 1e30 } });
+    const b = dataset.readBatch('train', [0, 1]);
+    let caught: unknown;
+    for (let i = 0; i < 4 && !caught; i++) {
+      try {
+        await wild.initA(b);
+      } catch (err) {
+        caught = err;
+      }
+    }
+    expect(caught).toBeInstanceOf(NonFiniteLossError);
+    expect(String(caught)).toMatch(/non-finite l1/);
+  });
+});
