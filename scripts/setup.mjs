@@ -125,7 +125,10 @@ function ensureNodeBuild() {
     'dist/.spact-node-stamp',
     ['electron', 'native-models/ts', 'bench', 'tsconfig.base.json', 'tsconfig.node.json', 'package-lock.json'],
     () => {
+      // Clean build: stale outputs of deleted sources must not linger (the build info goes too,
+      // or tsc would believe the deleted outputs are current).
       fs.rmSync(path.join(root, 'dist', 'node'), { recursive: true, force: true });
+      fs.rmSync(path.join(root, 'dist', '.tsbuildinfo-node'), { force: true });
       run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.node.json']);
     },
   );

@@ -4,8 +4,10 @@ import { describeError, UsageError, type Command } from './cli-kit.js';
 import { infoCommand } from './commands/info.js';
 import { serveCommand } from './commands/serve.js';
 import { trainCommand } from './commands/train.js';
+import { synthCommand } from './commands/synth.js';
+import { evalCommand } from './commands/eval.js';
 
-const commands: Command[] = [trainCommand, serveCommand, infoCommand];
+const commands: Command[] = [synthCommand, trainCommand, evalCommand, serveCommand, infoCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

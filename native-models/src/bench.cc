@@ -1,6 +1,8 @@
 #include "bench.h"
 
 #include <chrono>
+#include <cmath>
+#include <functional>
 
 #include "engine.h"
 #include "engine_napi.h"
@@ -82,9 +84,26 @@ double naiveMinimaxMs(EngineConfig cfg, int64_t iters, int64_t n, int64_t t, int
   return msSince(t0) / static_cast<double>(iters);
 }
 
-double gemmGflops(int64_t size, int64_t iters) {
-  auto a = torch::randn({size, size}), b = torch::randn({size, size});
-  auto c = torch::mm(a, b);  // warm-up
+/** size³ multiply-adds either through torch::mm (BLAS) or as a 1x1 convolution (oneDNN). */
+double gemmGflops(int64_t size, int64_t iters, bool viaConv) {
+  torch::NoGradGuard ng;
+  torch::Tensor a, b, c;
+  std::function<torch::Tensor()> op;
+  if (viaConv) {
+    // [1, size, s, s] input with s² = size pixels, 1x1 kernel [size, size]: the same GEMM.
+    const auto side = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(size))));
+    a = torch::randn({1, size, side, side}).contiguous(at::MemoryFormat::ChannelsLast);
+    b = torch::randn({size, size, 1, 1}).contiguous(at::MemoryFormat::ChannelsLast);
+    op = [&]() { return torch::conv2d(a, b); };
+    const double flops = 2.0 * static_cast<double>(size) * static_cast<double>(size) * static_cast<double>(side * side);
+    c = op();
+    auto t0 = Clock::now();
+    for (int64_t i = 0; i < iters; ++i) c = op();
+    return flops * static_cast<double>(iters) / (msSince(t0) / 1000.0) / 1e9;
+  }
+  a = torch::randn({size, size});
+  b = torch::randn({size, size});
+  c = torch::mm(a, b);  // warm-up
   auto t0 = Clock::now();
   for (int64_t i = 0; i < iters; ++i) c = torch::mm(a, b);
   const double s = msSince(t0) / 1000.0;
@@ -134,13 +153,14 @@ Napi::Value BenchMinimax(const Napi::CallbackInfo& info) {
   });
 }
 
-/** benchGemm(size, iterations, threads) → GFLOP/s of a square float32 matmul. */
+/** benchGemm(size, iterations, threads, via: 'mm'|'conv') → GFLOP/s of a square float32 GEMM. */
 Napi::Value BenchGemm(const Napi::CallbackInfo& info) {
   const int64_t size = info[0].As<Napi::Number>().Int64Value(), iters = info[1].As<Napi::Number>().Int64Value();
   const int threads = info[2].As<Napi::Number>().Int32Value();
+  const bool viaConv = info.Length() > 3 && info[3].IsString() && info[3].As<Napi::String>().Utf8Value() == "conv";
   return Queue(info.Env(), [=]() {
     if (threads > 0) at::set_num_threads(threads);
-    return gemmGflops(size, iters);
+    return gemmGflops(size, iters, viaConv);
   });
 }
 

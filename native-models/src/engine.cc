@@ -488,6 +488,15 @@ void readModule(torch::serialize::InputArchive& root, const std::string& key, to
 }  // namespace
 
 void Engine::save(const std::string& path, const std::string& meta) {
+  {
+    // A diverged network must never replace a good checkpoint.
+    torch::NoGradGuard ng;
+    for (const auto& [name, m] : {std::pair<const char*, torch::nn::Module*>{"f_A", fA.get()}, {"f_T", fT.get()}, {"f_B", fB.get()}}) {
+      for (const auto& p : m->parameters()) {
+        if (!torch::isfinite(p).all().item<bool>()) throw NonFiniteError(std::string("refusing to checkpoint non-finite weights of ") + name);
+      }
+    }
+  }
   torch::serialize::OutputArchive root;
   root.write("format", c10::IValue(std::string("spact-checkpoint-v1")));
   root.write("meta", c10::IValue(meta));

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { formatIssues, TrainConfigSchema } from './config.js';
-import { mapNativeError, type SpactEngine } from './engine.js';
+import { mapNativeError, NonFiniteLossError, type SpactEngine } from './engine.js';
 import { loadNative } from './native.js';
 
 export const PHASES = ['init-A', 'init-TB', 'minimax', 'done'] as const;
@@ -92,6 +92,7 @@ export async function saveCheckpoint(engine: SpactEngine, file: string, meta: Ch
     fs.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
+    if (err instanceof NonFiniteLossError) throw err;
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new CheckpointError('bad-input', `could not write checkpoint ${file}: ${reason}`);
   }

@@ -54,7 +54,7 @@ export interface NativeAddon {
     config: Record<string, unknown>,
     opts: { variant: 'bare' | 'naive'; iterations: number; n: number; t: number; h: number; w: number },
   ): Promise<number>;
-  benchGemm(size: number, iterations: number, threads: number): Promise<number>;
+  benchGemm(size: number, iterations: number, threads: number, via?: 'mm' | 'conv'): Promise<number>;
 }
 
 export class NativeEngineMissingError extends Error {

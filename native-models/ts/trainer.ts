@@ -161,7 +161,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   fs.mkdirSync(runDir, { recursive: true });
   fs.writeFileSync(path.join(runDir, 'config.json'), `${JSON.stringify({ config, labels }, null, 2)}\n`);
-  const metricsLog = fs.openSync(path.join(runDir, 'metrics.jsonl'), 'a');
+  const metricsPath = path.join(runDir, 'metrics.jsonl');
+  // A killed run may have logged steps after its last checkpoint; they are redone, so drop them.
+  if (resumed && fs.existsSync(metricsPath)) truncateMetrics(metricsPath, resumed.state.step);
+  const metricsLog = fs.openSync(metricsPath, 'a');
 
   const thBMax =
     config.minimax.thBMax === 'auto'
@@ -346,6 +349,23 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     fs.closeSync(metricsLog);
     dataset.close();
   }
+}
+
+function truncateMetrics(file: string, lastStep: number): void {
+  const kept = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => {
+      if (!line) return false;
+      try {
+        return (JSON.parse(line) as { step: number }).step <= lastStep;
+      } catch {
+        return false; // a line cut short by the kill
+      }
+    });
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, kept.map((l) => `${l}\n`).join(''));
+  fs.renameSync(tmp, file);
 }
 
 function prefixed(s: StepStats, prefix: string): Record<string, number> {

@@ -1,0 +1,49 @@
+// Shared by the benchmarks: machine context, and writing one section of bench/RESULTS.md
+// (between `<!-- NAME:start -->` and `<!-- NAME:end -->`) plus a JSON file in bench/results/.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const benchDir = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  // Compiled to dist/node/bench: walk up to the project root.
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return path.join(dir, 'bench');
+})();
+
+export function machineContext(): Record<string, string | number> {
+  return {
+    date: new Date().toISOString(),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.availableParallelism(),
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    loadavg: os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' '),
+    node: process.version,
+  };
+}
+
+export function writeResults(name: string, markdown: string, json: unknown): void {
+  const resultsFile = path.join(benchDir, 'RESULTS.md');
+  const start = `<!-- ${name}:start -->`;
+  const end = `<!-- ${name}:end -->`;
+  let text = fs.existsSync(resultsFile) ? fs.readFileSync(resultsFile, 'utf8') : '# Benchmark results\n';
+  const block = `${start}\n${markdown.trim()}\n${end}`;
+  const i = text.indexOf(start);
+  const j = text.indexOf(end);
+  text = i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + end.length) : `${text.trimEnd()}\n\n${block}\n`;
+  fs.writeFileSync(resultsFile, text);
+  fs.mkdirSync(path.join(benchDir, 'results'), { recursive: true });
+  fs.writeFileSync(path.join(benchDir, 'results', `${name}.json`), `${JSON.stringify(json, null, 2)}\n`);
+}
+
+export function mdTable(header: string[], rows: (string | number)[][]): string {
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
