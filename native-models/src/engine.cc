@@ -487,7 +487,7 @@ void readModule(torch::serialize::InputArchive& root, const std::string& key, to
 }
 }  // namespace
 
-void Engine::save(const std::string& path, const std::string& meta) {
+void Engine::save(const std::string& path, const std::string& meta, bool weightsOnly) {
   {
     // A diverged network must never replace a good checkpoint.
     torch::NoGradGuard ng;
@@ -512,10 +512,13 @@ void Engine::save(const std::string& path, const std::string& meta) {
     root.write("mocoQueue", queue_, true);
     root.write("mocoQueuePtr", c10::IValue(queuePtr_));
   }
-  for (auto& [key, opt] : {std::pair<const char*, torch::optim::Adam*>{"optA", optA_.get()}, {"optT", optT_.get()}, {"optB", optB_.get()}}) {
-    torch::serialize::OutputArchive a;
-    opt->save(a);
-    root.write(key, a);
+  root.write("hasOptimizer", c10::IValue(!weightsOnly));
+  if (!weightsOnly) {
+    for (auto& [key, opt] : {std::pair<const char*, torch::optim::Adam*>{"optA", optA_.get()}, {"optT", optT_.get()}, {"optB", optB_.get()}}) {
+      torch::serialize::OutputArchive a;
+      opt->save(a);
+      root.write(key, a);
+    }
   }
   root.save_to(path);
 }
@@ -554,7 +557,9 @@ std::string Engine::load(const std::string& path, bool weightsOnly) {
     root.read("mocoQueuePtr", ptr);
     queuePtr_ = ptr.toInt();
   }
-  if (!weightsOnly) {
+  c10::IValue hasOptimizer;
+  const bool withOptimizer = !root.try_read("hasOptimizer", hasOptimizer) || hasOptimizer.toBool();
+  if (!weightsOnly && withOptimizer) {
     for (auto& [key, opt] : {std::pair<const char*, torch::optim::Adam*>{"optA", optA_.get()}, {"optT", optT_.get()}, {"optB", optB_.get()}}) {
       torch::serialize::InputArchive a;
       root.read(key, a);

@@ -88,7 +88,8 @@ class Engine {
   // f_A on frames uint8 [N, H, W, 3] of any size; returns uint8 [N, H, W, 3] on the CPU.
   torch::Tensor anonymize(const torch::Tensor& framesNHWC);
 
-  void save(const std::string& path, const std::string& meta);
+  /** Writes weights (+ optimizer state unless weightsOnly) and the meta string. */
+  void save(const std::string& path, const std::string& meta, bool weightsOnly = false);
   /** Loads weights (and optimizer state unless weightsOnly); returns the checkpoint's meta string. */
   std::string load(const std::string& path, bool weightsOnly);
   static std::string readMeta(const std::string& path);

@@ -232,10 +232,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       throw Napi::TypeError::New(info.Env(), "[bad-input] save(path, meta)");
     }
     auto path = info[0].As<Napi::String>().Utf8Value(), meta = info[1].As<Napi::String>().Utf8Value();
+    const bool weightsOnly = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
     auto e = engine_;
-    return Run(info, [e, path, meta]() {
+    return Run(info, [e, path, meta, weightsOnly]() {
       applyThreads(*e);
-      e->save(path, meta);
+      e->save(path, meta, weightsOnly);
       return TaskResult{};
     });
   }

@@ -86,7 +86,7 @@ double Probe::train(const torch::Tensor& framesU8, const torch::Tensor& targets)
   if (cfg_.augment && cfg_.kind != "hist-mlp") {
     // Flip per batch and a small random shift: enough to stop memorising a few thousand clips.
     if (std::uniform_real_distribution<double>(0, 1)(rng_) < 0.5) x = x.flip({4});
-    const int64_t h = x.size(3), w = x.size(4), pad = std::max<int64_t>(1, h / 16);
+    const int64_t pad = std::max<int64_t>(1, x.size(3) / 16);
     const int64_t dy = std::uniform_int_distribution<int64_t>(-pad, pad)(rng_), dx = std::uniform_int_distribution<int64_t>(-pad, pad)(rng_);
     x = torch::roll(x, {dy, dx}, {3, 4});
   }

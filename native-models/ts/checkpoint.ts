@@ -8,7 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { formatIssues, TrainConfigSchema } from './config.js';
-import { mapNativeError, NonFiniteLossError, type SpactEngine } from './engine.js';
+import { mapNativeError, NonFiniteLossError, SpactEngine } from './engine.js';
 import { loadNative } from './native.js';
 
 export const PHASES = ['init-A', 'init-TB', 'minimax', 'done'] as const;
@@ -78,11 +78,16 @@ export function readCheckpointMeta(file: string): CheckpointMeta {
 }
 
 /** Saves atomically: temp file in the same folder, fsync, rename over the target. */
-export async function saveCheckpoint(engine: SpactEngine, file: string, meta: CheckpointMeta): Promise<void> {
+export async function saveCheckpoint(
+  engine: SpactEngine,
+  file: string,
+  meta: CheckpointMeta,
+  opts: { weightsOnly?: boolean } = {},
+): Promise<void> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   try {
-    await engine.save(tmp, JSON.stringify(meta));
+    await engine.save(tmp, JSON.stringify(meta), opts.weightsOnly ?? false);
     const fd = fs.openSync(tmp, 'r');
     try {
       fs.fsyncSync(fd);
@@ -118,4 +123,20 @@ export function fileSha256(file: string): string {
     fs.closeSync(fd);
   }
   return h.digest('hex');
+}
+
+/**
+ * Writes a weights-only copy of a checkpoint (no optimizer state: a third of the size), for
+ * shipping a model or using it as a fine-tuning base. It cannot be resumed as a training run.
+ */
+export async function exportWeightsOnly(from: string, to: string, extra: Record<string, unknown> = {}): Promise<void> {
+  const meta = readCheckpointMeta(from);
+  const engine = new SpactEngine({ ...meta.config, device: 'cpu' }, meta.labels);
+  await engine.load(from, true);
+  await saveCheckpoint(
+    engine,
+    to,
+    { ...meta, extra: { ...meta.extra, ...extra, weightsOnly: true } },
+    { weightsOnly: true },
+  );
 }

@@ -44,6 +44,8 @@ export const TrainConfigSchema = z
         temperature: z.number().positive(), // NT-Xent / MoCo temperature τ
         mocoQueue: z.number().int().min(8),
         mocoMomentum: z.number().min(0).max(1),
+        // supervised only: train f_B on these privacy attributes (null: all the dataset has).
+        attributes: z.array(z.string()).min(1).nullable(),
       })
       .strict(),
     // Temporal sampler S_F: which two frames of a clip form the positive pair.
@@ -122,7 +124,7 @@ type DeepPartial<T> = T extends (infer U)[] ? U[] : T extends object ? { [K in k
 export type TrainConfigOverrides = DeepPartial<TrainConfig>;
 
 const common = {
-  budget: { loss: 'ntxent', freeze: false, temperature: 0.1, mocoQueue: 1024, mocoMomentum: 0.99 },
+  budget: { loss: 'ntxent', freeze: false, temperature: 0.1, mocoQueue: 1024, mocoMomentum: 0.99, attributes: null },
   sampler: { strategy: 'random', nearMax: 8, farMin: 64 },
   optim: { lrA: 1e-4, lrT: 1e-4, lrB: 1e-4, weightDecay: 0 },
   augment: { enabled: true, cropMinScale: 0.8, flip: true, jitter: 0.2, eraseProb: 0.25 },
@@ -140,7 +142,7 @@ export const PRESETS: Record<PresetName, TrainConfig> = {
       fB: { widths: [16, 32, 64, 128], blocks: [1, 1, 1, 1], bottleneck: false, imagenetStem: false, projDim: 128 },
     },
     ...structuredClone(common),
-    budget: { ...common.budget },
+    budget: { ...common.budget, attributes: null },
     sampler: { ...common.sampler },
     data: { batchSize: 8, clipFrames: 8, frameStride: 2 },
     optim: { lrA: 1e-3, lrT: 1e-3, lrB: 1e-3, weightDecay: 0 },
@@ -161,7 +163,7 @@ export const PRESETS: Record<PresetName, TrainConfig> = {
       fB: { widths: [64, 128, 256, 512], blocks: [3, 4, 6, 3], bottleneck: true, imagenetStem: true, projDim: 128 },
     },
     ...structuredClone(common),
-    budget: { ...common.budget },
+    budget: { ...common.budget, attributes: null },
     sampler: { ...common.sampler },
     data: { batchSize: 8, clipFrames: 16, frameStride: 1 },
     optim: { ...common.optim },

@@ -147,7 +147,7 @@ export class ClipDataset {
   }
 
   /** Reads clips by index into one batch (frames copied; nothing else is held in memory). */
-  readBatch(split: Split, indices: number[], opts: { privacy?: boolean } = {}): ClipBatch {
+  readBatch(split: Split, indices: number[], opts: { privacy?: boolean; privacyColumns?: number[] } = {}): ClipBatch {
     const m = this.manifest;
     const fd = this.fd(split);
     const frames = new Uint8Array(indices.length * this.clipBytes);
@@ -169,8 +169,12 @@ export class ClipDataset {
     if (opts.privacy) {
       if (!labels.privacy)
         throw new DatasetError(`split "${split}" has no privacy labels (needed by the supervised budget mode)`);
-      const p = new Float32Array(indices.length * m.privacyAttributes.length);
-      indices.forEach((clip, i) => p.set(labels.privacy![clip]!, i * m.privacyAttributes.length));
+      const cols = opts.privacyColumns ?? m.privacyAttributes.map((_, c) => c);
+      const p = new Float32Array(indices.length * cols.length);
+      indices.forEach((clip, i) => {
+        const row = labels.privacy![clip]!;
+        cols.forEach((c, j) => (p[i * cols.length + j] = row[c]!));
+      });
       batch.privacy = p;
     }
     return batch;

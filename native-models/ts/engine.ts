@@ -70,7 +70,7 @@ export class SpactEngine {
   evaluate = (b: NativeBatch) => wrap(() => this.native.evaluate(b));
   anonymize = (frames: Uint8Array, n: number, h: number, w: number) =>
     wrap(() => this.native.anonymize(frames, n, h, w));
-  save = (file: string, meta: string) => wrap(() => this.native.save(file, meta));
+  save = (file: string, meta: string, weightsOnly = false) => wrap(() => this.native.save(file, meta, weightsOnly));
   load = (file: string, weightsOnly = false) => wrap(() => this.native.load(file, weightsOnly));
   describe = () => this.native.describe();
   fingerprint = () => this.native.fingerprint();

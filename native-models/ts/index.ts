@@ -14,3 +14,4 @@ export * from './models.js';
 export * from './synthroom/generate.js';
 export * from './synthroom/render.js';
 export * from './synthroom/scene.js';
+export * from './eval/select.js';

@@ -31,7 +31,7 @@ export interface NativeEngine {
   stepTB(batch: NativeBatch): Promise<StepStats>;
   evaluate(batch: NativeBatch): Promise<StepStats>;
   anonymize(frames: Uint8Array, n: number, h: number, w: number): Promise<Uint8Array>;
-  save(path: string, meta: string): Promise<void>;
+  save(path: string, meta: string, weightsOnly?: boolean): Promise<void>;
   load(path: string, weightsOnly?: boolean): Promise<string>;
   fingerprint(): { fA: number; fT: number; fB: number };
   describe(): { device: string; parameters: { fA: number; fT: number; fB: number }; divisor: number; threads: number };

@@ -105,6 +105,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     if (!fs.existsSync(checkpointPath))
       throw new RunError(`--resume: ${runDir} holds no ${CHECKPOINT_FILE} to continue`);
     resumed = readCheckpointMeta(checkpointPath);
+    if (resumed.extra?.weightsOnly) {
+      throw new RunError(`${checkpointPath} holds weights only (an exported model), not a resumable run`);
+    }
     config = structuredClone(resumed.config);
     if (opts.preset || opts.configFile)
       warn('resuming: the architecture and settings come from the checkpoint; --preset/--config are ignored');
@@ -126,10 +129,17 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   // ---- data ----
   const dataset = ClipDataset.open(opts.data);
   const m = dataset.manifest;
+  // The supervised baseline may be trained on a subset of the attributes (e.g. person only, to
+  // test how it generalises to room attributes it never saw).
+  const chosen = config.budget.attributes;
+  const missing = chosen?.filter((a) => !m.privacyAttributes.includes(a)) ?? [];
+  if (missing.length)
+    throw new ConfigError(`budget.attributes: the dataset has no attribute ${missing.map((a) => `"${a}"`).join(', ')}`);
+  const privacyColumns = chosen ? chosen.map((a) => m.privacyAttributes.indexOf(a)) : undefined;
   const labels: LabelSpace = {
     actions: m.actions,
     multiLabelActions: m.multiLabel,
-    privacyAttributes: m.privacyAttributes,
+    privacyAttributes: chosen ?? m.privacyAttributes,
   };
   if (resumed && JSON.stringify(resumed.labels) !== JSON.stringify(labels)) {
     throw new RunError(
@@ -171,12 +181,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       ? 0.95 * budgetChanceLevel(config)
       : (config.minimax.thBMax ?? Number.POSITIVE_INFINITY);
 
-  const nextBatch = (): ClipBatch =>
-    dataset.readBatch('train', trainBatches.indices(state.cursor++), { privacy: needsPrivacy });
+  const privacyOpts = { privacy: needsPrivacy, ...(privacyColumns ? { privacyColumns } : {}) };
+  const nextBatch = (): ClipBatch => dataset.readBatch('train', trainBatches.indices(state.cursor++), privacyOpts);
   const evaluate = async (): Promise<StepStats> => {
     const all: StepStats[] = [];
-    for (const idx of evalIndices)
-      all.push(await engine.evaluate(dataset.readBatch(evalSplit, idx, { privacy: needsPrivacy })));
+    for (const idx of evalIndices) all.push(await engine.evaluate(dataset.readBatch(evalSplit, idx, privacyOpts)));
     return meanStats(all);
   };
   const checkpoint = async () => {

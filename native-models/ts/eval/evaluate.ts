@@ -41,6 +41,8 @@ export interface EvalOptions {
   threads?: number;
   device?: string;
   workDir?: string;
+  /** Only the action model (the novel-action protocol reuses the known-protocol attackers). */
+  skipPrivacy?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -48,15 +50,28 @@ export interface AttackerResult {
   cmap: number;
   f1: number;
   perAttribute: Record<string, number | null>;
+  perAttributeF1: Record<string, number | null>;
+}
+
+const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : Number.NaN);
+
+export interface GroupResult {
+  privacy_cmap: number;
+  privacy_f1: number;
+  worst_attacker: string;
+  attackers: Record<string, { cmap: number; f1: number }>;
 }
 
 export interface EvalResult {
   anonymizer: string;
   protocol: Protocol;
   action_top1: number;
+  /** Worst case over attackers on the protocol's attribute group. */
   privacy_cmap: number;
   privacy_f1: number;
   worst_attacker: string;
+  group: string;
+  groups: Record<string, GroupResult>;
   attackers: Record<string, AttackerResult>;
   per_attribute_ap: Record<string, number | null>;
   flicker: number;
@@ -83,7 +98,13 @@ interface DatasetPlan {
 function resolveDatasets(
   data: string,
   protocol: Protocol,
-): { action: DatasetPlan; privacy: DatasetPlan; attributes: string[] } {
+): {
+  action: DatasetPlan;
+  privacy: DatasetPlan;
+  attributes: string[];
+  groups: Record<string, string[]>;
+  group: string;
+} {
   const isRoot = fs.existsSync(path.join(data, 'main', 'manifest.json'));
   const open = (dir: string): DatasetPlan => ({ dir, dataset: ClipDataset.open(dir) });
   const privacy = open(isRoot ? path.join(data, 'main') : data);
@@ -92,8 +113,11 @@ function resolveDatasets(
   const all = privacy.dataset.manifest.privacyAttributes;
   if (all.length === 0)
     throw new DatasetError(`${privacy.dir} has no privacy attributes: the privacy protocol needs labelled attributes`);
-  const group = protocol === 'novel-privacy' ? meta?.attributeGroups?.room : meta?.attributeGroups?.person;
-  return { action, privacy, attributes: group ?? all };
+  // Attackers learn every attribute; each group is scored on its own classes. "known" reports the
+  // person group, "novel-privacy" the room group (attributes f_A was never pointed at).
+  const groups: Record<string, string[]> = meta?.attributeGroups ? { ...meta.attributeGroups } : { all };
+  const group = meta?.attributeGroups ? (protocol === 'novel-privacy' ? 'room' : 'person') : 'all';
+  return { action, privacy, attributes: all, groups, group };
 }
 
 async function makeTransform(
@@ -237,7 +261,7 @@ export async function evaluate(opts: EvalOptions): Promise<EvalResult> {
   const threads = opts.threads ?? os.availableParallelism();
   const testSplit = opts.testSplit ?? 'test';
   const say = opts.onProgress ?? (() => undefined);
-  const { action, privacy, attributes } = resolveDatasets(opts.data, protocol);
+  const { action, privacy, attributes, groups, group } = resolveDatasets(opts.data, protocol);
   for (const plan of [action, privacy]) {
     if (plan.dataset.count('train') < 2) throw new DatasetError(`${plan.dir} needs a train split`);
     if (plan.dataset.count(testSplit) < 1) throw new DatasetError(`${plan.dir} has no "${testSplit}" split`);
@@ -253,9 +277,10 @@ export async function evaluate(opts: EvalOptions): Promise<EvalResult> {
   try {
     // 1. Anonymize (baselines and models alike), split by split.
     say(`anonymizing with ${name}…`);
-    const anonPrivacy = transform
-      ? await anonymizeDataset(privacy, ['train', testSplit], transform, path.join(work, 'privacy'))
-      : privacy.dataset;
+    const anonPrivacy =
+      transform && !(opts.skipPrivacy && action !== privacy)
+        ? await anonymizeDataset(privacy, ['train', testSplit], transform, path.join(work, 'privacy'))
+        : privacy.dataset;
     const anonAction =
       action === privacy
         ? anonPrivacy
@@ -297,6 +322,24 @@ export async function evaluate(opts: EvalOptions): Promise<EvalResult> {
       return out;
     };
     const attackers: Record<string, AttackerResult> = {};
+    if (opts.skipPrivacy) {
+      return {
+        anonymizer: name,
+        protocol,
+        action_top1: actionTop1,
+        privacy_cmap: Number.NaN,
+        privacy_f1: Number.NaN,
+        worst_attacker: '',
+        group,
+        groups: {},
+        attackers,
+        per_attribute_ap: {},
+        flicker: Number.NaN,
+        test_split: testSplit,
+        budget,
+        attributes,
+      };
+    }
     const testCount = anonPrivacy.count(testSplit);
     const testTargets = privLabels(
       testSplit,
@@ -321,7 +364,27 @@ export async function evaluate(opts: EvalOptions): Promise<EvalResult> {
       );
       attackers[attacker] = multiLabelScores(logits, testTargets, testCount, attributes);
     }
-    const [worst, worstScores] = Object.entries(attackers).reduce((a, b) => (b[1].cmap > a[1].cmap ? b : a));
+    // Per group: each attacker's cMAP/F1 over the group's classes; the worst case is reported.
+    const groupResults: Record<string, GroupResult> = {};
+    for (const [g, names] of Object.entries(groups)) {
+      const per: Record<string, { cmap: number; f1: number }> = {};
+      for (const [attacker, r] of Object.entries(attackers)) {
+        const aps = names.map((n) => r.perAttribute[n]).filter((v): v is number => v !== null && v !== undefined);
+        const f1s = names.map((n) => r.perAttributeF1[n]).filter((v): v is number => v !== null && v !== undefined);
+        per[attacker] = { cmap: mean(aps), f1: mean(f1s) };
+      }
+      const [worst, w] = Object.entries(per).reduce((a, b) => (b[1].cmap > a[1].cmap ? b : a));
+      groupResults[g] = {
+        privacy_cmap: w.cmap,
+        privacy_f1: Math.max(...Object.values(per).map((p) => p.f1)),
+        worst_attacker: worst,
+        attackers: per,
+      };
+    }
+    const chosen = groupResults[group]!;
+    const perAttribute = Object.fromEntries(
+      groups[group]!.map((n) => [n, attackers[chosen.worst_attacker]!.perAttribute[n] ?? null]),
+    );
 
     // 4. Flicker on the test clips.
     const flick = transform ? await flicker(privacy.dataset, anonPrivacy, testSplit) : 1;
@@ -329,11 +392,13 @@ export async function evaluate(opts: EvalOptions): Promise<EvalResult> {
       anonymizer: name,
       protocol,
       action_top1: actionTop1,
-      privacy_cmap: worstScores.cmap,
-      privacy_f1: Math.max(...Object.values(attackers).map((a) => a.f1)),
-      worst_attacker: worst,
+      privacy_cmap: chosen.privacy_cmap,
+      privacy_f1: chosen.privacy_f1,
+      worst_attacker: chosen.worst_attacker,
+      group,
+      groups: groupResults,
       attackers,
-      per_attribute_ap: worstScores.perAttribute,
+      per_attribute_ap: perAttribute,
       flicker: flick,
       test_split: testSplit,
       budget,

@@ -22,6 +22,7 @@ export interface MultiLabelScores {
   cmap: number;
   f1: number;
   perAttribute: Record<string, number | null>;
+  perAttributeF1: Record<string, number | null>;
 }
 
 /**
@@ -36,6 +37,7 @@ export function multiLabelScores(
 ): MultiLabelScores {
   const k = names.length;
   const perAttribute: Record<string, number | null> = {};
+  const perAttributeF1: Record<string, number | null> = {};
   const aps: number[] = [];
   const f1s: number[] = [];
   for (let c = 0; c < k; c++) {
@@ -47,6 +49,7 @@ export function multiLabelScores(
     }
     const ap = averagePrecision(s, y);
     perAttribute[names[c]!] = ap;
+    perAttributeF1[names[c]!] = null;
     if (ap === null) continue;
     aps.push(ap);
     let tp = 0;
@@ -58,10 +61,12 @@ export function multiLabelScores(
       else if (pred) fp++;
       else if (y[i]! > 0.5) fn++;
     }
-    f1s.push(tp === 0 ? 0 : (2 * tp) / (2 * tp + fp + fn));
+    const f1 = tp === 0 ? 0 : (2 * tp) / (2 * tp + fp + fn);
+    perAttributeF1[names[c]!] = f1;
+    f1s.push(f1);
   }
   const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : Number.NaN);
-  return { cmap: mean(aps), f1: mean(f1s), perAttribute };
+  return { cmap: mean(aps), f1: mean(f1s), perAttribute, perAttributeF1 };
 }
 
 export function top1(logits: Float32Array, labels: ArrayLike<number>, n: number, k: number): number {

@@ -39,10 +39,10 @@ export type SynthDatasetName = (typeof SYNTH_DATASETS)[number];
 export const SYNTH_PRESETS: Record<SynthPreset, SynthPresetSpec> = {
   // CI-sized: a whole pipeline in minutes.
   tiny: {
-    size: 32,
+    size: 64,
     frames: 16,
     datasets: {
-      main: { train: 120, val: 40, test: 80 },
+      main: { train: 240, val: 60, test: 120 },
       'known-action': { train: 96, val: 24 },
       'novel-action': { train: 80, test: 48 },
       'new-room': { train: 80, val: 24, test: 48 },

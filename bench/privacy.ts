@@ -1,0 +1,389 @@
+// `npm run bench:privacy [-- --preset tiny|small|full] [--skip-ablations]`: the paper's Table 1 /
+// Fig. 4 on SynthRoom. Every method gets the same budgets: the same training steps for the learned
+// anonymizers (SPAct, SPAct with frozen f_B, supervised budget), the same model-selection rule
+// (validation trade-off with fresh probes, never the test split), and the same target-model
+// training for evaluation. Intermediate results are cached under bench/.cache/, so an interrupted
+// run continues where it stopped.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import {
+  BASELINES,
+  evaluate,
+  exportWeightsOnly,
+  defaultModelDir,
+  generateSynthRoom,
+  PERSON_ATTRIBUTES,
+  readCheckpointMeta,
+  runCandidates,
+  selectCheckpoint,
+  train,
+  type EvalResult,
+  type ProbeBudget,
+  type SynthPreset,
+  type TrainConfigOverrides,
+} from '../native-models/ts/index.js';
+import { benchDir, machineContext, mdTable, writeResults } from './results-file.js';
+
+const argv = process.argv.slice(2);
+const arg = (name: string) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const preset = (arg('--preset') ?? 'small') as SynthPreset;
+const skipAblations = argv.includes('--skip-ablations');
+// Copy the selected SPAct model to native-models/models/default with its model card.
+const shipDefault = argv.includes('--ship-default');
+const seed = 0;
+const threads = Math.min(2, os.availableParallelism());
+
+interface Budget {
+  train: TrainConfigOverrides;
+  probes: ProbeBudget;
+  select: Partial<ProbeBudget>;
+}
+
+// Training and probe budgets per preset (identical for every method within a preset).
+const BUDGETS: Record<SynthPreset, Budget> = {
+  tiny: {
+    train: {
+      data: { batchSize: 8, clipFrames: 8, frameStride: 2 },
+      init: { maxStepsA: 60, maxStepsTB: 40 },
+      minimax: { steps: 40 },
+      eval: { every: 20, batches: 2 },
+      checkpoint: { every: 20, snapshotEvery: 20 },
+    },
+    probes: { actionEpochs: 6, attackerEpochs: 6, batchSize: 16, maxTrainClips: null },
+    select: { actionEpochs: 3, attackerEpochs: 3, batchSize: 16, maxTrainClips: 80 },
+  },
+  small: {
+    train: {
+      data: { batchSize: 8, clipFrames: 8, frameStride: 2 },
+      init: { maxStepsA: 600, maxStepsTB: 400 },
+      minimax: { steps: 600 },
+      eval: { every: 50, batches: 4 },
+      checkpoint: { every: 100, snapshotEvery: 100 },
+    },
+    probes: { actionEpochs: 6, attackerEpochs: 6, batchSize: 16, maxTrainClips: 1200 },
+    select: { actionEpochs: 3, attackerEpochs: 3, batchSize: 16, maxTrainClips: 400 },
+  },
+  full: {
+    train: {
+      data: { batchSize: 8, clipFrames: 8, frameStride: 2 },
+      init: { maxStepsA: 2000, maxStepsTB: 1000 },
+      minimax: { steps: 3000 },
+      eval: { every: 100, batches: 8 },
+      checkpoint: { every: 250, snapshotEvery: 500 },
+    },
+    probes: { actionEpochs: 10, attackerEpochs: 10, batchSize: 16, maxTrainClips: null },
+    select: { actionEpochs: 4, attackerEpochs: 4, batchSize: 16, maxTrainClips: 1000 },
+  },
+};
+
+const budget = BUDGETS[preset];
+if (!budget) throw new Error(`unknown preset "${preset}"`);
+const cache = path.join(benchDir, '.cache', `privacy-${preset}`);
+const data = path.join(cache, 'synthroom');
+fs.mkdirSync(cache, { recursive: true });
+const log = (m: string) => process.stderr.write(`[bench:privacy ${preset}] ${m}\n`);
+
+async function cached<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const file = path.join(cache, `${name}.json`);
+  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  const value = await fn();
+  fs.writeFileSync(file, JSON.stringify(value, null, 2));
+  return value;
+}
+
+// ---- data ----
+if (!fs.existsSync(path.join(data, 'synthroom.json'))) {
+  log('generating SynthRoom…');
+  await generateSynthRoom({ out: data, preset, seed });
+}
+
+// ---- learned anonymizers: train → select on validation → evaluate on test ----
+interface Method {
+  name: string;
+  dataset: 'main' | 'known-action';
+  overrides: TrainConfigOverrides;
+}
+
+const personOnly = PERSON_ATTRIBUTES;
+const learned: Method[] = [
+  { name: 'spact', dataset: 'main', overrides: {} },
+  { name: 'spact-frozen-fB', dataset: 'main', overrides: { budget: { freeze: true } } },
+  { name: 'supervised', dataset: 'main', overrides: { budget: { loss: 'supervised', attributes: personOnly } } },
+];
+const novelActionLearned: Method[] = [
+  { name: 'spact', dataset: 'known-action', overrides: {} },
+  {
+    name: 'supervised',
+    dataset: 'known-action',
+    overrides: { budget: { loss: 'supervised', attributes: personOnly } },
+  },
+];
+// Cheap ablations (paper Tables 4–5 and the ω sweep). SynthRoom clips have 16 frames, so the
+// sampler distances are scaled: "near" < 4 frames apart, "far" > 8 apart.
+const ablations: Method[] = skipAblations
+  ? []
+  : [
+      { name: 'omega-0.25', dataset: 'main', overrides: { minimax: { omega: 0.25 } } },
+      { name: 'omega-1.0', dataset: 'main', overrides: { minimax: { omega: 1 } } },
+      { name: 'sampler-near', dataset: 'main', overrides: { sampler: { strategy: 'near', nearMax: 4 } } },
+      { name: 'sampler-far', dataset: 'main', overrides: { sampler: { strategy: 'far', farMin: 8 } } },
+      { name: 'ssl-moco', dataset: 'main', overrides: { budget: { loss: 'moco', temperature: 0.1, mocoQueue: 256 } } },
+      { name: 'ssl-rotnet', dataset: 'main', overrides: { budget: { loss: 'rotnet' } } },
+    ];
+
+async function trainAndSelect(m: Method): Promise<{ checkpoint: string; selection: unknown; trainSeconds: number }> {
+  const runDir = path.join(cache, 'runs', `${m.dataset}-${m.name}`);
+  const dataDir = path.join(data, m.dataset);
+  return cached(`select-${m.dataset}-${m.name}`, async () => {
+    const t0 = performance.now();
+    const done =
+      fs.existsSync(path.join(runDir, 'checkpoint.pt')) &&
+      readCheckpointMeta(path.join(runDir, 'checkpoint.pt')).state.phase === 'done';
+    if (!done) {
+      log(`training ${m.name} on ${m.dataset}…`);
+      await train({
+        data: dataDir,
+        out: runDir,
+        resume: fs.existsSync(path.join(runDir, 'checkpoint.pt')),
+        overrides: { ...structuredClone(budget.train), threads, seed, ...mergeOverrides(m.overrides) },
+        onWarning: (w) => log(`  ${w}`),
+      });
+    }
+    const trainSeconds = (performance.now() - t0) / 1000;
+    log(`selecting the ${m.name} checkpoint on validation…`);
+    const selection = await selectCheckpoint({
+      data: dataDir,
+      candidates: runCandidates(runDir),
+      budget: budget.select,
+      evalOptions: { seed, threads },
+      onProgress: (p) => log(`  ${p}`),
+    });
+    return { checkpoint: selection.chosen, selection, trainSeconds };
+  });
+}
+
+function mergeOverrides(o: TrainConfigOverrides): TrainConfigOverrides {
+  return structuredClone(o);
+}
+
+async function evalOn(name: string, anonymizer: string, protocol: 'known' | 'novel-action'): Promise<EvalResult> {
+  return cached(`eval-${protocol}-${name}`, async () => {
+    log(`evaluating ${name} (${protocol})…`);
+    return evaluate({
+      data,
+      anonymizer,
+      protocol,
+      budget: budget.probes,
+      seed,
+      threads,
+      skipPrivacy: protocol === 'novel-action',
+    });
+  });
+}
+
+const t0 = performance.now();
+const rows: { name: string; known: EvalResult; novelAction: EvalResult | null }[] = [];
+for (const b of BASELINES) {
+  rows.push({ name: b, known: await evalOn(b, b, 'known'), novelAction: await evalOn(b, b, 'novel-action') });
+}
+const selections: Record<string, unknown> = {};
+for (const m of learned) {
+  const sel = await trainAndSelect(m);
+  selections[m.name] = sel.selection;
+  const novel = novelActionLearned.find((n) => n.name === m.name);
+  let novelResult: EvalResult | null = null;
+  if (novel) {
+    const nsel = await trainAndSelect(novel);
+    novelResult = await evalOn(`${m.name}-known-action`, nsel.checkpoint, 'novel-action');
+  }
+  rows.push({ name: m.name, known: await evalOn(m.name, sel.checkpoint, 'known'), novelAction: novelResult });
+}
+const ablationRows: { name: string; known: EvalResult }[] = [];
+for (const m of ablations) {
+  const sel = await trainAndSelect(m);
+  ablationRows.push({ name: m.name, known: await evalOn(m.name, sel.checkpoint, 'known') });
+}
+const minutes = (performance.now() - t0) / 60000;
+
+// The selected SPAct checkpoint of the small preset is the shipped default model.
+const spactSel = (await trainAndSelect(learned[0]!)).checkpoint;
+const spactCandidate = path.join(cache, 'spact-selected.pt');
+await exportWeightsOnly(spactSel, spactCandidate, {
+  selectedFrom: path.basename(spactSel),
+  bench: `privacy-${preset}`,
+});
+
+// ---- report ----
+const raw = rows.find((r) => r.name === 'raw')!.known;
+const pct = (v: number) => (Number.isFinite(v) ? (100 * v).toFixed(1) : '–');
+const drop = (v: number, ref: number) => (Number.isFinite(v) && ref > 0 ? `${(100 * (1 - v / ref)).toFixed(0)}%` : '–');
+const room = (r: EvalResult) => r.groups.room?.privacy_cmap ?? Number.NaN;
+const table = mdTable(
+  [
+    'method',
+    'action top-1 ↑',
+    'person cMAP ↓ (drop)',
+    'person F1 ↓',
+    'room cMAP ↓ (drop) — novel privacy',
+    'novel-action top-1 ↑',
+    'flicker',
+    'worst attacker',
+  ],
+  rows.map(({ name, known, novelAction }) => [
+    name,
+    pct(known.action_top1),
+    `${pct(known.privacy_cmap)} (${drop(known.privacy_cmap, raw.privacy_cmap)})`,
+    known.privacy_f1.toFixed(3),
+    `${pct(room(known))} (${drop(room(known), room(raw))})`,
+    novelAction ? pct(novelAction.action_top1) : '–',
+    known.flicker.toFixed(2),
+    known.worst_attacker,
+  ]),
+);
+const ablationTable = ablationRows.length
+  ? mdTable(
+      ['ablation', 'action top-1 ↑', 'person cMAP ↓ (drop)', 'room cMAP ↓'],
+      [
+        [
+          'spact (ω 0.5, random pairs, NT-Xent)',
+          pct(rows.find((r) => r.name === 'spact')!.known.action_top1),
+          pct(rows.find((r) => r.name === 'spact')!.known.privacy_cmap),
+          pct(room(rows.find((r) => r.name === 'spact')!.known)),
+        ],
+        ...ablationRows.map(({ name, known }) => [
+          name,
+          pct(known.action_top1),
+          `${pct(known.privacy_cmap)} (${drop(known.privacy_cmap, raw.privacy_cmap)})`,
+          pct(room(known)),
+        ]),
+      ],
+    )
+  : '(skipped)';
+
+fs.mkdirSync(path.join(benchDir, 'results'), { recursive: true });
+const svgFile = `privacy-${preset}-tradeoff.svg`;
+fs.writeFileSync(
+  path.join(benchDir, 'results', svgFile),
+  tradeoffSvg([...rows, ...ablationRows.map((a) => ({ ...a, novelAction: null }))]),
+);
+
+const ctx = machineContext();
+const md = `## Privacy benchmark, SynthRoom \`${preset}\` (\`npm run bench:privacy -- --preset ${preset}${skipAblations ? ' --skip-ablations' : ''}\`)
+
+${Object.entries(ctx)
+  .map(([k, v]) => `${k}: ${v}`)
+  .join(' · ')} · total ${minutes.toFixed(0)} min
+
+Known-attribute protocol (person attributes) and novel-privacy protocol (room attributes, never a
+target of any anonymizer), test split; novel-action protocol: f_A trained on the known action set,
+target action model trained and tested on the disjoint novel set. Privacy = worst case over two
+fresh attackers (2D CNN, colour-histogram MLP). Learned anonymizers: edge preset, same training
+budget (${JSON.stringify(budget.train.minimax)}), checkpoint chosen by the validation rule
+(\`native-models/ts/eval/select.ts\`). Target models: ${JSON.stringify(budget.probes)}.
+
+${table}
+
+Ablations (known protocol):
+
+${ablationTable}
+
+Trade-off plot: [\`results/${svgFile}\`](results/${svgFile}) (action top-1 vs person cMAP; up and left is better).
+`;
+writeResults(`privacy-${preset}`, md, {
+  context: ctx,
+  preset,
+  budget,
+  rows,
+  ablations: ablationRows,
+  selections,
+  minutes,
+});
+if (shipDefault) shipDefaultModel();
+log(`done in ${minutes.toFixed(0)} min`);
+
+function shipDefaultModel(): void {
+  const dir = defaultModelDir();
+  fs.mkdirSync(dir, { recursive: true });
+  fs.copyFileSync(spactCandidate, path.join(dir, 'checkpoint.pt.tmp'));
+  fs.renameSync(path.join(dir, 'checkpoint.pt.tmp'), path.join(dir, 'checkpoint.pt'));
+  const meta = readCheckpointMeta(path.join(dir, 'checkpoint.pt'));
+  const spact = rows.find((r) => r.name === 'spact')!;
+  const card = `# Model card: SPAct Desktop default anonymizer
+
+- **What**: the learned anonymizer f_A (UNet ${meta.config.model.fA.widths.join('-')}), with the f_T and f_B it was
+  trained against (kept as the base for room fine-tuning). Weights only (no optimizer state).
+- **Method**: SPAct minimax (self-supervised NT-Xent budget branch, no privacy labels), edge preset.
+- **Data**: SynthRoom \`${preset}\`, seed ${seed}, dataset \`main\` (train split for training, val split for
+  checkpoint selection; the test split was never used for any choice).
+- **Command**: \`npm run bench:privacy -- --preset ${preset} --ship-default\` (trains with
+  \`train()\` from native-models/ts/trainer.ts, the same loop as \`spact train\`; budget
+  ${JSON.stringify(budget.train.minimax)}, threads ${threads}, seed ${seed}).
+- **Selected checkpoint**: ${String(meta.extra?.selectedFrom ?? '')} by the validation trade-off rule.
+- **Input**: RGB frames of any size (reflect-padded to a multiple of ${2 ** (meta.config.model.fA.widths.length - 1)}); trained at
+  ${fs.existsSync(path.join(data, 'synthroom.json')) ? (JSON.parse(fs.readFileSync(path.join(data, 'synthroom.json'), 'utf8')) as { size: number }).size : '?'}² pixels.
+
+## Metrics (SynthRoom ${preset} test split, fresh target models, worst case over attackers)
+
+| | raw | this model |
+|---|---|---|
+| action top-1 | ${pct(raw.action_top1)} | ${pct(spact.known.action_top1)} |
+| person-attribute cMAP | ${pct(raw.privacy_cmap)} | ${pct(spact.known.privacy_cmap)} |
+| room-attribute cMAP (novel privacy) | ${pct(room(raw))} | ${pct(room(spact.known))} |
+| flicker (temporal change vs raw) | 1.00 | ${spact.known.flicker.toFixed(2)} |
+
+Full table with baselines: bench/RESULTS.md, section "Privacy benchmark, SynthRoom \`${preset}\`".
+
+## Limits
+
+Trained on synthetic rooms only: real footage differs (textures, faces, lighting). Fine-tune it to a
+room with \`spact finetune\` and check it there with the privacy audit before relying on it.
+`;
+  fs.writeFileSync(path.join(dir, 'MODEL_CARD.md'), card);
+  log(`shipped the default model to ${dir}`);
+}
+
+function tradeoffSvg(points: { name: string; known: EvalResult }[]): string {
+  const W = 640;
+  const H = 440;
+  const m = { l: 60, r: 20, t: 30, b: 50 };
+  const xs = points.map((p) => p.known.privacy_cmap);
+  const ys = points.map((p) => p.known.action_top1);
+  const x0 = Math.max(0, Math.min(...xs) - 0.05);
+  const x1 = Math.min(1, Math.max(...xs) + 0.05);
+  const y0 = Math.max(0, Math.min(...ys) - 0.05);
+  const y1 = Math.min(1, Math.max(...ys) + 0.05);
+  const X = (v: number) => m.l + ((v - x0) / (x1 - x0 || 1)) * (W - m.l - m.r);
+  const Y = (v: number) => H - m.b - ((v - y0) / (y1 - y0 || 1)) * (H - m.t - m.b);
+  const colour = (n: string) =>
+    n.startsWith('spact')
+      ? '#c0392b'
+      : n === 'supervised'
+        ? '#8e44ad'
+        : n === 'raw'
+          ? '#2c3e50'
+          : BASELINES.includes(n as never)
+            ? '#2980b9'
+            : '#e67e22';
+  const dots = points
+    .map(
+      (p) =>
+        `<circle cx="${X(p.known.privacy_cmap).toFixed(1)}" cy="${Y(p.known.action_top1).toFixed(1)}" r="5" fill="${colour(p.name)}"/>` +
+        `<text x="${(X(p.known.privacy_cmap) + 7).toFixed(1)}" y="${(Y(p.known.action_top1) - 6).toFixed(1)}" font-size="11">${p.name}</text>`,
+    )
+    .join('\n');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">SynthRoom ${preset}: action top-1 vs person-attribute cMAP (worst attacker)</text>
+<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="black"/>
+<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="black"/>
+<text x="${W / 2}" y="${H - 12}" text-anchor="middle" font-size="12">privacy cMAP (↓ better), ${pct(x0)}–${pct(x1)}%</text>
+<text x="16" y="${H / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 16 ${H / 2})">action top-1 (↑ better), ${pct(y0)}–${pct(y1)}%</text>
+${dots}
+</svg>
+`;
+}

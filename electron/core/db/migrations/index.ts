@@ -1,0 +1,4 @@
+// Migrations in order; schema version = position + 1 (stored in PRAGMA user_version).
+import { sql as m0001 } from './0001-initial.js';
+
+export const MIGRATIONS: { name: string; sql: string }[] = [{ name: '0001-initial', sql: m0001 }];

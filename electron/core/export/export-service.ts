@@ -1,0 +1,144 @@
+// Export for cloud action recognition: anonymized outputs (never raw clips) copied to a folder
+// with a manifest.json (hashes, timing, model identity, settings; no raw paths, no names). The
+// files are verified after copying; the export is recorded in `exports` and `audit_log` in one
+// transaction. A failure removes whatever this export had written.
+import fs from 'node:fs';
+import path from 'node:path';
+
+import type { AnonymizeService, OutputRecord } from '../anonymize/anonymize-service.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Db } from '../db/database.js';
+import { nowIso } from '../db/database.js';
+import { SpactError } from '../errors.js';
+import type { LibraryService } from '../library/library-service.js';
+import { sha256File } from '../library/library-service.js';
+
+export interface ExportManifest {
+  format: 'spact-export';
+  version: 1;
+  createdAt: string;
+  items: {
+    file: string;
+    sha256: string;
+    durationS: number;
+    fps: number;
+    frames: number;
+    model: { id: number; sha256: string };
+    anonymization: { size: number; batch: number; keepAudio: boolean; width: number; height: number };
+    roomId?: number;
+  }[];
+}
+
+export interface ExportResult {
+  id: number;
+  destination: string;
+  manifest: string;
+  items: number;
+}
+
+export class ExportService {
+  constructor(
+    private readonly db: Db,
+    private readonly library: LibraryService,
+    private readonly anonymize: AnonymizeService,
+    private readonly audit: AuditLog,
+  ) {}
+
+  async exportClips(opts: {
+    clipIds?: number[];
+    roomId?: number;
+    to: string;
+    actor: string;
+    /** Include room ids in the manifest (off: the cloud does not need to know which room). */
+    includeRoom?: boolean;
+    modelId?: number;
+    signal?: AbortSignal;
+    onProgress?: (fraction: number) => void;
+  }): Promise<ExportResult> {
+    const clipIds =
+      opts.clipIds ?? (opts.roomId !== undefined ? this.library.clips({ roomId: opts.roomId }).map((c) => c.id) : []);
+    if (clipIds.length === 0)
+      throw new SpactError('validation', 'nothing to export: choose clips or a room with clips');
+    // Only anonymized outputs are exportable; a clip without one stops the export before any write.
+    const outputs: OutputRecord[] = clipIds.map((id) => {
+      this.library.clip(id);
+      const o = this.anonymize.latestOutput(id, opts.modelId);
+      if (!o)
+        throw new SpactError(
+          'conflict',
+          `clip ${id} has no anonymized output${opts.modelId ? ` by model ${opts.modelId}` : ''}: anonymize it first`,
+        );
+      if (!fs.existsSync(o.path))
+        throw new SpactError('not-found', `the output file of clip ${id} is missing (${path.basename(o.path)})`);
+      return o;
+    });
+    const dest = path.resolve(opts.to);
+    try {
+      fs.mkdirSync(dest, { recursive: true });
+      fs.accessSync(dest, fs.constants.W_OK);
+    } catch {
+      throw new SpactError('unavailable', `${dest}: the destination folder is not writable`);
+    }
+    const written: string[] = [];
+    const manifest: ExportManifest = { format: 'spact-export', version: 1, createdAt: nowIso(), items: [] };
+    try {
+      for (const [i, o] of outputs.entries()) {
+        if (opts.signal?.aborted) throw new SpactError('cancelled', 'export cancelled');
+        // File names carry no clip names or paths: they are positional.
+        const name = `clip-${String(i + 1).padStart(4, '0')}-${o.sha256.slice(0, 8)}.mp4`;
+        const target = path.join(dest, name);
+        const tmp = path.join(dest, `.${name}.tmp-${process.pid}`);
+        written.push(tmp);
+        fs.copyFileSync(o.path, tmp);
+        const sha = await sha256File(tmp);
+        if (sha !== o.sha256)
+          throw new SpactError('internal', `output ${o.id} changed on disk since it was made (sha256 mismatch)`);
+        fs.renameSync(tmp, target);
+        written.push(target);
+        const model = this.library.model(o.modelId);
+        const clip = this.library.clip(o.clipId);
+        manifest.items.push({
+          file: name,
+          sha256: sha,
+          durationS: o.durationS,
+          fps: o.fps,
+          frames: o.frames,
+          model: { id: model.id, sha256: model.sha256 },
+          anonymization: o.settings,
+          ...(opts.includeRoom && clip.roomId !== null ? { roomId: clip.roomId } : {}),
+        });
+        opts.onProgress?.((i + 1) / outputs.length);
+      }
+      const manifestPath = path.join(dest, 'manifest.json');
+      const tmpManifest = `${manifestPath}.tmp-${process.pid}`;
+      written.push(tmpManifest);
+      fs.writeFileSync(tmpManifest, `${JSON.stringify(manifest, null, 2)}\n`);
+      fs.renameSync(tmpManifest, manifestPath);
+      written.push(manifestPath);
+      const id = this.db.transaction(() => {
+        const info = this.db
+          .prepare(`INSERT INTO exports (destination, manifest, items, actor, created_at) VALUES (?, ?, ?, ?, ?)`)
+          .run(dest, JSON.stringify(manifest), outputs.length, opts.actor, manifest.createdAt);
+        const exportId = Number(info.lastInsertRowid);
+        const item = this.db.prepare(`INSERT INTO export_items (export_id, output_id) VALUES (?, ?)`);
+        for (const o of outputs) item.run(exportId, o.id);
+        this.audit.record(opts.actor, 'export', `export:${exportId}`, { destination: dest, items: outputs.length });
+        return exportId;
+      })();
+      return { id, destination: dest, manifest: manifestPath, items: outputs.length };
+    } catch (err) {
+      for (const f of written) fs.rmSync(f, { force: true });
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC') throw new SpactError('unavailable', `${dest}: the disk is full; nothing was exported`);
+      if (code === 'EACCES' || code === 'EROFS')
+        throw new SpactError('unavailable', `${dest}: not writable; nothing was exported`);
+      throw err;
+    }
+  }
+
+  exports(): { id: number; destination: string; items: number; actor: string; createdAt: string }[] {
+    return this.db
+      .prepare(`SELECT id, destination, items, actor, created_at AS createdAt FROM exports ORDER BY id DESC`)
+      .all() as { id: number; destination: string; items: number; actor: string; createdAt: string }[];
+  }
+}

@@ -1,0 +1,242 @@
+// Jobs: long work (anonymize, export, training) as persisted, cancellable, retried units. The
+// JobQueue interface is what a distributed queue could implement later; the embedded runner keeps
+// jobs in SQLite, runs them in-process (their heavy parts already run off the event loop: ffmpeg
+// processes and the native compute thread) and, on start, requeues or fails what a previous
+// process left running.
+import type { Db } from '../db/database.js';
+import { nowIso } from '../db/database.js';
+import { SpactError, toApiError } from '../errors.js';
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface JobRecord {
+  id: number;
+  kind: string;
+  payload: unknown;
+  status: JobStatus;
+  progress: number;
+  message: string | null;
+  result: unknown;
+  error: string | null;
+  attempts: number;
+  maxAttempts: number;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface JobContext {
+  signal: AbortSignal;
+  progress(fraction: number, message?: string): void;
+}
+
+export type JobHandler = (payload: unknown, ctx: JobContext) => Promise<unknown>;
+
+export interface JobQueue {
+  enqueue(kind: string, payload: unknown, opts?: { maxAttempts?: number }): JobRecord;
+  cancel(id: number): JobRecord;
+  get(id: number): JobRecord;
+  list(opts?: { status?: JobStatus; limit?: number }): JobRecord[];
+  /** Resolves when the job reaches done/failed/cancelled. */
+  wait(id: number): Promise<JobRecord>;
+}
+
+interface Row {
+  id: number;
+  kind: string;
+  payload: string;
+  status: JobStatus;
+  progress: number;
+  message: string | null;
+  result: string | null;
+  error: string | null;
+  attempts: number;
+  max_attempts: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+function toRecord(r: Row): JobRecord {
+  return {
+    id: r.id,
+    kind: r.kind,
+    payload: JSON.parse(r.payload),
+    status: r.status,
+    progress: r.progress,
+    message: r.message,
+    result: r.result === null ? null : JSON.parse(r.result),
+    error: r.error,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+/** Errors worth retrying: not bad input, not cancellation, not a missing thing. */
+function retryable(err: unknown): boolean {
+  const kind = toApiError(err).kind;
+  return kind === 'internal' || kind === 'unavailable';
+}
+
+export class SqliteJobRunner implements JobQueue {
+  private running = 0;
+  private readonly controllers = new Map<number, AbortController>();
+  private readonly waiters = new Map<number, ((r: JobRecord) => void)[]>();
+  private lastProgressWrite = new Map<number, number>();
+  private stopped = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly handlers: Record<string, JobHandler>,
+    private readonly opts: { concurrency?: number; onUpdate?: (job: JobRecord) => void } = {},
+  ) {}
+
+  /** Recovers jobs of a previous process, then starts processing. */
+  start(): void {
+    const stale = this.db.prepare(`SELECT * FROM jobs WHERE status = 'running'`).all() as Row[];
+    for (const r of stale) {
+      if (r.attempts < r.max_attempts) {
+        this.db
+          .prepare(`UPDATE jobs SET status = 'queued', message = 'requeued after an interrupted run' WHERE id = ?`)
+          .run(r.id);
+      } else {
+        this.db
+          .prepare(
+            `UPDATE jobs SET status = 'failed', error = 'interrupted: the app stopped while this job ran', finished_at = ? WHERE id = ?`,
+          )
+          .run(nowIso(), r.id);
+      }
+    }
+    this.stopped = false;
+    this.pump();
+  }
+
+  /** Stops taking new jobs and cancels running ones (they are marked cancelled). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const ids = [...this.controllers.keys()];
+    for (const c of this.controllers.values()) c.abort();
+    await Promise.all(ids.map((id) => this.wait(id)));
+  }
+
+  enqueue(kind: string, payload: unknown, opts: { maxAttempts?: number } = {}): JobRecord {
+    if (!this.handlers[kind]) throw new SpactError('validation', `unknown job kind "${kind}"`);
+    const info = this.db
+      .prepare(`INSERT INTO jobs (kind, payload, status, max_attempts, created_at) VALUES (?, ?, 'queued', ?, ?)`)
+      .run(kind, JSON.stringify(payload), opts.maxAttempts ?? 2, nowIso());
+    const job = this.get(Number(info.lastInsertRowid));
+    this.opts.onUpdate?.(job);
+    queueMicrotask(() => this.pump());
+    return job;
+  }
+
+  get(id: number): JobRecord {
+    const r = this.db.prepare(`SELECT * FROM jobs WHERE id = ?`).get(id) as Row | undefined;
+    if (!r) throw new SpactError('not-found', `job ${id} does not exist`);
+    return toRecord(r);
+  }
+
+  list(opts: { status?: JobStatus; limit?: number } = {}): JobRecord[] {
+    const rows = opts.status
+      ? (this.db
+          .prepare(`SELECT * FROM jobs WHERE status = ? ORDER BY id DESC LIMIT ?`)
+          .all(opts.status, opts.limit ?? 100) as Row[])
+      : (this.db.prepare(`SELECT * FROM jobs ORDER BY id DESC LIMIT ?`).all(opts.limit ?? 100) as Row[]);
+    return rows.map(toRecord);
+  }
+
+  cancel(id: number): JobRecord {
+    const job = this.get(id);
+    if (job.status === 'queued') {
+      this.db
+        .prepare(`UPDATE jobs SET status = 'cancelled', finished_at = ? WHERE id = ? AND status = 'queued'`)
+        .run(nowIso(), id);
+      this.settle(id);
+    } else if (job.status === 'running') {
+      this.controllers.get(id)?.abort();
+    }
+    return this.get(id);
+  }
+
+  wait(id: number): Promise<JobRecord> {
+    const job = this.get(id);
+    if (job.status === 'done' || job.status === 'failed' || job.status === 'cancelled') return Promise.resolve(job);
+    return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
+  }
+
+  private settle(id: number): void {
+    const job = this.get(id);
+    this.opts.onUpdate?.(job);
+    for (const w of this.waiters.get(id) ?? []) w(job);
+    this.waiters.delete(id);
+  }
+
+  private pump(): void {
+    const limit = this.opts.concurrency ?? 1;
+    while (!this.stopped && this.running < limit) {
+      const next = this.db.prepare(`SELECT * FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1`).get() as
+        Row | undefined;
+      if (!next) return;
+      const claimed = this.db
+        .prepare(
+          `UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?, error = NULL WHERE id = ? AND status = 'queued'`,
+        )
+        .run(nowIso(), next.id);
+      if (claimed.changes === 0) continue;
+      this.running++;
+      void this.execute(next.id).finally(() => {
+        this.running--;
+        this.pump();
+      });
+    }
+  }
+
+  private async execute(id: number): Promise<void> {
+    const job = this.get(id);
+    this.opts.onUpdate?.(job);
+    const controller = new AbortController();
+    this.controllers.set(id, controller);
+    const ctx: JobContext = {
+      signal: controller.signal,
+      progress: (fraction, message) => {
+        const now = Date.now();
+        // Progress is persisted at most twice a second; every update is still emitted.
+        if (now - (this.lastProgressWrite.get(id) ?? 0) > 500 || fraction >= 1) {
+          this.db
+            .prepare(`UPDATE jobs SET progress = ?, message = ? WHERE id = ?`)
+            .run(Math.min(1, Math.max(0, fraction)), message ?? null, id);
+          this.lastProgressWrite.set(id, now);
+        }
+        this.opts.onUpdate?.({ ...job, status: 'running', progress: fraction, message: message ?? null });
+      },
+    };
+    try {
+      const result = await this.handlers[job.kind]!(job.payload, ctx);
+      if (controller.signal.aborted) throw new SpactError('cancelled', 'cancelled');
+      this.db
+        .prepare(`UPDATE jobs SET status = 'done', progress = 1, result = ?, finished_at = ? WHERE id = ?`)
+        .run(JSON.stringify(result ?? null), nowIso(), id);
+    } catch (err) {
+      const e = toApiError(err);
+      if (controller.signal.aborted || e.kind === 'cancelled') {
+        this.db
+          .prepare(`UPDATE jobs SET status = 'cancelled', error = NULL, finished_at = ? WHERE id = ?`)
+          .run(nowIso(), id);
+      } else if (retryable(err) && this.get(id).attempts < job.maxAttempts) {
+        this.db.prepare(`UPDATE jobs SET status = 'queued', error = ? WHERE id = ?`).run(`${e.kind}: ${e.message}`, id);
+      } else {
+        this.db
+          .prepare(`UPDATE jobs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?`)
+          .run(`${e.kind}: ${e.message}`, nowIso(), id);
+      }
+    } finally {
+      this.controllers.delete(id);
+      this.lastProgressWrite.delete(id);
+    }
+    const final = this.get(id);
+    if (final.status !== 'queued') this.settle(id);
+  }
+}

@@ -1,0 +1,299 @@
+// The clip library: rooms, cameras, raw clips (copied or linked into the data folder, with their
+// sha256), and the models known to the app. Every multi-row change is one transaction.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { fileSha256, readCheckpointMeta } from '../../../native-models/ts/checkpoint.js';
+import { resolveCheckpointPath } from '../../../native-models/ts/anonymizer.js';
+import type { Db } from '../db/database.js';
+import { nowIso } from '../db/database.js';
+import { SpactError } from '../errors.js';
+import { probeVideo, type VideoInfo } from '../media/video.js';
+
+export interface Room {
+  id: number;
+  name: string;
+  activeModelId: number | null;
+  createdAt: string;
+  clips: number;
+}
+
+export interface Clip {
+  id: number;
+  roomId: number | null;
+  name: string;
+  source: string;
+  path: string;
+  stored: 'copy' | 'link';
+  sha256: string;
+  sizeBytes: number;
+  durationS: number;
+  width: number;
+  height: number;
+  fps: number;
+  hasAudio: boolean;
+  importedAt: string;
+  outputs: number;
+}
+
+export interface ModelRecord {
+  id: number;
+  name: string;
+  checkpoint: string;
+  sha256: string;
+  parentId: number | null;
+  runId: number | null;
+  preset: string | null;
+  createdAt: string;
+}
+
+/** Streams a file through sha256 (no whole-file read). */
+export async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+const safeName = (name: string) => name.replace(/[^\w.-]+/g, '_').slice(0, 80) || 'clip';
+
+export class LibraryService {
+  constructor(
+    private readonly db: Db,
+    private readonly dataDir: string,
+  ) {}
+
+  get clipsDir(): string {
+    return path.join(this.dataDir, 'clips');
+  }
+
+  // ---- rooms ----
+  createRoom(name: string): Room {
+    const trimmed = name.trim();
+    if (!trimmed) throw new SpactError('validation', 'a room needs a name');
+    try {
+      const info = this.db.prepare(`INSERT INTO rooms (name, created_at) VALUES (?, ?)`).run(trimmed, nowIso());
+      return this.room(Number(info.lastInsertRowid));
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE')
+        throw new SpactError('conflict', `a room named "${trimmed}" already exists`);
+      throw err;
+    }
+  }
+
+  room(id: number): Room {
+    const r = this.db
+      .prepare(
+        `SELECT r.id, r.name, r.active_model_id AS activeModelId, r.created_at AS createdAt,
+                (SELECT COUNT(*) FROM clips c WHERE c.room_id = r.id) AS clips
+         FROM rooms r WHERE r.id = ?`,
+      )
+      .get(id) as Room | undefined;
+    if (!r) throw new SpactError('not-found', `room ${id} does not exist`);
+    return r;
+  }
+
+  roomByName(name: string): Room | null {
+    const r = this.db.prepare(`SELECT id FROM rooms WHERE name = ?`).get(name) as { id: number } | undefined;
+    return r ? this.room(r.id) : null;
+  }
+
+  /** A room by numeric id or by name. */
+  resolveRoom(ref: string | number): Room {
+    if (typeof ref === 'number' || /^\d+$/.test(ref)) return this.room(Number(ref));
+    const r = this.roomByName(ref);
+    if (!r) throw new SpactError('not-found', `room "${ref}" does not exist`);
+    return r;
+  }
+
+  rooms(): Room[] {
+    return this.db
+      .prepare(
+        `SELECT r.id, r.name, r.active_model_id AS activeModelId, r.created_at AS createdAt,
+                (SELECT COUNT(*) FROM clips c WHERE c.room_id = r.id) AS clips
+         FROM rooms r ORDER BY r.name`,
+      )
+      .all() as Room[];
+  }
+
+  setActiveModel(roomId: number, modelId: number | null): Room {
+    this.room(roomId);
+    if (modelId !== null) this.model(modelId);
+    this.db.prepare(`UPDATE rooms SET active_model_id = ? WHERE id = ?`).run(modelId, roomId);
+    return this.room(roomId);
+  }
+
+  // ---- clips ----
+  /**
+   * Imports one video: probes it (rejecting what is not a readable video), hashes it, copies it
+   * into the library (temporary name, then rename) or records a link to it, and inserts the row.
+   */
+  async importClip(file: string, opts: { roomId?: number | null; link?: boolean } = {}): Promise<Clip> {
+    const source = path.resolve(file);
+    const info: VideoInfo = await probeVideo(source);
+    if (opts.roomId != null) this.room(opts.roomId);
+    const sha = await sha256File(source);
+    let stored = source;
+    if (!opts.link) {
+      fs.mkdirSync(this.clipsDir, { recursive: true });
+      stored = path.join(this.clipsDir, `${sha.slice(0, 12)}-${safeName(path.basename(source))}`);
+      if (!fs.existsSync(stored)) {
+        const tmp = `${stored}.tmp-${process.pid}`;
+        try {
+          fs.copyFileSync(source, tmp);
+          fs.renameSync(tmp, stored);
+        } catch (err) {
+          fs.rmSync(tmp, { force: true });
+          const code = (err as NodeJS.ErrnoException).code;
+          throw new SpactError(
+            'unavailable',
+            `${source}: could not copy into the library (${code === 'ENOSPC' ? 'the disk is full' : code})`,
+          );
+        }
+      }
+    }
+    const existing = this.db.prepare(`SELECT id FROM clips WHERE path = ?`).get(stored) as { id: number } | undefined;
+    if (existing) return this.clip(existing.id);
+    const row = this.db
+      .prepare(
+        `INSERT INTO clips (room_id, name, source, path, stored, sha256, size_bytes, duration_s, width, height, fps, has_audio, imported_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        opts.roomId ?? null,
+        path.basename(source),
+        source,
+        stored,
+        opts.link ? 'link' : 'copy',
+        sha,
+        info.sizeBytes,
+        info.durationS,
+        info.width,
+        info.height,
+        info.fps,
+        info.hasAudio ? 1 : 0,
+        nowIso(),
+      );
+    return this.clip(Number(row.lastInsertRowid));
+  }
+
+  clip(id: number): Clip {
+    const r = this.db.prepare(`${CLIP_SELECT} WHERE c.id = ?`).get(id) as ClipRow | undefined;
+    if (!r) throw new SpactError('not-found', `clip ${id} does not exist`);
+    return toClip(r);
+  }
+
+  clips(opts: { roomId?: number } = {}): Clip[] {
+    const rows =
+      opts.roomId === undefined
+        ? (this.db.prepare(`${CLIP_SELECT} ORDER BY c.id`).all() as ClipRow[])
+        : (this.db.prepare(`${CLIP_SELECT} WHERE c.room_id = ? ORDER BY c.id`).all(opts.roomId) as ClipRow[]);
+    return rows.map(toClip);
+  }
+
+  /** Deletes a clip, its outputs' rows and files, and (for copies) the stored file. */
+  deleteClip(id: number): void {
+    const clip = this.clip(id);
+    const outputs = this.db.prepare(`SELECT path FROM outputs WHERE clip_id = ?`).all(id) as { path: string }[];
+    const inExports = this.db
+      .prepare(`SELECT COUNT(*) AS n FROM export_items ei JOIN outputs o ON o.id = ei.output_id WHERE o.clip_id = ?`)
+      .get(id) as { n: number };
+    if (inExports.n > 0)
+      throw new SpactError('conflict', `clip ${id} has exported outputs; the export history keeps them`);
+    this.db.transaction(() => {
+      this.db.prepare(`DELETE FROM outputs WHERE clip_id = ?`).run(id);
+      this.db.prepare(`DELETE FROM clips WHERE id = ?`).run(id);
+    })();
+    for (const o of outputs) fs.rmSync(o.path, { force: true });
+    const sharedCopy = this.db.prepare(`SELECT COUNT(*) AS n FROM clips WHERE path = ?`).get(clip.path) as {
+      n: number;
+    };
+    if (clip.stored === 'copy' && sharedCopy.n === 0) fs.rmSync(clip.path, { force: true });
+  }
+
+  // ---- models ----
+  /** Registers a checkpoint (idempotent by sha256) and returns its record. */
+  registerModel(
+    modelPath: string,
+    opts: { name?: string; runId?: number | null; parentId?: number | null } = {},
+  ): ModelRecord {
+    const file = resolveCheckpointPath(modelPath);
+    const meta = readCheckpointMeta(file);
+    const sha = fileSha256(file);
+    const existing = this.db.prepare(`SELECT id FROM models WHERE sha256 = ?`).get(sha) as { id: number } | undefined;
+    if (existing) return this.model(existing.id);
+    const info = this.db
+      .prepare(
+        `INSERT INTO models (name, checkpoint, sha256, parent_id, run_id, preset, metrics, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        opts.name ?? path.basename(path.dirname(file)),
+        file,
+        sha,
+        opts.parentId ?? null,
+        opts.runId ?? null,
+        meta.config.model.fA.widths.join('-'),
+        JSON.stringify(meta.metrics),
+        nowIso(),
+      );
+    return this.model(Number(info.lastInsertRowid));
+  }
+
+  model(id: number): ModelRecord {
+    const r = this.db
+      .prepare(
+        `SELECT id, name, checkpoint, sha256, parent_id AS parentId, run_id AS runId, preset, created_at AS createdAt FROM models WHERE id = ?`,
+      )
+      .get(id) as ModelRecord | undefined;
+    if (!r) throw new SpactError('not-found', `model ${id} does not exist`);
+    return r;
+  }
+
+  models(): ModelRecord[] {
+    return this.db
+      .prepare(
+        `SELECT id, name, checkpoint, sha256, parent_id AS parentId, run_id AS runId, preset, created_at AS createdAt FROM models ORDER BY id`,
+      )
+      .all() as ModelRecord[];
+  }
+}
+
+const CLIP_SELECT = `SELECT c.*, (SELECT COUNT(*) FROM outputs o WHERE o.clip_id = c.id) AS outputs FROM clips c`;
+
+interface ClipRow {
+  id: number;
+  room_id: number | null;
+  name: string;
+  source: string;
+  path: string;
+  stored: 'copy' | 'link';
+  sha256: string;
+  size_bytes: number;
+  duration_s: number;
+  width: number;
+  height: number;
+  fps: number;
+  has_audio: number;
+  imported_at: string;
+  outputs: number;
+}
+
+function toClip(r: ClipRow): Clip {
+  return {
+    id: r.id,
+    roomId: r.room_id,
+    name: r.name,
+    source: r.source,
+    path: r.path,
+    stored: r.stored,
+    sha256: r.sha256,
+    sizeBytes: r.size_bytes,
+    durationS: r.duration_s,
+    width: r.width,
+    height: r.height,
+    fps: r.fps,
+    hasAudio: r.has_audio === 1,
+    importedAt: r.imported_at,
+    outputs: r.outputs,
+  };
+}
