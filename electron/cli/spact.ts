@@ -6,8 +6,22 @@ import { serveCommand } from './commands/serve.js';
 import { trainCommand } from './commands/train.js';
 import { synthCommand } from './commands/synth.js';
 import { evalCommand } from './commands/eval.js';
+import { anonymizeCommand } from './commands/anonymize.js';
+import { exportCommand } from './commands/export.js';
+import { clipsCommand, importCommand, roomsCommand } from './commands/library.js';
 
-const commands: Command[] = [synthCommand, trainCommand, evalCommand, serveCommand, infoCommand];
+const commands: Command[] = [
+  synthCommand,
+  trainCommand,
+  evalCommand,
+  anonymizeCommand,
+  importCommand,
+  clipsCommand,
+  roomsCommand,
+  exportCommand,
+  serveCommand,
+  infoCommand,
+];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -12,11 +12,11 @@ export type Db = Database.Database;
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export function openDatabase(file: string, opts: { readonly?: boolean } = {}): Db {
+export function openDatabase(file: string, opts: { readonly?: boolean; busyTimeoutMs?: number } = {}): Db {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   let db: Db;
   try {
-    db = new Database(file, { timeout: 5000, readonly: opts.readonly ?? false });
+    db = new Database(file, { timeout: opts.busyTimeoutMs ?? 5000, readonly: opts.readonly ?? false });
   } catch (err) {
     throw new SpactError('unavailable', `cannot open the library database ${file}: ${(err as Error).message}`);
   }
@@ -31,6 +31,12 @@ export function openDatabase(file: string, opts: { readonly?: boolean } = {}): D
     db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
     db.pragma('synchronous = NORMAL');
+    if (!opts.readonly) {
+      // Take and release the write lock now: a database held by another process is reported at
+      // open, with its file name, instead of failing some later write.
+      db.exec('BEGIN IMMEDIATE');
+      db.exec('COMMIT');
+    }
     for (let v = version; v < SCHEMA_VERSION; v++) {
       const m = MIGRATIONS[v]!;
       db.transaction(() => {

@@ -1,0 +1,134 @@
+// The core of the app as one object: database, library, anonymization, export, jobs and audit, for
+// a data folder. Used by the Electron main process, browser mode and the CLI alike.
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { defaultModelDir } from '../../native-models/ts/models.js';
+import { AnonymizeService, DEFAULT_SETTINGS, type AnonymizeSettings } from './anonymize/anonymize-service.js';
+import { AuditLog } from './audit/audit-log.js';
+import { openDatabase, type Db } from './db/database.js';
+import { SpactError } from './errors.js';
+import { ExportService } from './export/export-service.js';
+import { SqliteJobRunner, type JobRecord } from './jobs/job-runner.js';
+import { LibraryService, type ModelRecord } from './library/library-service.js';
+import { defaultDataDir } from './paths.js';
+
+export interface AppCore {
+  dataDir: string;
+  db: Db;
+  library: LibraryService;
+  anonymize: AnonymizeService;
+  exports: ExportService;
+  audit: AuditLog;
+  jobs: SqliteJobRunner;
+  /** The shipped default model, registered in the library (null when it is not installed). */
+  defaultModel(): ModelRecord | null;
+  /** A model by library id, run folder / checkpoint path, or `default`. */
+  resolveModel(ref: string | number): ModelRecord;
+  close(): Promise<void>;
+}
+
+export interface AnonymizeJob {
+  clipId: number;
+  modelId: number;
+  settings?: Partial<AnonymizeSettings>;
+}
+
+export interface ExportJob {
+  clipIds?: number[];
+  roomId?: number;
+  to: string;
+  actor: string;
+  includeRoom?: boolean;
+  modelId?: number;
+}
+
+export function openAppCore(
+  opts: {
+    dataDir?: string;
+    startJobs?: boolean;
+    onJobUpdate?: (job: JobRecord) => void;
+    device?: string;
+    threads?: number;
+  } = {},
+): AppCore {
+  const dataDir = path.resolve(opts.dataDir ?? defaultDataDir());
+  try {
+    fs.mkdirSync(dataDir, { recursive: true });
+  } catch (err) {
+    throw new SpactError(
+      'unavailable',
+      `cannot create the data folder ${dataDir}: ${(err as NodeJS.ErrnoException).code}`,
+    );
+  }
+  const db = openDatabase(path.join(dataDir, 'library.sqlite'));
+  const library = new LibraryService(db, dataDir);
+  const audit = new AuditLog(db);
+  const anonymize = new AnonymizeService(db, library, dataDir, {
+    ...(opts.device ? { device: opts.device } : {}),
+    ...(opts.threads ? { threads: opts.threads } : {}),
+  });
+  const exports = new ExportService(db, library, anonymize, audit);
+  const jobs = new SqliteJobRunner(
+    db,
+    {
+      anonymize: async (payload, ctx) => {
+        const p = payload as AnonymizeJob;
+        const out = await anonymize.anonymizeClip(
+          p.clipId,
+          p.modelId,
+          { ...DEFAULT_SETTINGS, ...p.settings },
+          {
+            signal: ctx.signal,
+            onProgress: (f) => ctx.progress(f, `anonymizing clip ${p.clipId}`),
+          },
+        );
+        return { outputId: out.id, sha256: out.sha256 };
+      },
+      export: async (payload, ctx) => {
+        const p = payload as ExportJob;
+        return exports.exportClips({ ...p, signal: ctx.signal, onProgress: (f) => ctx.progress(f, 'exporting') });
+      },
+    },
+    { concurrency: 1, ...(opts.onJobUpdate ? { onUpdate: opts.onJobUpdate } : {}) },
+  );
+  if (opts.startJobs) jobs.start();
+
+  let defaultRecord: ModelRecord | null | undefined;
+  const core: AppCore = {
+    dataDir,
+    db,
+    library,
+    anonymize,
+    exports,
+    audit,
+    jobs,
+    defaultModel() {
+      if (defaultRecord === undefined) {
+        const dir = defaultModelDir();
+        defaultRecord = fs.existsSync(path.join(dir, 'checkpoint.pt'))
+          ? library.registerModel(dir, { name: 'default' })
+          : null;
+      }
+      return defaultRecord;
+    },
+    resolveModel(ref) {
+      if (ref === 'default') {
+        const m = core.defaultModel();
+        if (!m)
+          throw new SpactError(
+            'not-found',
+            'the default model is not installed (native-models/models/default); pass a trained run folder',
+          );
+        return m;
+      }
+      if (typeof ref === 'number' || /^\d+$/.test(ref)) return library.model(Number(ref));
+      return library.registerModel(ref);
+    },
+    async close() {
+      await jobs.stop();
+      db.close();
+    },
+  };
+  return core;
+}
