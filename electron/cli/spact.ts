@@ -8,11 +8,13 @@ import { synthCommand } from './commands/synth.js';
 import { evalCommand } from './commands/eval.js';
 import { anonymizeCommand } from './commands/anonymize.js';
 import { exportCommand } from './commands/export.js';
+import { finetuneCommand } from './commands/finetune.js';
 import { clipsCommand, importCommand, roomsCommand } from './commands/library.js';
 
 const commands: Command[] = [
   synthCommand,
   trainCommand,
+  finetuneCommand,
   evalCommand,
   anonymizeCommand,
   importCommand,

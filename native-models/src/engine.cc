@@ -232,13 +232,98 @@ torch::Tensor Engine::applyA(const torch::Tensor& frames) {
   return y.reshape(s);
 }
 
-torch::Tensor Engine::clipForT(const torch::Tensor& frames) {
-  const int64_t t = frames.size(1);
+int64_t Engine::sampleWindow(int64_t t) {
   const int64_t span = (cfg_.clipFrames - 1) * cfg_.frameStride + 1;
-  std::uniform_int_distribution<int64_t> start(0, t - span);
-  const int64_t s0 = start(rng_);
+  return std::uniform_int_distribution<int64_t>(0, t - span)(rng_);
+}
+
+torch::Tensor Engine::clipAt(const torch::Tensor& frames, int64_t s0) {
+  const int64_t span = (cfg_.clipFrames - 1) * cfg_.frameStride + 1;
   auto clip = frames.slice(1, s0, s0 + span, cfg_.frameStride);  // [N, Tc, 3, H, W]
   return clip.permute({0, 2, 1, 3, 4});  // [N, 3, Tc, H, W]
+}
+
+torch::Tensor Engine::clipForT(const torch::Tensor& frames) {
+  return clipAt(frames, sampleWindow(frames.size(1)));
+}
+
+namespace {
+/** KL(teacher ‖ student) on softened distributions, scaled by τ² (Hinton et al.). */
+torch::Tensor distillLoss(const torch::Tensor& teacherLogits, const torch::Tensor& studentLogits, double tau) {
+  auto p = torch::softmax(teacherLogits / tau, 1);
+  auto logq = torch::log_softmax(studentLogits / tau, 1);
+  return (p * (torch::log(p.clamp_min(1e-12)) - logq)).sum(1).mean() * (tau * tau);
+}
+}  // namespace
+
+Stats Engine::distillStepA(const Batch& b) {
+  checkBatch(b, false, false);
+  auto x = prepare(b, true).frames;
+  fA->train();
+  BatchStatsNoUpdate frozen{fT.get(), fB.get(), proj ? proj.get() : nullptr};
+  auto frozenT = fT->parameters();
+  auto frozenB = budgetParameters();
+  setRequiresGrad(frozenT, false);
+  setRequiresGrad(frozenB, false);
+  Stats s;
+  try {
+    const int64_t s0 = sampleWindow(x.size(1));
+    torch::Tensor teacher;
+    {
+      torch::NoGradGuard ng;
+      teacher = fT->forward(clipAt(x, s0));
+    }
+    auto a = applyA(x);
+    auto student = fT->forward(clipAt(a, s0));
+    auto ld = distillLoss(teacher, student, cfg_.distillTemperature);
+    auto lt = ld;
+    if (b.actions.defined() && !cfg_.multiLabelActions) {
+      auto labels = b.actions.to(device_);
+      auto tagged = labels >= 0;
+      if (tagged.any().item<bool>()) {
+        lt = lt + F::cross_entropy(student.index({tagged}), labels.index({tagged}));
+      }
+    }
+    auto lb = budgetLoss(a, b, false);
+    auto loss = lt - cfg_.omega * lb;
+    s["distill"] = ld.item<double>();
+    s["loss_T"] = lt.item<double>();
+    s["loss_B"] = lb.item<double>();
+    s["acc_T"] = student.argmax(1).eq(teacher.argmax(1)).to(torch::kFloat32).mean().item<double>();
+    s["l1"] = l1Loss(a.detach(), x).item<double>();
+    checkFinite(s, "fine-tuning step 1");
+    optA_->zero_grad();
+    loss.backward();
+    optA_->step();
+  } catch (...) {
+    setRequiresGrad(frozenT, true);
+    setRequiresGrad(frozenB, true);
+    throw;
+  }
+  setRequiresGrad(frozenT, true);
+  setRequiresGrad(frozenB, true);
+  return s;
+}
+
+Stats Engine::distillEvaluate(const Batch& b) {
+  checkBatch(b, false, false);
+  torch::NoGradGuard ng;
+  const auto saved = rng_;
+  rng_.seed(static_cast<uint64_t>(cfg_.seed) + 0x5EEDULL);
+  fA->eval();
+  BatchStatsNoUpdate batchStats{fT.get(), fB.get(), proj ? proj.get() : nullptr};
+  auto x = prepare(b, false).frames;
+  auto a = applyA(x);
+  const int64_t s0 = sampleWindow(x.size(1));
+  auto teacher = fT->forward(clipAt(x, s0));
+  auto student = fT->forward(clipAt(a, s0));
+  Stats s{{"l1", l1Loss(a, x).item<double>()}};
+  s["distill"] = distillLoss(teacher, student, cfg_.distillTemperature).item<double>();
+  s["loss_T"] = s["distill"];
+  s["acc_T"] = student.argmax(1).eq(teacher.argmax(1)).to(torch::kFloat32).mean().item<double>();
+  s["loss_B"] = budgetLoss(a, b, false).item<double>();
+  rng_ = saved;
+  return s;
 }
 
 std::pair<torch::Tensor, torch::Tensor> Engine::samplePair(const torch::Tensor& frames) {
@@ -384,6 +469,7 @@ Stats Engine::initTB(const Batch& b, bool updateT, bool updateB) {
 }
 
 Stats Engine::stepA(const Batch& b) {
+  if (cfg_.distill) return distillStepA(b);
   checkBatch(b, true, cfg_.budgetLoss == "supervised");
   auto x = prepare(b, true).frames;
   fA->train();
@@ -421,10 +507,12 @@ Stats Engine::stepA(const Batch& b) {
 }
 
 Stats Engine::stepTB(const Batch& b) {
-  return initTB(b, true, !cfg_.freezeBudget);
+  // Fine-tuning keeps the base f_T frozen: it is the teacher.
+  return initTB(b, !cfg_.distill, !cfg_.freezeBudget);
 }
 
 Stats Engine::evaluate(const Batch& b) {
+  if (cfg_.distill) return distillEvaluate(b);
   checkBatch(b, b.actions.defined(), cfg_.budgetLoss == "supervised");
   torch::NoGradGuard ng;
   // Evaluation draws its clip window and frame pair from a fixed seed, so two evaluations of the
@@ -535,7 +623,7 @@ std::string Engine::readMeta(const std::string& path) {
   return meta.toStringRef();
 }
 
-std::string Engine::load(const std::string& path, bool weightsOnly) {
+std::string Engine::load(const std::string& path, bool weightsOnly, bool onlyAnonymizer) {
   torch::serialize::InputArchive root;
   root.load_from(path, device_);
   c10::IValue format;
@@ -544,6 +632,11 @@ std::string Engine::load(const std::string& path, bool weightsOnly) {
   }
   readModule(root, "fA", *fA);
   fA->applyMemoryFormat();
+  if (onlyAnonymizer) {
+    c10::IValue meta;
+    root.read("meta", meta);
+    return meta.toStringRef();
+  }
   readModule(root, "fT", *fT);
   readModule(root, "fB", *fB);
   if (proj) readModule(root, "proj", *proj);

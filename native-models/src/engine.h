@@ -44,6 +44,11 @@ struct EngineConfig {
   std::string sampler = "random";
   int64_t nearMax = 8;
   int64_t farMin = 64;
+  // Room adaptation (no action labels): f_T is the frozen base action model and utility is kept by
+  // distillation — its predictions on raw clips vs on anonymized clips (KL at distillTemperature).
+  // Clips tagged by an operator (action >= 0) add a cross-entropy term; -1 means untagged.
+  bool distill = false;
+  double distillTemperature = 2.0;
   double lrA = 1e-4, lrT = 1e-4, lrB = 1e-4;
   double weightDecay = 0.0;
   AugmentConfig augment;
@@ -91,7 +96,7 @@ class Engine {
   /** Writes weights (+ optimizer state unless weightsOnly) and the meta string. */
   void save(const std::string& path, const std::string& meta, bool weightsOnly = false);
   /** Loads weights (and optimizer state unless weightsOnly); returns the checkpoint's meta string. */
-  std::string load(const std::string& path, bool weightsOnly);
+  std::string load(const std::string& path, bool weightsOnly, bool onlyAnonymizer = false);
   static std::string readMeta(const std::string& path);
 
   const EngineConfig& config() const { return cfg_; }
@@ -113,7 +118,11 @@ class Engine {
   };
   Prepared prepare(const Batch& b, bool augment);
   torch::Tensor applyA(const torch::Tensor& frames);  // [N,T,3,H,W] → same
-  torch::Tensor clipForT(const torch::Tensor& frames);  // → [N,3,Tc,H,W]
+  torch::Tensor clipForT(const torch::Tensor& frames);  // → [N,3,Tc,H,W], random window
+  int64_t sampleWindow(int64_t t);
+  torch::Tensor clipAt(const torch::Tensor& frames, int64_t start);
+  Stats distillStepA(const Batch& b);
+  Stats distillEvaluate(const Batch& b);
   std::pair<torch::Tensor, torch::Tensor> samplePair(const torch::Tensor& frames);  // two [N,3,H,W]
   torch::Tensor budgetLoss(const torch::Tensor& frames, const Batch& b, bool updateQueue);
   std::vector<torch::Tensor> budgetParameters() const;

@@ -51,6 +51,8 @@ EngineConfig parseEngineConfig(const Napi::Object& c) {
   cfg.sampler = str(c, "sampler", cfg.sampler);
   cfg.nearMax = integer(c, "nearMax", cfg.nearMax);
   cfg.farMin = integer(c, "farMin", cfg.farMin);
+  cfg.distill = boolean(c, "distill", cfg.distill);
+  cfg.distillTemperature = num(c, "distillTemperature", cfg.distillTemperature);
   cfg.lrA = num(c, "lrA", cfg.lrA);
   cfg.lrT = num(c, "lrT", cfg.lrT);
   cfg.lrB = num(c, "lrB", cfg.lrB);
@@ -244,11 +246,12 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "[bad-input] load(path, weightsOnly?)");
     auto path = info[0].As<Napi::String>().Utf8Value();
     const bool weightsOnly = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+    const bool onlyA = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
     auto e = engine_;
-    return Run(info, [e, path, weightsOnly]() {
+    return Run(info, [e, path, weightsOnly, onlyA]() {
       TaskResult r;
       r.kind = TaskResult::kText;
-      r.text = e->load(path, weightsOnly);
+      r.text = e->load(path, weightsOnly, onlyA);
       return r;
     });
   }

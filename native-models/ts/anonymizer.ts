@@ -1,27 +1,11 @@
 // Inference API: anonymize frames with a trained f_A (used by export, batch anonymization and the
 // live preview). Loads only what inference needs from a checkpoint; returns uint8 RGB.
-import fs from 'node:fs';
-import path from 'node:path';
-
-import { fileSha256, readCheckpointMeta, CheckpointError, type CheckpointMeta } from './checkpoint.js';
+import { fileSha256, readCheckpointMeta, resolveCheckpointPath, type CheckpointMeta } from './checkpoint.js';
 import { SpactEngine } from './engine.js';
-import { CHECKPOINT_FILE } from './trainer.js';
 
 export interface AnonymizerOptions {
   device?: string; // auto | cpu | cuda | cuda:N (default: the checkpoint's setting)
   threads?: number;
-}
-
-/** Accepts a run folder (uses its checkpoint.pt) or a checkpoint file. */
-export function resolveCheckpointPath(modelPath: string): string {
-  if (!fs.existsSync(modelPath)) throw new CheckpointError('not-found', `model ${modelPath} does not exist`);
-  if (fs.statSync(modelPath).isDirectory()) {
-    const file = path.join(modelPath, CHECKPOINT_FILE);
-    if (!fs.existsSync(file))
-      throw new CheckpointError('not-found', `${modelPath} holds no ${CHECKPOINT_FILE}: not a training run`);
-    return file;
-  }
-  return modelPath;
 }
 
 export class Anonymizer {

@@ -11,6 +11,8 @@ import { formatIssues, TrainConfigSchema } from './config.js';
 import { mapNativeError, NonFiniteLossError, SpactEngine } from './engine.js';
 import { loadNative } from './native.js';
 
+export const CHECKPOINT_FILE = 'checkpoint.pt';
+
 export const PHASES = ['init-A', 'init-TB', 'minimax', 'done'] as const;
 export type Phase = (typeof PHASES)[number];
 
@@ -139,4 +141,16 @@ export async function exportWeightsOnly(from: string, to: string, extra: Record<
     { ...meta, extra: { ...meta.extra, ...extra, weightsOnly: true } },
     { weightsOnly: true },
   );
+}
+
+/** Accepts a run folder (uses its checkpoint.pt) or a checkpoint file. */
+export function resolveCheckpointPath(modelPath: string): string {
+  if (!fs.existsSync(modelPath)) throw new CheckpointError('not-found', `model ${modelPath} does not exist`);
+  if (fs.statSync(modelPath).isDirectory()) {
+    const file = path.join(modelPath, CHECKPOINT_FILE);
+    if (!fs.existsSync(file))
+      throw new CheckpointError('not-found', `${modelPath} holds no ${CHECKPOINT_FILE}: not a training run`);
+    return file;
+  }
+  return modelPath;
 }

@@ -88,6 +88,13 @@ export const TrainConfigSchema = z
         thBMax: z.union([z.number().positive(), z.literal('auto'), z.null()]),
       })
       .strict(),
+    // Room adaptation: keep utility by distillation from the frozen base f_T (no action labels).
+    distill: z
+      .object({
+        enabled: z.boolean(),
+        temperature: z.number().positive(),
+      })
+      .strict(),
     // Augmentation, drawn once per clip (the same for all its frames).
     augment: z
       .object({
@@ -128,6 +135,7 @@ const common = {
   sampler: { strategy: 'random', nearMax: 8, farMin: 64 },
   optim: { lrA: 1e-4, lrT: 1e-4, lrB: 1e-4, weightDecay: 0 },
   augment: { enabled: true, cropMinScale: 0.8, flip: true, jitter: 0.2, eraseProb: 0.25 },
+  distill: { enabled: false, temperature: 2 },
   device: 'auto',
   threads: 0,
   seed: 0,
@@ -263,6 +271,8 @@ export function engineConfigOf(cfg: TrainConfig, labels: LabelSpace): Record<str
     numPrivacy: cfg.budget.loss === 'supervised' ? labels.privacyAttributes.length : 0,
     budgetLoss: cfg.budget.loss,
     freezeBudget: cfg.budget.freeze,
+    distill: cfg.distill.enabled,
+    distillTemperature: cfg.distill.temperature,
     temperature: cfg.budget.temperature,
     mocoQueue: cfg.budget.mocoQueue,
     mocoMomentum: cfg.budget.mocoMomentum,

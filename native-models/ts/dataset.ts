@@ -15,7 +15,8 @@ export type Split = (typeof SPLITS)[number];
 
 const SplitLabels = z
   .object({
-    actions: z.array(z.union([z.number().int().min(0), z.array(z.number().min(0).max(1))])),
+    // Class index per clip (-1: untagged footage), or a multi-hot list when multiLabel.
+    actions: z.array(z.union([z.number().int().min(-1), z.array(z.number().min(0).max(1))])),
     privacy: z.array(z.array(z.number().min(0).max(1))).optional(),
   })
   .strict();

@@ -72,6 +72,8 @@ export class SpactEngine {
     wrap(() => this.native.anonymize(frames, n, h, w));
   save = (file: string, meta: string, weightsOnly = false) => wrap(() => this.native.save(file, meta, weightsOnly));
   load = (file: string, weightsOnly = false) => wrap(() => this.native.load(file, weightsOnly));
+  /** Replaces only f_A with the one in `file` (e.g. to compare two anonymizers against one f_B). */
+  loadAnonymizer = (file: string) => wrap(() => this.native.load(file, true, true));
   describe = () => this.native.describe();
   fingerprint = () => this.native.fingerprint();
 }

@@ -11,7 +11,7 @@ export interface TorchInfo {
   threads: number;
 }
 
-export type StepStats = Partial<Record<'l1' | 'loss_T' | 'acc_T' | 'loss_B', number>>;
+export type StepStats = Partial<Record<'l1' | 'loss_T' | 'acc_T' | 'loss_B' | 'distill', number>>;
 
 export interface NativeBatch {
   frames: Uint8Array;
@@ -32,7 +32,7 @@ export interface NativeEngine {
   evaluate(batch: NativeBatch): Promise<StepStats>;
   anonymize(frames: Uint8Array, n: number, h: number, w: number): Promise<Uint8Array>;
   save(path: string, meta: string, weightsOnly?: boolean): Promise<void>;
-  load(path: string, weightsOnly?: boolean): Promise<string>;
+  load(path: string, weightsOnly?: boolean, onlyAnonymizer?: boolean): Promise<string>;
   fingerprint(): { fA: number; fT: number; fB: number };
   describe(): { device: string; parameters: { fA: number; fT: number; fB: number }; divisor: number; threads: number };
 }

@@ -11,7 +11,9 @@ import path from 'node:path';
 import {
   budgetChanceLevel,
   ConfigError,
+  deepMerge,
   resolveConfig,
+  validateConfig,
   type LabelSpace,
   type PresetName,
   type TrainConfig,
@@ -19,7 +21,16 @@ import {
 } from './config.js';
 import { BatchSampler, ClipDataset, type ClipBatch, type Split } from './dataset.js';
 import { NonFiniteLossError, SpactEngine, type StepStats } from './engine.js';
-import { copyCheckpoint, readCheckpointMeta, saveCheckpoint, type CheckpointMeta, type Phase } from './checkpoint.js';
+import {
+  CHECKPOINT_FILE,
+  copyCheckpoint,
+  fileSha256,
+  readCheckpointMeta,
+  resolveCheckpointPath,
+  saveCheckpoint,
+  type CheckpointMeta,
+  type Phase,
+} from './checkpoint.js';
 
 export interface TrainOptions {
   data: string; // dataset folder (spact-clips format)
@@ -28,6 +39,12 @@ export interface TrainOptions {
   configFile?: string;
   overrides?: TrainConfigOverrides;
   resume?: boolean;
+  /**
+   * Fine-tune from this model (run folder or checkpoint) instead of training from scratch: its
+   * architecture and weights are the start, f_T stays frozen as the distillation teacher, f_B
+   * adapts to the new data first, then the minimax runs.
+   */
+  base?: string;
   signal?: AbortSignal;
   onProgress?: (p: TrainProgress) => void;
   onWarning?: (message: string) => void;
@@ -72,8 +89,6 @@ export interface TrainResult {
   config: TrainConfig;
 }
 
-export const CHECKPOINT_FILE = 'checkpoint.pt';
-
 export class RunError extends Error {
   readonly kind = 'bad-input' as const;
   constructor(message: string) {
@@ -100,6 +115,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   // ---- config: fresh (preset ← file ← flags) or forced from the checkpoint on --resume ----
   let resumed: CheckpointMeta | null = null;
+  let baseMeta: CheckpointMeta | null = null;
   let config: TrainConfig;
   if (opts.resume) {
     if (!fs.existsSync(checkpointPath))
@@ -113,6 +129,18 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       warn('resuming: the architecture and settings come from the checkpoint; --preset/--config are ignored');
     const steps = opts.overrides?.minimax?.steps;
     if (steps !== undefined) config.minimax.steps = steps; // only the step budget may change on resume
+  } else if (opts.base) {
+    if (fs.existsSync(checkpointPath)) {
+      throw new RunError(
+        `${runDir} already holds a run (${CHECKPOINT_FILE}); pass --resume to continue it or choose another --out`,
+      );
+    }
+    baseMeta = readCheckpointMeta(resolveCheckpointPath(opts.base));
+    // Architecture from the base; the fine-tuning settings may change everything else.
+    const merged = deepMerge(structuredClone(baseMeta.config) as unknown, opts.overrides ?? {}) as TrainConfig;
+    merged.model = structuredClone(baseMeta.config.model);
+    merged.distill = { ...merged.distill, enabled: true };
+    config = validateConfig(merged, `base ${opts.base} + fine-tuning settings`);
   } else {
     if (fs.existsSync(checkpointPath)) {
       throw new RunError(
@@ -141,7 +169,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     multiLabelActions: m.multiLabel,
     privacyAttributes: chosen ?? m.privacyAttributes,
   };
-  if (resumed && JSON.stringify(resumed.labels) !== JSON.stringify(labels)) {
+  const expectedLabels = resumed?.labels ?? baseMeta?.labels;
+  if (baseMeta && JSON.stringify(baseMeta.labels.actions) !== JSON.stringify(labels.actions)) {
+    throw new RunError("the footage dataset must use the base model's action names (untagged clips have action -1)");
+  }
+  if (baseMeta) labels.privacyAttributes = baseMeta.labels.privacyAttributes;
+  if (resumed && expectedLabels && JSON.stringify(expectedLabels.actions) !== JSON.stringify(labels.actions)) {
     throw new RunError(
       `--resume: the dataset's labels differ from the run's (${resumed.labels.actions.length} vs ${labels.actions.length} actions)`,
     );
@@ -162,11 +195,23 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
   // ---- models ----
   const engine = new SpactEngine(config, labels);
+  // Fine-tuning starts where the base left off: f_A is already an anonymizer, f_T is the frozen
+  // teacher; only f_B has to learn the new room first.
   const state: CheckpointMeta['state'] = resumed
     ? { ...resumed.state }
-    : { phase: 'init-A', step: 0, phaseStep: 0, minimaxStep: 0, cursor: 0, doneT: false, doneB: false };
+    : baseMeta
+      ? { phase: 'init-TB', step: 0, phaseStep: 0, minimaxStep: 0, cursor: 0, doneT: true, doneB: false }
+      : { phase: 'init-A', step: 0, phaseStep: 0, minimaxStep: 0, cursor: 0, doneT: false, doneB: false };
   let metrics: Record<string, number> = resumed ? { ...resumed.metrics } : {};
+  const kind = resumed?.kind ?? (baseMeta ? 'finetune' : 'train');
+  // The data shape travels with the model: fine-tuning samples new footage at the same size.
+  const dataShape = { frames: m.frames, height: m.height, width: m.width };
+  const extra = resumed?.extra ?? {
+    dataShape,
+    ...(baseMeta ? { base: opts.base, baseSha256: fileSha256(resolveCheckpointPath(opts.base!)) } : {}),
+  };
   if (resumed) await engine.load(checkpointPath);
+  else if (baseMeta) await engine.load(resolveCheckpointPath(opts.base!), true);
   if (state.phase === 'done' && state.minimaxStep < config.minimax.steps) state.phase = 'minimax';
 
   fs.mkdirSync(runDir, { recursive: true });
@@ -191,7 +236,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const checkpoint = async () => {
     const meta: CheckpointMeta = {
       format: 'spact-run-v1',
-      kind: 'train',
+      kind,
+      extra,
       config,
       labels,
       state: { ...state },
@@ -310,11 +356,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       state.minimaxStep++;
       const val = dueEval() ? await evaluate() : undefined;
       // Logged losses: L_T and L_B as f_A saw them in step 1 (what f_A optimised), L1 to the input.
-      record(
-        { l1: s1.l1, loss_T: s1.loss_T, acc_T: s1.acc_T, loss_B: s1.loss_B, ...prefixed(s2, 'step2_') },
-        ms1 + ms2,
-        val,
-      );
+      record({ ...s1, ...prefixed(s2, 'step2_') }, ms1 + ms2, val);
       if (val) metrics = { ...val };
       if (config.budget.loss !== 'supervised' && val?.loss_B !== undefined && val.loss_B >= thBMax) {
         stopReason = 'thBMax';

@@ -4,8 +4,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { fileSha256, readCheckpointMeta } from '../../../native-models/ts/checkpoint.js';
-import { resolveCheckpointPath } from '../../../native-models/ts/anonymizer.js';
+import { fileSha256, readCheckpointMeta, resolveCheckpointPath } from '../../../native-models/ts/checkpoint.js';
 import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
 import { SpactError } from '../errors.js';

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { CHECKPOINT_FILE } from '../trainer.js';
+import { CHECKPOINT_FILE } from '../checkpoint.js';
 import { evaluate, type EvalOptions, type EvalResult, type ProbeBudget } from './evaluate.js';
 
 export interface Candidate {
