@@ -100,7 +100,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-restricted-imports': RENDERER_IMPORT_RULE },
   },
   {
-    files: ['renderer/**/*.svelte'],
+    files: ['renderer/**/*.svelte', 'renderer/**/*.svelte.ts'],
     languageOptions: { parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] } },
   },
   {

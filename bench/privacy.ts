@@ -4,6 +4,7 @@
 // (validation trade-off with fresh probes, never the test split), and the same target-model
 // training for evaluation. Intermediate results are cached under bench/.cache/, so an interrupted
 // run continues where it stopped.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,16 +47,17 @@ interface Budget {
 
 // Training and probe budgets per preset (identical for every method within a preset).
 const BUDGETS: Record<SynthPreset, Budget> = {
+  // A smoke test of the whole pipeline (CI): numbers at this size are noise.
   tiny: {
     train: {
-      data: { batchSize: 8, clipFrames: 8, frameStride: 2 },
-      init: { maxStepsA: 60, maxStepsTB: 40 },
-      minimax: { steps: 40 },
-      eval: { every: 20, batches: 2 },
-      checkpoint: { every: 20, snapshotEvery: 20 },
+      data: { batchSize: 4, clipFrames: 8, frameStride: 2 },
+      init: { maxStepsA: 10, maxStepsTB: 6 },
+      minimax: { steps: 6 },
+      eval: { every: 6, batches: 1 },
+      checkpoint: { every: 6, snapshotEvery: 3 },
     },
-    probes: { actionEpochs: 6, attackerEpochs: 6, batchSize: 16, maxTrainClips: null },
-    select: { actionEpochs: 3, attackerEpochs: 3, batchSize: 16, maxTrainClips: 80 },
+    probes: { actionEpochs: 1, attackerEpochs: 1, batchSize: 16, maxTrainClips: 64 },
+    select: { actionEpochs: 1, attackerEpochs: 1, batchSize: 16, maxTrainClips: 32 },
   },
   small: {
     train: {
@@ -65,8 +67,8 @@ const BUDGETS: Record<SynthPreset, Budget> = {
       eval: { every: 50, batches: 4 },
       checkpoint: { every: 100, snapshotEvery: 100 },
     },
-    probes: { actionEpochs: 6, attackerEpochs: 6, batchSize: 16, maxTrainClips: 1200 },
-    select: { actionEpochs: 3, attackerEpochs: 3, batchSize: 16, maxTrainClips: 400 },
+    probes: { actionEpochs: 12, attackerEpochs: 8, batchSize: 16, maxTrainClips: 1200 },
+    select: { actionEpochs: 6, attackerEpochs: 4, batchSize: 16, maxTrainClips: 400 },
   },
   full: {
     train: {
@@ -83,7 +85,9 @@ const BUDGETS: Record<SynthPreset, Budget> = {
 
 const budget = BUDGETS[preset];
 if (!budget) throw new Error(`unknown preset "${preset}"`);
-const cache = path.join(benchDir, '.cache', `privacy-${preset}`);
+// The cache is keyed by the budget: changing a budget never mixes old and new results.
+const budgetKey = createHash('sha256').update(JSON.stringify(budget)).digest('hex').slice(0, 8);
+const cache = path.join(benchDir, '.cache', `privacy-${preset}-${budgetKey}`);
 const data = path.join(cache, 'synthroom');
 fs.mkdirSync(cache, { recursive: true });
 const log = (m: string) => process.stderr.write(`[bench:privacy ${preset}] ${m}\n`);

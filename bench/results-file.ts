@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// SPACT_BENCH_DIR redirects results and caches (tests run benchmarks without touching bench/).
 export const benchDir = (() => {
+  if (process.env.SPACT_BENCH_DIR) return path.resolve(process.env.SPACT_BENCH_DIR);
   let dir = path.dirname(fileURLToPath(import.meta.url));
   // Compiled to dist/node/bench: walk up to the project root.
   while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);

@@ -50,9 +50,238 @@ export const AppInfo = z.object({
 });
 export type AppInfo = z.infer<typeof AppInfo>;
 
+export const Role = z.enum(['admin', 'operator', 'viewer']);
+export type Role = z.infer<typeof Role>;
+
+export const Session = z.object({
+  role: Role,
+  /** Roles protected by a PIN (switching to them needs it). */
+  protectedRoles: z.array(Role),
+});
+export type Session = z.infer<typeof Session>;
+
+const Id = z.number().int().positive();
+const Pin = z.string().regex(/^\d{4,12}$/, 'a PIN is 4–12 digits');
+
+export const RoomView = z.object({
+  id: Id,
+  name: z.string(),
+  activeModelId: Id.nullable(),
+  clips: z.number().int(),
+  createdAt: z.string(),
+});
+export type RoomView = z.infer<typeof RoomView>;
+
+export const OutputView = z.object({
+  id: Id,
+  clipId: Id,
+  modelId: Id,
+  sha256: z.string(),
+  frames: z.number().int(),
+  fps: z.number(),
+  durationS: z.number(),
+  width: z.number().int(),
+  height: z.number().int(),
+  createdAt: z.string(),
+});
+export type OutputView = z.infer<typeof OutputView>;
+
+/** A clip as every role may see it: no raw path, no raw frames. */
+export const ClipView = z.object({
+  id: Id,
+  roomId: Id.nullable(),
+  name: z.string(),
+  sha256: z.string(),
+  sizeBytes: z.number().int(),
+  durationS: z.number(),
+  width: z.number().int(),
+  height: z.number().int(),
+  fps: z.number(),
+  importedAt: z.string(),
+  outputs: z.array(OutputView),
+});
+export type ClipView = z.infer<typeof ClipView>;
+
+export const ModelView = z.object({
+  id: Id,
+  name: z.string(),
+  sha256: z.string(),
+  parentId: Id.nullable(),
+  runId: Id.nullable(),
+  isDefault: z.boolean(),
+  createdAt: z.string(),
+});
+export type ModelView = z.infer<typeof ModelView>;
+
+export const JobView = z.object({
+  id: Id,
+  kind: z.string(),
+  status: z.enum(['queued', 'running', 'done', 'failed', 'cancelled']),
+  progress: z.number(),
+  message: z.string().nullable(),
+  error: z.string().nullable(),
+  result: z.unknown(),
+  createdAt: z.string(),
+});
+export type JobView = z.infer<typeof JobView>;
+
+export const RunView = z.object({
+  id: Id,
+  kind: z.enum(['train', 'finetune']),
+  roomId: Id.nullable(),
+  status: z.enum(['queued', 'running', 'done', 'failed', 'cancelled']),
+  progress: z.number(),
+  steps: z.number().int(),
+  error: z.string().nullable(),
+  modelId: Id.nullable(),
+  createdAt: z.string(),
+  finishedAt: z.string().nullable(),
+  final: z.record(z.string(), z.number()).nullable(),
+});
+export type RunView = z.infer<typeof RunView>;
+
+export const MetricPoint = z.object({
+  step: z.number().int(),
+  phase: z.string(),
+  loss_T: z.number().nullable(),
+  loss_B: z.number().nullable(),
+  l1: z.number().nullable(),
+});
+export type MetricPoint = z.infer<typeof MetricPoint>;
+
+export const ExportView = z.object({
+  id: Id,
+  destination: z.string(),
+  items: z.number().int(),
+  actor: z.string(),
+  createdAt: z.string(),
+});
+export type ExportView = z.infer<typeof ExportView>;
+
+export const Settings = z
+  .object({
+    dataDir: z.string().min(1),
+    device: z.enum(['auto', 'cpu', 'cuda']),
+    threads: z.number().int().min(0).max(256),
+    defaultModelId: Id.nullable(),
+    inputSize: z.number().int().min(16).max(1080),
+    keepAudio: z.boolean(),
+  })
+  .strict();
+export type Settings = z.infer<typeof Settings>;
+
+export const AuditView = z.object({
+  id: Id,
+  at: z.string(),
+  actor: z.string(),
+  action: z.string(),
+  object: z.string().nullable(),
+  details: z.unknown(),
+});
+
+const LiveSource = z.union([
+  z.object({ kind: z.literal('file'), path: z.string().min(1) }).strict(),
+  z
+    .object({
+      kind: z.literal('stream'),
+      url: z.string().regex(/^(rtsp|rtsps|http|https):\/\//, 'RTSP or HTTP(S) URL'),
+    })
+    .strict(),
+]);
+
+const Rgb = z.string().max(8_000_000); // base64 RGB frame
+
 /** Every call the renderer can make: channel name → request and response schemas. */
 export const methods = {
   'app.info': { request: Empty, response: AppInfo },
+  'session.get': { request: Empty, response: Session },
+  'session.switch': { request: z.object({ role: Role, pin: Pin.optional() }).strict(), response: Session },
+  'session.setPin': { request: z.object({ role: Role, pin: Pin.nullable() }).strict(), response: Session },
+
+  'rooms.list': { request: Empty, response: z.array(RoomView) },
+  'rooms.create': { request: z.object({ name: z.string().trim().min(1).max(80) }).strict(), response: RoomView },
+  'rooms.setModel': { request: z.object({ roomId: Id, modelId: Id.nullable() }).strict(), response: RoomView },
+
+  'clips.list': { request: z.object({ roomId: Id.nullable().optional() }).strict(), response: z.array(ClipView) },
+  'clips.import': {
+    request: z.object({ paths: z.array(z.string().min(1)).min(1).max(500), roomId: Id.nullable().optional() }).strict(),
+    response: z.object({
+      imported: z.array(ClipView),
+      failed: z.array(z.object({ file: z.string(), error: z.string() })),
+    }),
+  },
+  'clips.delete': { request: z.object({ id: Id }).strict(), response: z.object({ deleted: Id }) },
+  'clips.anonymize': {
+    request: z.object({ clipIds: z.array(Id).min(1).max(500), modelId: Id.nullable().optional() }).strict(),
+    response: z.object({ jobIds: z.array(Id) }),
+  },
+  /** Raw playback: admin only, audited. The main side refuses every other role. */
+  'clips.rawAccess': { request: z.object({ clipId: Id }).strict(), response: z.object({ granted: z.literal(true) }) },
+
+  'models.list': { request: Empty, response: z.array(ModelView) },
+  'jobs.list': { request: Empty, response: z.array(JobView) },
+  'jobs.cancel': { request: z.object({ id: Id }).strict(), response: JobView },
+
+  'runs.list': { request: Empty, response: z.array(RunView) },
+  'runs.start': {
+    request: z
+      .object({
+        roomId: Id,
+        baseModelId: Id.nullable().optional(),
+        steps: z.number().int().min(1).max(100_000),
+        clips: z.number().int().min(4).max(20_000).optional(),
+      })
+      .strict(),
+    response: RunView,
+  },
+  'runs.cancel': { request: z.object({ runId: Id }).strict(), response: RunView },
+  'runs.resume': { request: z.object({ runId: Id }).strict(), response: RunView },
+  'runs.metrics': { request: z.object({ runId: Id }).strict(), response: z.array(MetricPoint) },
+  'runs.promote': { request: z.object({ runId: Id, roomId: Id }).strict(), response: RoomView },
+
+  'exports.start': {
+    request: z
+      .object({
+        clipIds: z.array(Id).min(1).optional(),
+        roomId: Id.optional(),
+        to: z.string().min(1),
+        includeRoom: z.boolean().optional(),
+      })
+      .strict()
+      .refine((r) => Boolean(r.clipIds) !== Boolean(r.roomId), 'give either clipIds or roomId'),
+    response: z.object({ jobId: Id }),
+  },
+  'exports.list': { request: Empty, response: z.array(ExportView) },
+
+  'settings.get': { request: Empty, response: Settings },
+  'settings.set': { request: Settings.partial().strict(), response: Settings },
+  'audit.list': { request: Empty, response: z.array(AuditView) },
+
+  /** One frame of a local camera (captured in the renderer) through f_A. */
+  'live.anonymizeFrame': {
+    request: z
+      .object({
+        width: z.number().int().min(8).max(1920),
+        height: z.number().int().min(8).max(1080),
+        rgb: Rgb,
+        modelId: Id.nullable().optional(),
+      })
+      .strict(),
+    response: z.object({ width: z.number().int(), height: z.number().int(), rgb: Rgb, ms: z.number() }),
+  },
+  /** A main-side source (file, RTSP/HTTP stream) anonymized frame by frame; frames arrive as events. */
+  'live.start': {
+    request: z
+      .object({
+        source: LiveSource,
+        modelId: Id.nullable().optional(),
+        showRaw: z.boolean().optional(),
+        size: z.number().int().min(16).max(720).optional(),
+      })
+      .strict(),
+    response: z.object({ streamId: Id }),
+  },
+  'live.stop': { request: z.object({ streamId: Id }).strict(), response: z.object({ stopped: Id }) },
 } as const;
 
 export type Methods = typeof methods;
@@ -63,6 +292,29 @@ export type ResponseOf<M extends MethodName> = z.output<Methods[M]['response']>;
 /** Events pushed from the main side to the renderer. */
 export const events = {
   'app.heartbeat': z.object({ at: z.number() }),
+  'job.updated': JobView,
+  'run.progress': z.object({
+    runId: Id,
+    status: RunView.shape.status,
+    phase: z.string(),
+    step: z.number().int(),
+    minimaxStep: z.number().int(),
+    minimaxSteps: z.number().int(),
+    stats: z.record(z.string(), z.number()),
+    etaSeconds: z.number().nullable(),
+  }),
+  'live.frame': z.object({
+    streamId: Id,
+    width: z.number().int(),
+    height: z.number().int(),
+    anonymized: Rgb,
+    /** Only ever set for the admin role. */
+    raw: Rgb.optional(),
+    fps: z.number(),
+    latencyMs: z.number(),
+  }),
+  'live.ended': z.object({ streamId: Id, error: z.string().nullable() }),
+  'session.changed': Session,
 } as const;
 
 export type Events = typeof events;
@@ -79,8 +331,14 @@ export function isEventName(name: string): name is EventName {
   return Object.hasOwn(events, name);
 }
 
+export type MediaKind = 'output' | 'clip' | 'thumb';
+
 /** The API as the renderer sees it, whatever the transport (IPC in Electron, HTTP+WS in a browser). */
 export interface SpactApi {
   call<M extends MethodName>(method: M, request: RequestOf<M>): Promise<Result<ResponseOf<M>>>;
   on<E extends EventName>(event: E, listener: (payload: EventOf<E>) => void): () => void;
+  /** URL of a media file for <video>/<img> (output: anonymized clip; clip: raw, admin only; thumb: of an output). */
+  mediaUrl(kind: MediaKind, id: number): string;
+  /** Imports files chosen in a picker or dropped on the window. */
+  importFiles(files: File[], roomId: number | null): Promise<Result<ResponseOf<'clips.import'>>>;
 }

@@ -3,10 +3,11 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { app, BrowserWindow, ipcMain, Menu, type IpcMainInvokeEvent, type WebContents } from 'electron';
+import { app, BrowserWindow, ipcMain, Menu, net, protocol, type IpcMainInvokeEvent, type WebContents } from 'electron';
 
 import type { Result } from './contract.js';
-import { IPC_EVENT_CHANNEL, IPC_INVOKE_CHANNEL } from './ipc-channels.js';
+import { IPC_EVENT_CHANNEL, IPC_INVOKE_CHANNEL, MEDIA_SCHEME } from './ipc-channels.js';
+import { toApiError } from './core/errors.js';
 import { projectRoot, rendererDir } from './core/paths.js';
 import { createCoreServices, type CoreServices } from './core/services.js';
 
@@ -50,6 +51,31 @@ export function setupIpc(core: CoreServices): void {
   });
 }
 
+/** Must run before the app is ready: the media scheme streams (video seeking) and is secure. */
+export function registerMediaScheme(): void {
+  protocol.registerSchemesAsPrivileged([
+    { scheme: MEDIA_SCHEME, privileges: { standard: true, secure: true, stream: true, supportFetchAPI: true } },
+  ]);
+}
+
+/** spact-media://<kind>/<id>: the same role checks as browser mode's /media route. */
+export function setupMediaProtocol(core: CoreServices): void {
+  protocol.handle(MEDIA_SCHEME, async (request) => {
+    const url = new URL(request.url);
+    const kind = url.hostname;
+    const id = Number(url.pathname.slice(1));
+    if (!['output', 'clip', 'thumb'].includes(kind) || !Number.isInteger(id))
+      return new Response('not found', { status: 404 });
+    try {
+      const { file } = await core.resolveMedia(kind as 'output' | 'clip' | 'thumb', id);
+      return net.fetch(pathToFileURL(file).href, { headers: request.headers });
+    } catch (err) {
+      const e = toApiError(err);
+      return new Response(e.message, { status: e.kind === 'forbidden' ? 403 : e.kind === 'not-found' ? 404 : 500 });
+    }
+  });
+}
+
 export function setupMenu(): void {
   Menu.setApplicationMenu(
     Menu.buildFromTemplate([{ role: 'fileMenu' }, { role: 'editMenu' }, { role: 'viewMenu' }, { role: 'windowMenu' }]),
@@ -82,13 +108,17 @@ export function createMainWindow(): BrowserWindow {
 }
 
 export async function boot(): Promise<void> {
-  const core = createCoreServices();
+  registerMediaScheme();
   setupSecurity();
   await app.whenReady();
+  const core = createCoreServices(process.env.SPACT_DATA_DIR ? { dataDir: process.env.SPACT_DATA_DIR } : {});
   setupMenu();
   setupIpc(core);
+  setupMediaProtocol(core);
   createMainWindow();
-  app.on('window-all-closed', () => app.quit());
+  app.on('window-all-closed', () => {
+    void core.close().finally(() => app.quit());
+  });
 }
 
 if (process.versions.electron && !process.env.VITEST) void boot();

@@ -1,8 +1,8 @@
 // Runs in the sandboxed preload context. Exposes exactly the contract's API as `window.spact`;
 // the renderer never sees ipcRenderer. Bundled to CommonJS (sandboxed preloads cannot import).
-import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
 
-import { IPC_EVENT_CHANNEL, IPC_INVOKE_CHANNEL } from './ipc-channels.js';
+import { IPC_EVENT_CHANNEL, IPC_INVOKE_CHANNEL, MEDIA_SCHEME } from './ipc-channels.js';
 
 export const spactApi = {
   call(method: string, request: unknown): Promise<unknown> {
@@ -16,6 +16,14 @@ export const spactApi = {
     return () => {
       ipcRenderer.removeListener(IPC_EVENT_CHANNEL, handler);
     };
+  },
+  mediaUrl(kind: string, id: number): string {
+    return `${MEDIA_SCHEME}://${kind}/${Number(id)}`;
+  },
+  importFiles(files: File[], roomId: number | null): Promise<unknown> {
+    // Electron gives the path of a picked or dropped file; the main side imports from there.
+    const paths = files.map((f) => webUtils.getPathForFile(f)).filter((p) => p);
+    return ipcRenderer.invoke(IPC_INVOKE_CHANNEL, 'clips.import', { paths, roomId });
   },
 };
 

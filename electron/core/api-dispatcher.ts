@@ -19,7 +19,8 @@ export type Handlers = { [M in MethodName]: Handler<M> };
  * Both transports go through here, so validation cannot be forgotten on one of them.
  */
 export class ApiDispatcher {
-  constructor(private readonly handlers: Handlers) {}
+  // Partial so tests can wire a few handlers; the app's handler table is complete (see services.ts).
+  constructor(private readonly handlers: Partial<Handlers>) {}
 
   async dispatch(method: string, payload: unknown, ctx: CallContext): Promise<Result<unknown>> {
     if (!isMethodName(method)) {
@@ -37,7 +38,8 @@ export class ApiDispatcher {
       };
     }
     try {
-      const handler = this.handlers[method] as Handler<typeof method>;
+      const handler = this.handlers[method] as Handler<typeof method> | undefined;
+      if (!handler) return { ok: false, error: { kind: 'unavailable', message: `${method} is not available here` } };
       const value = await handler(parsed.data, ctx);
       return { ok: true, value };
     } catch (err) {

@@ -1,17 +1,337 @@
+// Everything the transports need: the dispatcher with a handler for every contract method, the
+// event hub, and media resolution with role checks. One instance per running app.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import type { ClipView, JobView, MediaKind, ModelView, OutputView, Role, Settings } from '../contract.js';
 import { ApiDispatcher, type Handlers } from './api-dispatcher.js';
+import type { OutputRecord } from './anonymize/anonymize-service.js';
+import { openAppCore, type AppCore } from './app-core.js';
 import { readAppInfo } from './app-info.js';
 import { EventHub } from './event-hub.js';
+import { SpactError } from './errors.js';
+import type { JobRecord } from './jobs/job-runner.js';
+import type { Clip } from './library/library-service.js';
+import { LiveService } from './live/live-service.js';
+import { ffmpegPath } from './media/ffmpeg.js';
+import { RunsService } from './training/runs-service.js';
+import { SessionService } from './session/session-service.js';
 
-/** Everything the transports need: the dispatcher with all handlers, and the event hub. */
 export interface CoreServices {
   dispatcher: ApiDispatcher;
   events: EventHub;
+  core: AppCore;
+  session: SessionService;
+  /** The file behind a media URL, after the role check (raw clips: admin only, audited). */
+  resolveMedia(kind: MediaKind, id: number): Promise<{ file: string; contentType: string }>;
+  /** Imports an uploaded file (browser mode): it is copied into the library, the upload removed. */
+  importUpload(tmpFile: string, originalName: string, roomId: number | null): Promise<ClipView>;
+  close(): Promise<void>;
 }
 
-export function createCoreServices(): CoreServices {
+export interface CoreOptions {
+  dataDir?: string;
+  /** Start as this role (tests, kiosk set-ups); otherwise admin until an admin PIN exists. */
+  role?: Role;
+}
+
+const jobView = (j: JobRecord): JobView => ({
+  id: j.id,
+  kind: j.kind,
+  status: j.status,
+  progress: j.progress,
+  message: j.message,
+  error: j.error,
+  result: j.result,
+  createdAt: j.createdAt,
+});
+
+const outputView = (o: OutputRecord): OutputView => ({
+  id: o.id,
+  clipId: o.clipId,
+  modelId: o.modelId,
+  sha256: o.sha256,
+  frames: o.frames,
+  fps: o.fps,
+  durationS: o.durationS,
+  width: o.settings.width,
+  height: o.settings.height,
+  createdAt: o.createdAt,
+});
+
+const SETTINGS_DEFAULTS: Omit<Settings, 'dataDir'> = {
+  device: 'auto',
+  threads: 0,
+  defaultModelId: null,
+  inputSize: 112,
+  keepAudio: false,
+};
+
+export function createCoreServices(opts: CoreOptions = {}): CoreServices {
   const events = new EventHub();
+  const core = openAppCore({
+    ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+    onJobUpdate: (j) => events.emit('job.updated', jobView(j)),
+  });
+  const session = new SessionService(core.db, core.audit, opts.role);
+  const runs = new RunsService(
+    core.db,
+    core.library,
+    core.dataDir,
+    () => core.jobs,
+    (e) => events.emit('run.progress', e),
+  );
+  core.jobs.register('finetune', (payload, ctx) => runs.execute(payload as { runId: number; resume: boolean }, ctx));
+  core.jobs.start();
+  const live = new LiveService(
+    (f) => events.emit('live.frame', f),
+    (e) => events.emit('live.ended', e),
+  );
+
+  const readSettings = (): Settings => {
+    const rows = core.db.prepare(`SELECT key, value FROM settings`).all() as { key: string; value: string }[];
+    const stored = Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value)]));
+    return { ...SETTINGS_DEFAULTS, ...stored, dataDir: core.dataDir };
+  };
+
+  const clipView = (c: Clip): ClipView => ({
+    id: c.id,
+    roomId: c.roomId,
+    name: c.name,
+    sha256: c.sha256,
+    sizeBytes: c.sizeBytes,
+    durationS: c.durationS,
+    width: c.width,
+    height: c.height,
+    fps: c.fps,
+    importedAt: c.importedAt,
+    outputs: core.anonymize.outputs({ clipId: c.id }).map(outputView),
+  });
+
+  /** The model to use: explicit, else the room's active model, else the settings' default, else the shipped one. */
+  const chooseModel = (explicit: number | null | undefined, roomId?: number | null): number => {
+    if (explicit) return core.library.model(explicit).id;
+    if (roomId) {
+      const room = core.library.room(roomId);
+      if (room.activeModelId) return room.activeModelId;
+    }
+    const s = readSettings();
+    if (s.defaultModelId) return s.defaultModelId;
+    const d = core.defaultModel();
+    if (!d)
+      throw new SpactError('not-found', 'no model: the default model is not installed and none is chosen in Settings');
+    return d.id;
+  };
+  const anonymizerFor = (modelId: number) => core.anonymize.anonymizerFor(core.library.model(modelId));
+
   const handlers: Handlers = {
     'app.info': (_req, ctx) => readAppInfo(ctx.transport),
+    'session.get': () => session.state(),
+    'session.switch': (r) => {
+      const s = session.switchTo(r.role, r.pin);
+      events.emit('session.changed', s);
+      return s;
+    },
+    'session.setPin': (r) => session.setPin(r.role, r.pin),
+
+    'rooms.list': () => core.library.rooms(),
+    'rooms.create': (r) => {
+      session.require('operator', 'creating rooms');
+      return core.library.createRoom(r.name);
+    },
+    'rooms.setModel': (r) => {
+      session.require('operator', 'choosing a room model');
+      core.audit.record(session.current, 'room-model', `room:${r.roomId}`, { modelId: r.modelId });
+      return core.library.setActiveModel(r.roomId, r.modelId);
+    },
+
+    'clips.list': (r) => core.library.clips(r.roomId ? { roomId: r.roomId } : {}).map(clipView),
+    'clips.import': async (r) => {
+      session.require('operator', 'importing clips');
+      const imported: ClipView[] = [];
+      const failed: { file: string; error: string }[] = [];
+      for (const p of r.paths) {
+        try {
+          imported.push(clipView(await core.library.importClip(p, { roomId: r.roomId ?? null })));
+        } catch (err) {
+          failed.push({ file: path.basename(p), error: (err as Error).message });
+        }
+      }
+      return { imported, failed };
+    },
+    'clips.delete': (r) => {
+      session.require('operator', 'deleting clips');
+      core.library.deleteClip(r.id);
+      core.audit.record(session.current, 'clip-delete', `clip:${r.id}`);
+      return { deleted: r.id };
+    },
+    'clips.anonymize': (r) => {
+      session.require('operator', 'anonymizing clips');
+      const s = readSettings();
+      const jobIds = r.clipIds.map((clipId) => {
+        const clip = core.library.clip(clipId);
+        const modelId = chooseModel(r.modelId, clip.roomId);
+        return core.jobs.enqueue('anonymize', {
+          clipId,
+          modelId,
+          settings: { size: s.inputSize, keepAudio: s.keepAudio },
+        }).id;
+      });
+      return { jobIds };
+    },
+    'clips.rawAccess': (r) => {
+      session.require('admin', 'raw video');
+      core.library.clip(r.clipId);
+      core.audit.record('admin', 'raw-view', `clip:${r.clipId}`);
+      return { granted: true as const };
+    },
+
+    'models.list': (): ModelView[] => {
+      const def = core.defaultModel();
+      return core.library.models().map((m) => ({
+        id: m.id,
+        name: m.name,
+        sha256: m.sha256,
+        parentId: m.parentId,
+        runId: m.runId,
+        isDefault: def?.id === m.id,
+        createdAt: m.createdAt,
+      }));
+    },
+    'jobs.list': () => core.jobs.list({ limit: 100 }).map(jobView),
+    'jobs.cancel': (r) => {
+      session.require('operator', 'cancelling jobs');
+      return jobView(core.jobs.cancel(r.id));
+    },
+
+    'runs.list': () => runs.list(),
+    'runs.start': (r) => {
+      session.require('operator', 'fine-tuning');
+      const base = chooseModel(r.baseModelId, r.roomId);
+      return runs.start({ roomId: r.roomId, baseModelId: base, steps: r.steps, clips: r.clips ?? 256 });
+    },
+    'runs.cancel': (r) => {
+      session.require('operator', 'cancelling runs');
+      return runs.cancel(r.runId);
+    },
+    'runs.resume': (r) => {
+      session.require('operator', 'resuming runs');
+      return runs.resume(r.runId);
+    },
+    'runs.metrics': (r) => runs.metrics(r.runId),
+    'runs.promote': (r) => {
+      session.require('operator', 'promoting a model');
+      core.audit.record(session.current, 'promote', `run:${r.runId}`, { roomId: r.roomId });
+      return runs.promote(r.runId, r.roomId);
+    },
+
+    'exports.start': (r) => {
+      session.require('operator', 'exporting');
+      const job = core.jobs.enqueue('export', {
+        ...(r.clipIds ? { clipIds: r.clipIds } : { roomId: r.roomId }),
+        to: r.to,
+        actor: session.current,
+        includeRoom: r.includeRoom ?? false,
+      });
+      return { jobId: job.id };
+    },
+    'exports.list': () => core.exports.exports(),
+
+    'settings.get': () => readSettings(),
+    'settings.set': (r) => {
+      session.require('admin', 'changing settings');
+      if (r.defaultModelId) core.library.model(r.defaultModelId);
+      const upsert = core.db.prepare(
+        `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+      );
+      core.db.transaction(() => {
+        for (const [k, v] of Object.entries(r)) {
+          // The data folder is chosen at start (SPACT_DATA_DIR or --data-dir): stored for the next start.
+          upsert.run(k, JSON.stringify(v));
+        }
+      })();
+      core.audit.record('admin', 'settings', null, r);
+      return readSettings();
+    },
+    'audit.list': () => {
+      session.require('admin', 'the audit log');
+      return core.audit.entries(500);
+    },
+
+    'live.anonymizeFrame': async (r) => {
+      session.require('operator', 'local camera capture');
+      return live.anonymizeFrame(await anonymizerFor(chooseModel(r.modelId)), r.width, r.height, r.rgb);
+    },
+    'live.start': async (r) => {
+      if (r.showRaw) session.require('admin', 'the raw side-by-side view');
+      const anonymizer = await anonymizerFor(chooseModel(r.modelId));
+      const streamId = await live.start(anonymizer, r.source, {
+        size: r.size ?? readSettings().inputSize,
+        showRaw: Boolean(r.showRaw),
+      });
+      if (r.showRaw) core.audit.record('admin', 'raw-view', `live:${streamId}`, r.source);
+      return { streamId };
+    },
+    'live.stop': (r) => {
+      live.stop(r.streamId);
+      return { stopped: r.streamId };
+    },
   };
-  return { dispatcher: new ApiDispatcher(handlers), events };
+
+  const thumbsDir = path.join(core.dataDir, 'thumbs');
+  return {
+    dispatcher: new ApiDispatcher(handlers),
+    events,
+    core,
+    session,
+    async resolveMedia(kind, id) {
+      if (kind === 'output') return { file: core.anonymize.output(id).path, contentType: 'video/mp4' };
+      if (kind === 'clip') {
+        session.require('admin', 'raw video');
+        core.audit.record('admin', 'raw-view', `clip:${id}`);
+        return { file: core.library.clip(id).path, contentType: 'video/mp4' };
+      }
+      // Thumbnails are taken from anonymized outputs only: no raw frame ever becomes a thumbnail.
+      const out = core.anonymize.output(id);
+      const file = path.join(thumbsDir, `output-${id}-${out.sha256.slice(0, 8)}.jpg`);
+      if (!fs.existsSync(file)) {
+        fs.mkdirSync(thumbsDir, { recursive: true });
+        const tmp = `${file}.tmp-${process.pid}.jpg`;
+        const r = spawnSync(ffmpegPath(), [
+          '-hide_banner',
+          '-loglevel',
+          'error',
+          '-i',
+          out.path,
+          '-frames:v',
+          '1',
+          '-vf',
+          'scale=160:-2',
+          '-y',
+          tmp,
+        ]);
+        if (r.status !== 0) throw new SpactError('internal', `could not make a thumbnail for output ${id}`);
+        fs.renameSync(tmp, file);
+      }
+      return { file, contentType: 'image/jpeg' };
+    },
+    async importUpload(tmpFile, originalName, roomId) {
+      session.require('operator', 'importing clips');
+      const named = path.join(
+        path.dirname(tmpFile),
+        path.basename(originalName).replace(/[^\w.-]+/g, '_') || 'upload.mp4',
+      );
+      fs.renameSync(tmpFile, named);
+      try {
+        return clipView(await core.library.importClip(named, { roomId }));
+      } finally {
+        fs.rmSync(named, { force: true });
+      }
+    },
+    async close() {
+      live.stopAll();
+      await core.close();
+    },
+  };
 }

@@ -27,9 +27,16 @@ export class Anonymizer {
     return new Anonymizer(engine, file, meta, fileSha256(file));
   }
 
-  /** Frames uint8 RGB [n, h, w, 3] of any size → anonymized frames of the same shape. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Frames uint8 RGB [n, h, w, 3] of any size → anonymized frames of the same shape. Calls from
+   * several users (an export job and a live preview) are queued, not rejected as busy.
+   */
   anonymize(frames: Uint8Array, n: number, h: number, w: number): Promise<Uint8Array> {
-    return this.engine.anonymize(frames, n, h, w);
+    const run = this.queue.then(() => this.engine.anonymize(frames, n, h, w));
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   get device(): string {

@@ -18,8 +18,9 @@ function nativeModelsDir(): string {
   return dir;
 }
 
-/** The shipped default model's run folder (checkpoint.pt + MODEL_CARD.md). */
+/** The shipped default model's run folder (checkpoint.pt + MODEL_CARD.md); SPACT_DEFAULT_MODEL overrides it. */
 export function defaultModelDir(): string {
+  if (process.env.SPACT_DEFAULT_MODEL) return path.resolve(process.env.SPACT_DEFAULT_MODEL);
   return path.join(nativeModelsDir(), 'models', 'default');
 }
 

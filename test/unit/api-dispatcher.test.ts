@@ -17,7 +17,7 @@ describe('ApiDispatcher', () => {
   it('runs the handler for a valid call', async () => {
     const d = new ApiDispatcher({
       'app.info': (_r, ctx) => ({ ...info, transport: ctx.transport }),
-    } satisfies Handlers);
+    } satisfies Partial<Handlers>);
     const res = await d.dispatch('app.info', {}, { transport: 'bridge' });
     expect(res).toEqual({ ok: true, value: { ...info, transport: 'bridge' } });
   });

@@ -18,6 +18,8 @@ const h = vi.hoisted(() => {
     rendererListeners: new Map<string, Handler>(),
     invoked: [] as unknown[][],
     sent: [] as unknown[][],
+    schemes: [] as unknown[],
+    protocolHandlers: new Map<string, Handler>(),
   };
   let nextId = 1;
   class BrowserWindow {
@@ -46,6 +48,12 @@ const h = vi.hoisted(() => {
     BrowserWindow,
     ipcMain: { handle: (ch: string, fn: Handler) => state.ipcHandlers.set(ch, fn) },
     Menu: { setApplicationMenu: () => undefined, buildFromTemplate: (t: unknown) => t },
+    protocol: {
+      registerSchemesAsPrivileged: (s: unknown) => state.schemes.push(s),
+      handle: (scheme: string, fn: Handler) => state.protocolHandlers.set(scheme, fn),
+    },
+    net: { fetch: (url: string) => Promise.resolve({ url }) },
+    webUtils: { getPathForFile: (f: { path: string }) => f.path },
     contextBridge: { exposeInMainWorld: (key: string, api: unknown) => state.exposed.set(key, api) },
     ipcRenderer: {
       invoke: (...a: unknown[]) => (state.invoked.push(a), Promise.resolve({ ok: true, value: 'x' })),
@@ -60,10 +68,11 @@ vi.mock('electron', () => ({ ...h.electron, default: h.electron }));
 
 const main = await import('../../electron/main.js');
 const { createCoreServices } = await import('../../electron/core/services.js');
-const { IPC_INVOKE_CHANNEL, IPC_EVENT_CHANNEL } = await import('../../electron/ipc-channels.js');
+const { IPC_INVOKE_CHANNEL, IPC_EVENT_CHANNEL, MEDIA_SCHEME } = await import('../../electron/ipc-channels.js');
+const { tmpDir } = await import('../helpers/toy-clips.js');
 
 describe('electron/main.ts', () => {
-  const core = createCoreServices();
+  const core = createCoreServices({ dataDir: tmpDir('spact-shell-'), role: 'viewer' });
   beforeEach(() => {
     h.state.ipcHandlers.clear();
   });
@@ -124,6 +133,17 @@ describe('electron/main.ts', () => {
     expect(notString.error.kind).toBe('validation');
   });
 
+  it('serves media through its own scheme with the same role checks (viewer: no raw clips)', async () => {
+    main.registerMediaScheme();
+    expect(JSON.stringify(h.state.schemes)).toContain(MEDIA_SCHEME);
+    main.setupMediaProtocol(core);
+    const handle = h.state.protocolHandlers.get(MEDIA_SCHEME)!;
+    const raw = (await handle({ url: `${MEDIA_SCHEME}://clip/1`, headers: {} })) as Response;
+    expect(raw.status).toBe(403);
+    const bogus = (await handle({ url: `${MEDIA_SCHEME}://nope/1`, headers: {} })) as Response;
+    expect(bogus.status).toBe(404);
+  });
+
   it('forwards core events to windows', () => {
     core.events.emit('app.heartbeat', { at: 7 });
     expect(h.state.sent).toContainEqual([IPC_EVENT_CHANNEL, { event: 'app.heartbeat', payload: { at: 7 } }]);
@@ -131,13 +151,13 @@ describe('electron/main.ts', () => {
 });
 
 describe('electron/preload.ts', () => {
-  it('exposes exactly call/on as window.spact over the contract channels', async () => {
+  it('exposes exactly call/on/mediaUrl/importFiles as window.spact over the contract channels', async () => {
     await import('../../electron/preload.js');
     const api = h.state.exposed.get('spact') as {
       call(m: string, r: unknown): Promise<unknown>;
       on(e: string, l: (p: unknown) => void): () => void;
     };
-    expect(Object.keys(api).sort()).toEqual(['call', 'on']);
+    expect(Object.keys(api).sort()).toEqual(['call', 'importFiles', 'mediaUrl', 'on']);
     await api.call('app.info', {});
     expect(h.state.invoked.at(-1)).toEqual([IPC_INVOKE_CHANNEL, 'app.info', {}]);
 
@@ -149,5 +169,16 @@ describe('electron/preload.ts', () => {
     expect(got).toEqual([{ at: 1 }]);
     off();
     expect(h.state.rendererListeners.has(IPC_EVENT_CHANNEL)).toBe(false);
+    const full = api as unknown as {
+      mediaUrl(k: string, id: number): string;
+      importFiles(f: unknown[], r: number | null): Promise<unknown>;
+    };
+    expect(full.mediaUrl('output', 3)).toBe(`${MEDIA_SCHEME}://output/3`);
+    await full.importFiles([{ path: '/videos/a.mp4' }], 2);
+    expect(h.state.invoked.at(-1)).toEqual([
+      IPC_INVOKE_CHANNEL,
+      'clips.import',
+      { paths: ['/videos/a.mp4'], roomId: 2 },
+    ]);
   });
 });

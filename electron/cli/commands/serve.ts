@@ -9,30 +9,45 @@ import { parseCommandArgs, printJson, progress, UsageError, type Command } from 
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the app in browser mode (core on 127.0.0.1 with a per-start token)',
-  usage: `spact serve [--port N] [--no-open] [--json]
+  usage: `spact serve [--port N] [--no-open] [--data-dir DIR] [--role admin|operator|viewer] [--json]
 
 Starts the SPAct core and serves the UI on http://127.0.0.1:PORT. The page receives the access
 token through a one-time launch link, which is opened in a Chromium app window when a display
 exists (--no-open prints it instead). Every API request and WebSocket needs the token.
   --port N     port to listen on (default: a free port)
   --no-open    do not open a window; print the launch link
+  --data-dir   the library folder (default: the app data folder)
+  --role       start as this role (default: admin until an admin PIN is set, then viewer)
   --json       print {"url", "port"} on stdout once listening`,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {
       port: { type: 'string' },
       'no-open': { type: 'boolean' },
+      'data-dir': { type: 'string' },
+      role: { type: 'string' },
       json: { type: 'boolean' },
     });
+    if (values.role && !['admin', 'operator', 'viewer'].includes(values.role))
+      throw new UsageError('--role must be admin, operator or viewer');
     const port = values.port === undefined ? 0 : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new UsageError(`--port must be 0–65535, got "${values.port}"`);
 
-    const core = createCoreServices();
+    const core = createCoreServices({
+      ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
+      ...(values.role ? { role: values.role as 'admin' | 'operator' | 'viewer' } : {}),
+    });
     const bridge = new BridgeServer({
       dispatcher: core.dispatcher,
       events: core.events,
       staticDir: rendererDir(),
       port,
+      media: (kind, id) => core.resolveMedia(kind, id),
+      upload: {
+        dir: path.join(core.core.dataDir, 'uploads'),
+        maxBytes: 4 * 2 ** 30,
+        handle: (tmp, name, roomId) => core.importUpload(tmp, name, roomId),
+      },
     });
     await bridge.start();
     const url = bridge.launchUrl as string;
@@ -52,6 +67,7 @@ exists (--no-open prints it instead). Every API request and WebSocket needs the 
     clearInterval(heartbeat);
     window?.kill();
     await bridge.stop();
+    await core.close();
     return 0;
   },
 };

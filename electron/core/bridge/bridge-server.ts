@@ -12,6 +12,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 
 import type { ApiError, Result } from '../../contract.js';
 import type { ApiDispatcher } from '../api-dispatcher.js';
+import { toApiError } from '../errors.js';
 import type { EventHub } from '../event-hub.js';
 
 export interface BridgeOptions {
@@ -23,6 +24,14 @@ export interface BridgeOptions {
   port?: number;
   /** Largest accepted request body. */
   maxBodyBytes?: number;
+  /** Media files behind /media/<kind>/<id> (role checks happen there). */
+  media?: (kind: 'output' | 'clip' | 'thumb', id: number) => Promise<{ file: string; contentType: string }>;
+  /** Uploads (browser-mode import): POST /upload?name=…&roomId=… with the file as the body. */
+  upload?: {
+    dir: string;
+    maxBytes: number;
+    handle: (tmpFile: string, name: string, roomId: number | null) => Promise<unknown>;
+  };
 }
 
 const COOKIE = 'spact_token';
@@ -263,12 +272,102 @@ export class BridgeServer {
       return;
     }
 
+    if (url.pathname.startsWith('/media/') || url.pathname === '/upload') {
+      if (!this.originAllowed(req) || !this.authorized(req)) {
+        this.sendJson(res, 401, this.fail('unauthorized', 'missing or invalid token'));
+        return;
+      }
+      if (url.pathname === '/upload') await this.handleUpload(req, res, url);
+      else await this.handleMedia(req, res, url);
+      return;
+    }
+
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' });
       res.end();
       return;
     }
     this.serveStatic(url.pathname, res);
+  }
+
+  private async handleMedia(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    const m = /^\/media\/(output|clip|thumb)\/(\d+)$/.exec(url.pathname);
+    if (!m || !this.opts.media) {
+      this.sendJson(res, 404, this.fail('not-found', 'no such media'));
+      return;
+    }
+    let target: { file: string; contentType: string };
+    try {
+      target = await this.opts.media(m[1] as 'output' | 'clip' | 'thumb', Number(m[2]));
+    } catch (err) {
+      const e = toApiError(err);
+      this.sendJson(res, STATUS_OF_KIND[e.kind], { ok: false, error: e });
+      return;
+    }
+    const size = fs.statSync(target.file).size;
+    const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
+    const headers = { 'Content-Type': target.contentType, 'Accept-Ranges': 'bytes', 'Cache-Control': 'no-store' };
+    if (range && (range[1] || range[2])) {
+      const start = range[1] ? Number(range[1]) : Math.max(0, size - Number(range[2]));
+      const end = range[1] && range[2] ? Math.min(size - 1, Number(range[2])) : size - 1;
+      if (start >= size || start > end) {
+        res.writeHead(416, { 'Content-Range': `bytes */${size}` });
+        res.end();
+        return;
+      }
+      res.writeHead(206, {
+        ...headers,
+        'Content-Range': `bytes ${start}-${end}/${size}`,
+        'Content-Length': end - start + 1,
+      });
+      if (req.method === 'HEAD') res.end();
+      else fs.createReadStream(target.file, { start, end }).pipe(res);
+      return;
+    }
+    res.writeHead(200, { ...headers, 'Content-Length': size });
+    if (req.method === 'HEAD') res.end();
+    else fs.createReadStream(target.file).pipe(res);
+  }
+
+  private async handleUpload(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    const up = this.opts.upload;
+    if (!up || req.method !== 'POST') {
+      this.sendJson(res, up ? 405 : 404, this.fail('validation', 'POST a file to /upload'));
+      return;
+    }
+    const name = url.searchParams.get('name') ?? 'upload.mp4';
+    const roomParam = url.searchParams.get('roomId');
+    const roomId = roomParam && /^\d+$/.test(roomParam) ? Number(roomParam) : null;
+    fs.mkdirSync(up.dir, { recursive: true });
+    const tmp = path.join(up.dir, `upload-${randomBytes(8).toString('hex')}.part`);
+    let size = 0;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const out = fs.createWriteStream(tmp);
+        req.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > up.maxBytes) {
+            req.destroy();
+            out.destroy();
+            reject(new Error('too-large'));
+          }
+        });
+        req.pipe(out);
+        out.on('finish', resolve);
+        out.on('error', reject);
+        req.on('error', reject);
+      });
+      const value = await up.handle(tmp, name, roomId);
+      this.sendJson(res, 200, { ok: true, value });
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      if ((err as Error).message === 'too-large') {
+        this.sendJson(res, 413, this.fail('validation', `upload larger than ${up.maxBytes} bytes`));
+        return;
+      }
+      const e = toApiError(err);
+      this.sendJson(res, STATUS_OF_KIND[e.kind], { ok: false, error: e });
+    }
   }
 
   private serveStatic(pathname: string, res: http.ServerResponse): void {

@@ -94,6 +94,11 @@ export class SqliteJobRunner implements JobQueue {
     private readonly opts: { concurrency?: number; onUpdate?: (job: JobRecord) => void } = {},
   ) {}
 
+  /** Adds a job kind (services that depend on the runner register theirs after creating it). */
+  register(kind: string, handler: JobHandler): void {
+    this.handlers[kind] = handler;
+  }
+
   /** Recovers jobs of a previous process, then starts processing. */
   start(): void {
     const stale = this.db.prepare(`SELECT * FROM jobs WHERE status = 'running'`).all() as Row[];

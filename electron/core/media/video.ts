@@ -111,6 +111,8 @@ export interface DecodeOptions {
   fps: number;
   /** Frames per yielded batch. */
   batch: number;
+  /** Read the input at its native rate (live preview of a file). */
+  realtime?: boolean;
 }
 
 /**
@@ -126,6 +128,8 @@ export async function* decodeFrames(
     '-hide_banner',
     '-loglevel',
     'error',
+    ...(opts.realtime ? ['-re'] : []),
+    ...(/^rtsps?:\/\//.test(file) ? ['-rtsp_transport', 'tcp'] : []),
     '-i',
     file,
     '-map',

@@ -4,6 +4,7 @@
 import type {
   EventName,
   EventOf,
+  MediaKind,
   MethodName,
   RequestOf,
   ResponseOf,
@@ -51,6 +52,26 @@ function createBridgeClient(): SpactApi {
         };
       }
     },
+    mediaUrl(kind: MediaKind, id: number): string {
+      return `/media/${kind}/${id}`;
+    },
+    async importFiles(files: File[], roomId: number | null): Promise<Result<ResponseOf<'clips.import'>>> {
+      // Browser mode: the file travels to the loopback server, which imports it into the library.
+      const imported: ResponseOf<'clips.import'>['imported'] = [];
+      const failed: ResponseOf<'clips.import'>['failed'] = [];
+      for (const file of files) {
+        const q = new URLSearchParams({ name: file.name, ...(roomId ? { roomId: String(roomId) } : {}) });
+        try {
+          const res = await fetch(`/upload?${q}`, { method: 'POST', body: file, credentials: 'same-origin' });
+          const body = (await res.json()) as Result<ResponseOf<'clips.import'>['imported'][number]>;
+          if (body.ok) imported.push(body.value);
+          else failed.push({ file: file.name, error: body.error.message });
+        } catch (err) {
+          failed.push({ file: file.name, error: String(err) });
+        }
+      }
+      return { ok: true, value: { imported, failed } };
+    },
     on<E extends EventName>(event: E, listener: (payload: EventOf<E>) => void): () => void {
       const set = listeners.get(event) ?? new Set<Listener>();
       set.add(listener as Listener);
@@ -65,3 +86,10 @@ function createBridgeClient(): SpactApi {
 }
 
 export const api: SpactApi = window.spact ?? createBridgeClient();
+
+/** Calls a method and throws its error (for screens that show errors through one handler). */
+export async function call<M extends MethodName>(method: M, request: RequestOf<M>): Promise<ResponseOf<M>> {
+  const r = await api.call(method, request);
+  if (!r.ok) throw Object.assign(new Error(r.error.message), { kind: r.error.kind });
+  return r.value;
+}

@@ -1,0 +1,167 @@
+// The operator's day in the real UI, in Debian Chromium through browser mode: import a clip,
+// anonymize it and watch the output play, fine-tune to the room and watch progress, export and
+// find the manifest on disk, switch to viewer and see raw video refused by the main side, and a
+// fake camera anonymized live. Screenshots of every screen go to test/e2e/screenshots/.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { launchChromium, screenshotDir } from '../helpers/chromium.js';
+import { projectRoot, spactBin } from '../helpers/cli.js';
+import { tmpDir } from '../helpers/toy-clips.js';
+import { makeVideo, tinyModel } from '../helpers/video.js';
+
+let server: ChildProcess;
+let browser: Browser;
+let page: Page;
+let dataDir = '';
+const exportDir = path.join(tmpDir('spact-e2e-export-'), 'to-cloud');
+
+const shot = (name: string) => page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
+
+beforeAll(async () => {
+  const model = await tinyModel();
+  dataDir = tmpDir('spact-e2e-data-');
+  server = spawn(
+    process.execPath,
+    [spactBin, 'serve', '--no-open', '--json', '--data-dir', dataDir, '--role', 'admin'],
+    {
+      cwd: projectRoot,
+      env: { ...process.env, SPACT_DEFAULT_MODEL: model },
+    },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    let err = '';
+    server.stdout!.on('data', (d) => {
+      out += d;
+      const m = /"url": "([^"]+)"/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    server.stderr!.on('data', (d) => (err += d));
+    server.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
+  });
+  browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, permissions: ['camera'] });
+  page = await context.newPage();
+  await page.goto(url);
+  await page.getByTestId('nav-library').waitFor();
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  server?.kill('SIGTERM');
+});
+
+describe('SPAct Desktop in browser mode', () => {
+  it('imports a clip, anonymizes it and plays the anonymized output', async () => {
+    await page.getByTestId('nav-library').click();
+    await shot('library-empty');
+    await page.getByTestId('new-room').fill('Room 1');
+    await page.getByRole('button', { name: 'Add room' }).click();
+    const video = makeVideo(path.join(tmpDir(), 'ward.mp4'), { width: 160, height: 120, fps: 10, seconds: 8 });
+    await page.getByTestId('file-input').setInputFiles(video);
+    const row = page.getByTestId('clip-row').first();
+    await row.waitFor();
+    await expect.poll(() => row.getByTestId('clip-status').textContent()).toContain('raw only');
+    await row.getByTestId('anonymize').click();
+    await expect.poll(() => row.getByTestId('clip-status').textContent(), { timeout: 60_000 }).toContain('anonymized');
+    await row.getByTestId('preview').click();
+    const player = page.getByTestId('output-video');
+    await expect
+      .poll(
+        () =>
+          player.evaluate(
+            (v) =>
+              (v as unknown as { readyState: number; duration: number }).readyState >= 2 &&
+              (v as unknown as { duration: number }).duration > 7,
+          ),
+        { timeout: 30_000 },
+      )
+      .toBe(true);
+    await shot('library');
+  });
+
+  it('fine-tunes to the room and shows progress advancing to done', async () => {
+    await page.getByTestId('nav-finetune').click();
+    await page.getByTestId('ft-steps').fill('4');
+    await page.getByTestId('ft-start').click();
+    const progress = page.getByTestId('ft-progress');
+    await progress.waitFor({ timeout: 60_000 });
+    const first = await progress.textContent();
+    await expect.poll(() => progress.textContent(), { timeout: 60_000 }).not.toBe(first);
+    await expect.poll(() => page.getByTestId('run-status').first().textContent(), { timeout: 120_000 }).toBe('done');
+    await shot('finetune');
+  });
+
+  it('exports the room and writes the manifest to disk', async () => {
+    await page.getByTestId('nav-export').click();
+    await page.getByTestId('export-to').fill(exportDir);
+    await page.getByTestId('export-start').click();
+    await page.getByTestId('export-summary').waitFor({ timeout: 60_000 });
+    const manifest = JSON.parse(fs.readFileSync(path.join(exportDir, 'manifest.json'), 'utf8'));
+    expect(manifest.items).toHaveLength(1);
+    expect(fs.readdirSync(exportDir).filter((f) => f.endsWith('.mp4'))).toHaveLength(1);
+    await shot('export');
+  });
+
+  it('refuses raw video to the viewer role on the main side, not only in the UI', async () => {
+    await page.getByTestId('nav-settings').click();
+    await shot('settings');
+    // As admin, raw access is granted (and audited).
+    const asAdmin = await page.evaluate(() => fetch('/media/clip/1').then((r) => r.status));
+    expect(asAdmin).toBe(200);
+    await page.getByTestId('role-select').selectOption('viewer');
+    await page.getByTestId('role-switch').click();
+    await expect.poll(() => page.getByTestId('role-badge').textContent()).toBe('viewer');
+    const refused = await page.evaluate(async () => {
+      const api = await fetch('/api/clips.rawAccess', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{"clipId":1}',
+      });
+      const media = await fetch('/media/clip/1');
+      const body = (await api.json()) as { error: { kind: string } };
+      return { api: api.status, kind: body.error.kind, media: media.status };
+    });
+    expect(refused).toEqual({ api: 403, kind: 'forbidden', media: 403 });
+    await page.getByTestId('nav-library').click();
+    await expect(page.getByTestId('raw').count()).resolves.toBe(0);
+    await shot('library-viewer');
+  });
+
+  it('shows a fake camera anonymized live', async () => {
+    await page.getByTestId('nav-settings').click();
+    await page.getByTestId('role-select').selectOption('operator');
+    await page.getByTestId('role-switch').click();
+    await expect.poll(() => page.getByTestId('role-badge').textContent()).toBe('operator');
+    await page.getByTestId('nav-live').click();
+    await page.getByTestId('live-start').click();
+    await expect
+      .poll(() => page.locator('figcaption').first().textContent(), { timeout: 60_000 })
+      .toMatch(/ ([3-9]|\d{2,}) frames/);
+    // The canvas holds real pixels (not a blank frame).
+    const varied = await page.getByTestId('live-anonymized').evaluate((el) => {
+      type Canvas2d = {
+        width: number;
+        height: number;
+        getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+      };
+      const c = el as unknown as Canvas2d;
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let min = 255;
+      let max = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        min = Math.min(min, d[i]!);
+        max = Math.max(max, d[i]!);
+      }
+      return max - min;
+    });
+    expect(varied).toBeGreaterThan(0);
+    await shot('live');
+    await page.getByTestId('live-stop').click();
+  });
+});
