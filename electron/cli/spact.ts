@@ -7,6 +7,7 @@ import { trainCommand } from './commands/train.js';
 import { synthCommand } from './commands/synth.js';
 import { evalCommand } from './commands/eval.js';
 import { anonymizeCommand } from './commands/anonymize.js';
+import { auditCommand } from './commands/audit.js';
 import { exportCommand } from './commands/export.js';
 import { finetuneCommand } from './commands/finetune.js';
 import { clipsCommand, importCommand, roomsCommand } from './commands/library.js';
@@ -17,6 +18,7 @@ const commands: Command[] = [
   finetuneCommand,
   evalCommand,
   anonymizeCommand,
+  auditCommand,
   importCommand,
   clipsCommand,
   roomsCommand,

@@ -1,6 +1,8 @@
 // `npm start` where Electron is missing: the real path (scripts/start.mjs → spact serve → page in
 // Chromium through the one-time launch link), screenshotted.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import type { Browser } from 'playwright-core';
@@ -16,7 +18,11 @@ let launchUrl: string;
 beforeAll(async () => {
   app = spawn(process.execPath, [path.join(projectRoot, 'scripts/start.mjs'), '--no-open'], {
     cwd: projectRoot,
-    env: { ...process.env, SPACT_FORCE_BROWSER: '1' },
+    env: {
+      ...process.env,
+      SPACT_FORCE_BROWSER: '1',
+      SPACT_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'spact-start-')),
+    },
   });
   launchUrl = await new Promise<string>((resolve, reject) => {
     let err = '';
@@ -43,8 +49,9 @@ describe('npm start in browser mode', () => {
   it('reaches the app page through the one-time link and shows the engine', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(launchUrl);
+    await page.getByTestId('nav-settings').click();
     await expect.poll(() => page.getByTestId('engine').textContent(), { timeout: 30_000 }).toMatch(/libtorch \d+\.\d+/);
-    expect(await page.getByTestId('transport').textContent()).toContain('Browser mode');
+    expect(await page.getByTestId('engine').textContent()).toContain('Browser mode');
     await page.screenshot({ path: path.join(screenshotDir, 'start-browser-mode.png') });
   });
 
