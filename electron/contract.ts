@@ -191,6 +191,25 @@ const LiveSource = z.union([
 
 const Rgb = z.string().max(8_000_000); // base64 RGB frame
 
+export const AuditReportView = z.object({
+  clipId: Id,
+  outputId: Id,
+  frames: z.number().int(),
+  faces_raw: z.number().int(),
+  faces_anonymized: z.number().int(),
+  reid_rank1: z.number(),
+  gender_agreement: z.number().nullable(),
+  age_mae: z.number().nullable(),
+  person_recall: z.number().nullable(),
+  pose_pck: z.number().nullable(),
+  judges_on_raw: z.object({
+    face_detector_agreement: z.number().nullable(),
+    persons: z.number().int(),
+    reid_rank1_raw_vs_raw: z.number(),
+  }),
+});
+export type AuditReportView = z.infer<typeof AuditReportView>;
+
 /** Every call the renderer can make: channel name → request and response schemas. */
 export const methods = {
   'app.info': { request: Empty, response: AppInfo },
@@ -218,6 +237,11 @@ export const methods = {
   /** Raw playback: admin only, audited. The main side refuses every other role. */
   'clips.rawAccess': { request: z.object({ clipId: Id }).strict(), response: z.object({ granted: z.literal(true) }) },
 
+  /** Privacy audit of a clip's newest anonymized output with independent pretrained judges. */
+  'clips.audit': {
+    request: z.object({ clipId: Id, frames: z.number().int().min(1).max(32).optional() }).strict(),
+    response: AuditReportView,
+  },
   'models.list': { request: Empty, response: z.array(ModelView) },
   'jobs.list': { request: Empty, response: z.array(JobView) },
   'jobs.cancel': { request: z.object({ id: Id }).strict(), response: JobView },

@@ -16,6 +16,8 @@ import type { Clip } from './library/library-service.js';
 import { LiveService } from './live/live-service.js';
 import { ffmpegPath } from './media/ffmpeg.js';
 import { RunsService } from './training/runs-service.js';
+import { auditPair } from './privacy-audit/audit.js';
+import { Judges } from './privacy-audit/judges.js';
 import { SessionService } from './session/session-service.js';
 
 export interface CoreServices {
@@ -124,6 +126,8 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     return d.id;
   };
   const anonymizerFor = (modelId: number) => core.anonymize.anonymizerFor(core.library.model(modelId));
+  // The judges take a few seconds to load: once, on the first audit.
+  let judges: Promise<Judges> | undefined;
 
   const handlers: Handlers = {
     'app.info': (_req, ctx) => readAppInfo(ctx.transport),
@@ -187,6 +191,25 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       return { granted: true as const };
     },
 
+    'clips.audit': async (r) => {
+      session.require('operator', 'privacy audits');
+      const clip = core.library.clip(r.clipId);
+      const out = core.anonymize.latestOutput(clip.id);
+      if (!out) throw new SpactError('conflict', `clip ${clip.id} has no anonymized output to audit`);
+      judges ??= Judges.load();
+      const report = await auditPair(clip.path, out.path, {
+        frames: r.frames ?? 4,
+        judges: await judges.catch((e: unknown) => {
+          judges = undefined;
+          throw e;
+        }),
+      });
+      core.audit.record(session.current, 'privacy-audit', `output:${out.id}`, {
+        reid_rank1: report.reid_rank1,
+        faces: [report.faces_raw, report.faces_anonymized],
+      });
+      return { clipId: clip.id, outputId: out.id, ...report };
+    },
     'models.list': (): ModelView[] => {
       const def = core.defaultModel();
       return core.library.models().map((m) => ({

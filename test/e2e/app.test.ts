@@ -83,6 +83,11 @@ describe('SPAct Desktop in browser mode', () => {
       )
       .toBe(true);
     await shot('library');
+    // The audit panel: independent judges on raw vs anonymized frames of this clip.
+    await row.getByTestId('audit').click();
+    await page.getByTestId('audit-report').waitFor({ timeout: 120_000 });
+    expect(await page.getByTestId('audit-report').textContent()).toContain('Face re-identification');
+    await shot('library-audit');
   });
 
   it('fine-tunes to the room and shows progress advancing to done', async () => {
