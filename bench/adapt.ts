@@ -20,13 +20,9 @@ import {
   type EvalResult,
   type SynthPreset,
 } from '../native-models/ts/index.js';
-import { benchDir, machineContext, mdTable, writeResults } from './results-file.js';
+import { benchArg, benchDir, machineContext, mdTable, writeResults } from './results-file.js';
 
-const argv = process.argv.slice(2);
-const arg = (name: string) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
+const arg = benchArg;
 const preset = (arg('--preset') ?? 'small') as SynthPreset;
 const steps = Number(arg('--steps') ?? (preset === 'tiny' ? 6 : 300));
 const base = resolveCheckpointPath(arg('--base') ?? defaultModelDir());

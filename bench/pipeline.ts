@@ -11,13 +11,10 @@ import { anonymizeFile, DEFAULT_SETTINGS } from '../electron/core/anonymize/anon
 import { ffmpegPath } from '../electron/core/media/ffmpeg.js';
 import { decodeFrames, probeVideo, workingSize } from '../electron/core/media/video.js';
 import { Anonymizer, ClipDatasetWriter, defaultModelDir, mulberry32, train } from '../native-models/ts/index.js';
-import { benchDir, machineContext, mdTable, writeResults } from './results-file.js';
+import { benchArg, benchDir, machineContext, mdTable, writeResults } from './results-file.js';
 
 const argv = process.argv.slice(2);
-const arg = (name: string) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
+const arg = benchArg;
 const cache = path.join(benchDir, '.cache', 'pipeline');
 fs.mkdirSync(cache, { recursive: true });
 const threads = Math.min(2, os.availableParallelism());

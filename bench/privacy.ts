@@ -25,13 +25,10 @@ import {
   type SynthPreset,
   type TrainConfigOverrides,
 } from '../native-models/ts/index.js';
-import { benchDir, machineContext, mdTable, writeResults } from './results-file.js';
+import { benchArg, benchDir, machineContext, mdTable, writeResults } from './results-file.js';
 
 const argv = process.argv.slice(2);
-const arg = (name: string) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
+const arg = benchArg;
 const preset = (arg('--preset') ?? 'small') as SynthPreset;
 const skipAblations = argv.includes('--skip-ablations');
 // Copy the selected SPAct model to native-models/models/default with its model card.

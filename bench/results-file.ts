@@ -49,3 +49,10 @@ export function mdTable(header: string[], rows: (string | number)[][]): string {
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
 }
+
+/** Value of a `--name value` command-line option of a benchmark. */
+export function benchArg(name: string): string | undefined {
+  const argv = process.argv.slice(2);
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}

@@ -123,6 +123,22 @@ class BatchStatsNoUpdate {
 };
 }  // namespace
 
+namespace {
+/** Frozen networks for step 1: no weight gradients while it lives (restored on every exit path). */
+class NoWeightGrad {
+ public:
+  explicit NoWeightGrad(std::vector<torch::Tensor> params) : params_(std::move(params)) {
+    for (auto& p : params_) p.set_requires_grad(false);
+  }
+  ~NoWeightGrad() {
+    for (auto& p : params_) p.set_requires_grad(true);
+  }
+
+ private:
+  std::vector<torch::Tensor> params_;
+};
+}  // namespace
+
 Stats Engine::fingerprint() const {
   torch::NoGradGuard ng;
   auto sum = [](const std::vector<torch::Tensor>& ps) {
@@ -133,9 +149,6 @@ Stats Engine::fingerprint() const {
   return {{"fA", sum(fA->parameters())}, {"fT", sum(fT->parameters())}, {"fB", sum(budgetParameters())}};
 }
 
-void Engine::setRequiresGrad(const std::vector<torch::Tensor>& params, bool on) {
-  for (auto p : params) p.set_requires_grad(on);
-}
 
 void Engine::checkBatch(const Batch& b, bool needActions, bool needPrivacy) const {
   const auto& f = b.frames;
@@ -261,12 +274,10 @@ Stats Engine::distillStepA(const Batch& b) {
   auto x = prepare(b, true).frames;
   fA->train();
   BatchStatsNoUpdate frozen{fT.get(), fB.get(), proj ? proj.get() : nullptr};
-  auto frozenT = fT->parameters();
-  auto frozenB = budgetParameters();
-  setRequiresGrad(frozenT, false);
-  setRequiresGrad(frozenB, false);
+  NoWeightGrad frozenT(fT->parameters());
+  NoWeightGrad frozenB(budgetParameters());
   Stats s;
-  try {
+  {
     const int64_t s0 = sampleWindow(x.size(1));
     torch::Tensor teacher;
     {
@@ -295,13 +306,7 @@ Stats Engine::distillStepA(const Batch& b) {
     optA_->zero_grad();
     loss.backward();
     optA_->step();
-  } catch (...) {
-    setRequiresGrad(frozenT, true);
-    setRequiresGrad(frozenB, true);
-    throw;
   }
-  setRequiresGrad(frozenT, true);
-  setRequiresGrad(frozenB, true);
   return s;
 }
 
@@ -476,12 +481,10 @@ Stats Engine::stepA(const Batch& b) {
   // f_T and f_B are frozen in step 1: no weight gradients, running statistics untouched —
   // gradients still flow through them into f_A.
   BatchStatsNoUpdate frozen{fT.get(), fB.get(), proj ? proj.get() : nullptr};
-  auto frozenT = fT->parameters();
-  auto frozenB = budgetParameters();
-  setRequiresGrad(frozenT, false);
-  setRequiresGrad(frozenB, false);
+  NoWeightGrad frozenT(fT->parameters());
+  NoWeightGrad frozenB(budgetParameters());
   Stats s;
-  try {
+  {
     auto a = applyA(x);
     auto logits = fT->forward(clipForT(a));
     auto actions = b.actions.to(device_);
@@ -496,13 +499,7 @@ Stats Engine::stepA(const Batch& b) {
     optA_->zero_grad();
     loss.backward();
     optA_->step();
-  } catch (...) {
-    setRequiresGrad(frozenT, true);
-    setRequiresGrad(frozenB, true);
-    throw;
   }
-  setRequiresGrad(frozenT, true);
-  setRequiresGrad(frozenB, true);
   return s;
 }
 

@@ -126,7 +126,6 @@ class Engine {
   std::pair<torch::Tensor, torch::Tensor> samplePair(const torch::Tensor& frames);  // two [N,3,H,W]
   torch::Tensor budgetLoss(const torch::Tensor& frames, const Batch& b, bool updateQueue);
   std::vector<torch::Tensor> budgetParameters() const;
-  void setRequiresGrad(const std::vector<torch::Tensor>& params, bool on);
   void checkFinite(const Stats& s, const char* step) const;
   void checkBatch(const Batch& b, bool needActions, bool needPrivacy) const;
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { formatIssues } from './config.js';
+import type { NativeBatch } from './native.js';
 import { mulberry32, shuffled } from './rng.js';
 
 export const SPLITS = ['train', 'val', 'test'] as const;
@@ -48,15 +49,7 @@ export class DatasetError extends Error {
 }
 
 /** A batch as the engine takes it: frames uint8 [n, t, h, w, 3] plus labels. */
-export interface ClipBatch {
-  frames: Uint8Array;
-  n: number;
-  t: number;
-  h: number;
-  w: number;
-  actions?: Int32Array | Float32Array;
-  privacy?: Float32Array;
-}
+export type ClipBatch = NativeBatch;
 
 export class ClipDataset {
   private readonly fds = new Map<Split, number>();
