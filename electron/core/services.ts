@@ -341,15 +341,14 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     },
     async importUpload(tmpFile, originalName, roomId) {
       session.require('operator', 'importing clips');
-      const named = path.join(
-        path.dirname(tmpFile),
-        path.basename(originalName).replace(/[^\w.-]+/g, '_') || 'upload.mp4',
-      );
+      // A folder per upload: two uploads of the same name never collide.
+      const folder = fs.mkdtempSync(path.join(path.dirname(tmpFile), 'u-'));
+      const named = path.join(folder, path.basename(originalName).replace(/[^\w.-]+/g, '_') || 'upload.mp4');
       fs.renameSync(tmpFile, named);
       try {
         return clipView(await core.library.importClip(named, { roomId }));
       } finally {
-        fs.rmSync(named, { force: true });
+        fs.rmSync(folder, { recursive: true, force: true });
       }
     },
     async close() {

@@ -167,38 +167,30 @@ export class AnonymizeService {
     const anonymizer = await this.anonymizerFor(model);
     const file = path.join(
       this.outputsDir,
-      `clip${clip.id}-${model.sha256.slice(0, 10)}-${settings.size}${settings.keepAudio ? '-audio' : ''}.mp4`,
+      // A new file per run: an earlier output (perhaps already exported) is never overwritten.
+      `clip${clip.id}-${model.sha256.slice(0, 10)}-${settings.size}${settings.keepAudio ? '-audio' : ''}-${Date.now().toString(36)}.mp4`,
     );
     const r = await anonymizeFile(anonymizer, clip.path, file, settings, {
       ...(opts.signal ? { signal: opts.signal } : {}),
       onProgress: (done, total) => opts.onProgress?.(total ? Math.min(0.99, done / total) : 0),
     });
     try {
-      return this.db.transaction(() => {
-        this.db
-          .prepare(`DELETE FROM outputs WHERE path = ? AND id NOT IN (SELECT output_id FROM export_items)`)
-          .run(file);
-        const info = this.db
-          .prepare(
-            `INSERT INTO outputs (clip_id, model_id, path, sha256, settings, frames, fps, duration_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT(path) DO UPDATE SET sha256 = excluded.sha256, settings = excluded.settings, frames = excluded.frames,
-               fps = excluded.fps, duration_s = excluded.duration_s, created_at = excluded.created_at`,
-          )
-          .run(
-            clip.id,
-            model.id,
-            file,
-            r.sha256,
-            JSON.stringify({ ...settings, width: r.width, height: r.height }),
-            r.frames,
-            r.videoFps,
-            r.durationS,
-            nowIso(),
-          );
-        const row = this.db.prepare(`SELECT * FROM outputs WHERE path = ?`).get(file) as OutputRow;
-        void info;
-        return toOutput(row);
-      })();
+      const info = this.db
+        .prepare(
+          `INSERT INTO outputs (clip_id, model_id, path, sha256, settings, frames, fps, duration_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          clip.id,
+          model.id,
+          file,
+          r.sha256,
+          JSON.stringify({ ...settings, width: r.width, height: r.height }),
+          r.frames,
+          r.videoFps,
+          r.durationS,
+          nowIso(),
+        );
+      return this.output(Number(info.lastInsertRowid));
     } catch (err) {
       fs.rmSync(file, { force: true }); // no output file without its row
       throw err;
