@@ -34,7 +34,20 @@ function run(cmd, cmdArgs, opts = {}) {
   if (r.status !== 0) fail(`${cmd} ${cmdArgs.join(' ')} exited with ${r.status}`);
 }
 
-const SOURCE_EXTENSIONS = new Set(['.ts', '.mts', '.js', '.mjs', '.cjs', '.json', '.svelte', '.html', '.css', '.cc', '.h', '.gyp']);
+const SOURCE_EXTENSIONS = new Set([
+  '.ts',
+  '.mts',
+  '.js',
+  '.mjs',
+  '.cjs',
+  '.json',
+  '.svelte',
+  '.html',
+  '.css',
+  '.cc',
+  '.h',
+  '.gyp',
+]);
 
 /** Hash of source file contents (and names) under the given paths, skipping outputs and caches. */
 function hashInputs(paths, extra = '') {
@@ -46,7 +59,8 @@ function hashInputs(paths, extra = '') {
     if (st.isDirectory()) {
       const base = path.basename(p);
       // Build outputs, caches (bench/.cache holds gigabytes of data) and results are not inputs.
-      if (['node_modules', 'build', 'dist', 'screenshots', 'results', 'models'].includes(base) || base.startsWith('.')) return;
+      if (['node_modules', 'build', 'dist', 'screenshots', 'results', 'models'].includes(base) || base.startsWith('.'))
+        return;
       for (const e of fs.readdirSync(p).sort()) walk(path.join(p, e));
     } else if (SOURCE_EXTENSIONS.has(path.extname(p)) || paths.includes(path.relative(root, p))) {
       h.update(path.relative(root, p));
@@ -141,7 +155,15 @@ function ensureWebBuild() {
   step(
     'renderer and preload build',
     'dist/.spact-web-stamp',
-    ['renderer', 'electron/preload.ts', 'electron/ipc-channels.ts', 'electron/contract.ts', 'vite.config.ts', 'svelte.config.js', 'package-lock.json'],
+    [
+      'renderer',
+      'electron/preload.ts',
+      'electron/ipc-channels.ts',
+      'electron/contract.ts',
+      'vite.config.ts',
+      'svelte.config.js',
+      'package-lock.json',
+    ],
     () => {
       const vite = path.join(root, 'node_modules/vite/bin/vite.js');
       run(process.execPath, [vite, 'build', '--logLevel', 'warn']);

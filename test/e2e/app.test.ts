@@ -138,6 +138,26 @@ describe('SPAct Desktop in browser mode', () => {
     await shot('library-viewer');
   });
 
+  it('stays readable at 200% zoom (640×400 CSS pixels) and in dark mode', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.setViewportSize({ width: 640, height: 400 });
+    for (const screen of ['library', 'finetune', 'export', 'settings']) {
+      await page.getByTestId(`nav-${screen}`).click();
+      await page.waitForTimeout(200);
+      const overflow = await page.evaluate(() => {
+        const g = globalThis as unknown as {
+          document: { documentElement: { scrollWidth: number } };
+          innerWidth: number;
+        };
+        return g.document.documentElement.scrollWidth - g.innerWidth;
+      });
+      expect(overflow, `${screen} scrolls sideways`).toBeLessThanOrEqual(1);
+      await shot(`${screen}-dark-zoom200`);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
   it('shows a fake camera anonymized live', async () => {
     await page.getByTestId('nav-settings').click();
     await page.getByTestId('role-select').selectOption('operator');
