@@ -1,5 +1,8 @@
-// `npm run bench:privacy [-- --preset tiny|small|full] [--skip-ablations]`: the paper's Table 1 /
-// Fig. 4 on SynthRoom. Every method gets the same budgets: the same training steps for the learned
+// `npm run bench:privacy [-- --preset tiny|small|full] [--skip-ablations] [--skip-novel-action]
+// [--methods spact,supervised,spact-frozen-fB] [--ship-default] [--report]`: the paper's Table 1 /
+// Fig. 4 on SynthRoom. `--methods` limits which learned anonymizers are trained in this run and
+// `--report` trains nothing; either way the table shows every result in the cache and names the
+// methods that have none yet. Every method gets the same budgets: the same training steps for the learned
 // anonymizers (SPAct, SPAct with frozen f_B, supervised budget), the same model-selection rule
 // (validation trade-off with fresh probes, never the test split), and the same target-model
 // training for evaluation. Intermediate results are cached under bench/.cache/, so an interrupted
@@ -33,6 +36,11 @@ const preset = (arg('--preset') ?? 'small') as SynthPreset;
 const skipAblations = argv.includes('--skip-ablations');
 // Copy the selected SPAct model to native-models/models/default with its model card.
 const shipDefault = argv.includes('--ship-default');
+// Learned anonymizers are not retrained on the known-action split (the novel-action column then
+// shows baselines only, unless cached).
+const skipNovelAction = argv.includes('--skip-novel-action');
+const reportOnly = argv.includes('--report');
+const methodFilter = arg('--methods')?.split(',').filter(Boolean) ?? null;
 const seed = 0;
 const threads = Math.min(2, os.availableParallelism());
 
@@ -89,11 +97,19 @@ const data = path.join(cache, 'synthroom');
 fs.mkdirSync(cache, { recursive: true });
 const log = (m: string) => process.stderr.write(`[bench:privacy ${preset}] ${m}\n`);
 
-async function cached<T>(name: string, fn: () => Promise<T>): Promise<T> {
+function readCached<T>(name: string): T | null {
   const file = path.join(cache, `${name}.json`);
-  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as T) : null;
+}
+
+async function cached<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const hit = readCached<T>(name);
+  if (hit !== null) return hit;
   const value = await fn();
-  fs.writeFileSync(file, JSON.stringify(value, null, 2));
+  // Temp file + rename: a run killed mid-write never leaves a truncated result behind.
+  const file = path.join(cache, `${name}.json`);
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(value, null, 2));
+  fs.renameSync(`${file}.tmp`, file);
   return value;
 }
 
@@ -187,43 +203,67 @@ async function evalOn(name: string, anonymizer: string, protocol: 'known' | 'nov
   });
 }
 
-const t0 = performance.now();
-const rows: { name: string; known: EvalResult; novelAction: EvalResult | null }[] = [];
-for (const b of BASELINES) {
-  rows.push({ name: b, known: await evalOn(b, b, 'known'), novelAction: await evalOn(b, b, 'novel-action') });
-}
-const selections: Record<string, unknown> = {};
-for (const m of learned) {
-  const sel = await trainAndSelect(m);
-  selections[m.name] = sel.selection;
-  const novel = novelActionLearned.find((n) => n.name === m.name);
-  let novelResult: EvalResult | null = null;
-  if (novel) {
-    const nsel = await trainAndSelect(novel);
-    novelResult = await evalOn(`${m.name}-known-action`, nsel.checkpoint, 'novel-action');
-  }
-  rows.push({ name: m.name, known: await evalOn(m.name, sel.checkpoint, 'known'), novelAction: novelResult });
-}
-const ablationRows: { name: string; known: EvalResult }[] = [];
-for (const m of ablations) {
-  const sel = await trainAndSelect(m);
-  ablationRows.push({ name: m.name, known: await evalOn(m.name, sel.checkpoint, 'known') });
-}
-const minutes = (performance.now() - t0) / 60000;
-
-// The selected SPAct checkpoint of the small preset is the shipped default model.
-const spactSel = (await trainAndSelect(learned[0]!)).checkpoint;
-const spactCandidate = path.join(cache, 'spact-selected.pt');
-await exportWeightsOnly(spactSel, spactCandidate, {
-  selectedFrom: path.basename(spactSel),
-  bench: `privacy-${preset}`,
-});
-
-// ---- report ----
-const raw = rows.find((r) => r.name === 'raw')!.known;
 const pct = (v: number) => (Number.isFinite(v) ? (100 * v).toFixed(1) : '–');
 const drop = (v: number, ref: number) => (Number.isFinite(v) && ref > 0 ? `${(100 * (1 - v / ref)).toFixed(0)}%` : '–');
 const room = (r: EvalResult) => r.groups.room?.privacy_cmap ?? Number.NaN;
+
+const t0 = performance.now();
+const rows: { name: string; known: EvalResult; novelAction: EvalResult | null }[] = [];
+const notRun: string[] = [];
+for (const b of BASELINES) {
+  if (reportOnly) {
+    const known = readCached<EvalResult>(`eval-known-${b}`);
+    if (known) rows.push({ name: b, known, novelAction: readCached<EvalResult>(`eval-novel-action-${b}`) });
+    else notRun.push(b);
+    continue;
+  }
+  rows.push({ name: b, known: await evalOn(b, b, 'known'), novelAction: await evalOn(b, b, 'novel-action') });
+}
+if (!rows.some((r) => r.name === 'raw')) throw new Error('no raw result in the cache yet: run without --report');
+const selections: Record<string, unknown> = {};
+for (const m of learned) {
+  const novel = novelActionLearned.find((n) => n.name === m.name);
+  const runNow = !reportOnly && (methodFilter === null || methodFilter.includes(m.name));
+  if (runNow) {
+    const sel = await trainAndSelect(m);
+    if (novel && !skipNovelAction) {
+      const nsel = await trainAndSelect(novel);
+      await evalOn(`${m.name}-known-action`, nsel.checkpoint, 'novel-action');
+    }
+    await evalOn(m.name, sel.checkpoint, 'known');
+  }
+  // Every method's row comes from the cache, whether it was computed now or by an earlier run.
+  const known = readCached<EvalResult>(`eval-known-${m.name}`);
+  if (!known) {
+    notRun.push(m.name);
+    continue;
+  }
+  selections[m.name] = readCached<{ selection: unknown }>(`select-${m.dataset}-${m.name}`)?.selection;
+  rows.push({
+    name: m.name,
+    known,
+    novelAction: novel ? readCached<EvalResult>(`eval-novel-action-${m.name}-known-action`) : null,
+  });
+  // Shipped as soon as SPAct is evaluated, so the default model never waits for the comparisons.
+  if (m.name === 'spact' && shipDefault && runNow) {
+    const sel = await trainAndSelect(m);
+    await shipDefaultModel(sel.checkpoint, rows.find((r) => r.name === 'raw')!.known, known);
+  }
+}
+const ablationRows: { name: string; known: EvalResult }[] = [];
+for (const m of ablations) {
+  if (!reportOnly) {
+    const sel = await trainAndSelect(m);
+    await evalOn(m.name, sel.checkpoint, 'known');
+  }
+  const known = readCached<EvalResult>(`eval-known-${m.name}`);
+  if (known) ablationRows.push({ name: m.name, known });
+  else notRun.push(`ablation ${m.name}`);
+}
+const minutes = (performance.now() - t0) / 60000;
+
+// ---- report ----
+const raw = rows.find((r) => r.name === 'raw')!.known;
 const table = mdTable(
   [
     'method',
@@ -246,25 +286,27 @@ const table = mdTable(
     known.worst_attacker,
   ]),
 );
-const ablationTable = ablationRows.length
-  ? mdTable(
-      ['ablation', 'action top-1 ↑', 'person cMAP ↓ (drop)', 'room cMAP ↓'],
-      [
+const spactRow = rows.find((r) => r.name === 'spact');
+const ablationTable =
+  ablationRows.length && spactRow
+    ? mdTable(
+        ['ablation', 'action top-1 ↑', 'person cMAP ↓ (drop)', 'room cMAP ↓'],
         [
-          'spact (ω 0.5, random pairs, NT-Xent)',
-          pct(rows.find((r) => r.name === 'spact')!.known.action_top1),
-          pct(rows.find((r) => r.name === 'spact')!.known.privacy_cmap),
-          pct(room(rows.find((r) => r.name === 'spact')!.known)),
+          [
+            'spact (ω 0.5, random pairs, NT-Xent)',
+            pct(spactRow.known.action_top1),
+            pct(spactRow.known.privacy_cmap),
+            pct(room(spactRow.known)),
+          ],
+          ...ablationRows.map(({ name, known }) => [
+            name,
+            pct(known.action_top1),
+            `${pct(known.privacy_cmap)} (${drop(known.privacy_cmap, raw.privacy_cmap)})`,
+            pct(room(known)),
+          ]),
         ],
-        ...ablationRows.map(({ name, known }) => [
-          name,
-          pct(known.action_top1),
-          `${pct(known.privacy_cmap)} (${drop(known.privacy_cmap, raw.privacy_cmap)})`,
-          pct(room(known)),
-        ]),
-      ],
-    )
-  : '(skipped)';
+      )
+    : '(skipped)';
 
 fs.mkdirSync(path.join(benchDir, 'results'), { recursive: true });
 const svgFile = `privacy-${preset}-tradeoff.svg`;
@@ -274,7 +316,7 @@ fs.writeFileSync(
 );
 
 const ctx = machineContext();
-const md = `## Privacy benchmark, SynthRoom \`${preset}\` (\`npm run bench:privacy -- --preset ${preset}${skipAblations ? ' --skip-ablations' : ''}\`)
+const md = `## Privacy benchmark, SynthRoom \`${preset}\` (\`npm run bench:privacy -- ${argv.join(' ')}\`)
 
 ${Object.entries(ctx)
   .map(([k, v]) => `${k}: ${v}`)
@@ -288,7 +330,7 @@ budget (${JSON.stringify(budget.train.minimax)}), checkpoint chosen by the valid
 (\`native-models/ts/eval/select.ts\`). Target models: ${JSON.stringify(budget.probes)}.
 
 ${table}
-
+${notRun.length ? `\nNot run yet (no result in the cache): ${notRun.join(', ')}.\n` : ''}
 Ablations (known protocol):
 
 ${ablationTable}
@@ -302,18 +344,20 @@ writeResults(`privacy-${preset}`, md, {
   rows,
   ablations: ablationRows,
   selections,
+  notRun,
   minutes,
 });
-if (shipDefault) shipDefaultModel();
 log(`done in ${minutes.toFixed(0)} min`);
 
-function shipDefaultModel(): void {
+// The selected SPAct checkpoint becomes the shipped default model (weights only, with its card).
+async function shipDefaultModel(selected: string, raw: EvalResult, spact: EvalResult): Promise<void> {
   const dir = defaultModelDir();
   fs.mkdirSync(dir, { recursive: true });
-  fs.copyFileSync(spactCandidate, path.join(dir, 'checkpoint.pt.tmp'));
+  const candidate = path.join(cache, 'spact-selected.pt');
+  await exportWeightsOnly(selected, candidate, { selectedFrom: path.basename(selected), bench: `privacy-${preset}` });
+  fs.copyFileSync(candidate, path.join(dir, 'checkpoint.pt.tmp'));
   fs.renameSync(path.join(dir, 'checkpoint.pt.tmp'), path.join(dir, 'checkpoint.pt'));
   const meta = readCheckpointMeta(path.join(dir, 'checkpoint.pt'));
-  const spact = rows.find((r) => r.name === 'spact')!;
   const card = `# Model card: SPAct Desktop default anonymizer
 
 - **What**: the learned anonymizer f_A (UNet ${meta.config.model.fA.widths.join('-')}), with the f_T and f_B it was
@@ -321,7 +365,7 @@ function shipDefaultModel(): void {
 - **Method**: SPAct minimax (self-supervised NT-Xent budget branch, no privacy labels), edge preset.
 - **Data**: SynthRoom \`${preset}\`, seed ${seed}, dataset \`main\` (train split for training, val split for
   checkpoint selection; the test split was never used for any choice).
-- **Command**: \`npm run bench:privacy -- --preset ${preset} --ship-default\` (trains with
+- **Command**: \`npm run bench:privacy -- ${argv.join(' ')}\` (trains with
   \`train()\` from native-models/ts/trainer.ts, the same loop as \`spact train\`; budget
   ${JSON.stringify(budget.train.minimax)}, threads ${threads}, seed ${seed}).
 - **Selected checkpoint**: ${String(meta.extra?.selectedFrom ?? '')} by the validation trade-off rule.
@@ -332,10 +376,10 @@ function shipDefaultModel(): void {
 
 | | raw | this model |
 |---|---|---|
-| action top-1 | ${pct(raw.action_top1)} | ${pct(spact.known.action_top1)} |
-| person-attribute cMAP | ${pct(raw.privacy_cmap)} | ${pct(spact.known.privacy_cmap)} |
-| room-attribute cMAP (novel privacy) | ${pct(room(raw))} | ${pct(room(spact.known))} |
-| flicker (temporal change vs raw) | 1.00 | ${spact.known.flicker.toFixed(2)} |
+| action top-1 | ${pct(raw.action_top1)} | ${pct(spact.action_top1)} |
+| person-attribute cMAP | ${pct(raw.privacy_cmap)} | ${pct(spact.privacy_cmap)} |
+| room-attribute cMAP (novel privacy) | ${pct(room(raw))} | ${pct(room(spact))} |
+| flicker (temporal change vs raw) | 1.00 | ${spact.flicker.toFixed(2)} |
 
 Full table with baselines: bench/RESULTS.md, section "Privacy benchmark, SynthRoom \`${preset}\`".
 
@@ -344,7 +388,8 @@ Full table with baselines: bench/RESULTS.md, section "Privacy benchmark, SynthRo
 Trained on synthetic rooms only: real footage differs (textures, faces, lighting). Fine-tune it to a
 room with \`spact finetune\` and check it there with the privacy audit before relying on it.
 `;
-  fs.writeFileSync(path.join(dir, 'MODEL_CARD.md'), card);
+  fs.writeFileSync(path.join(dir, 'MODEL_CARD.md.tmp'), card);
+  fs.renameSync(path.join(dir, 'MODEL_CARD.md.tmp'), path.join(dir, 'MODEL_CARD.md'));
   log(`shipped the default model to ${dir}`);
 }
 
