@@ -14,6 +14,7 @@ import path from 'node:path';
 
 import {
   BASELINES,
+  deepMerge,
   evaluate,
   exportWeightsOnly,
   defaultModelDir,
@@ -67,10 +68,10 @@ const BUDGETS: Record<SynthPreset, Budget> = {
   small: {
     train: {
       data: { batchSize: 8, clipFrames: 8, frameStride: 2 },
-      init: { maxStepsA: 600, maxStepsTB: 400 },
-      minimax: { steps: 600 },
-      eval: { every: 50, batches: 4 },
-      checkpoint: { every: 100, snapshotEvery: 100 },
+      init: { maxStepsA: 600, maxStepsTB: 1600 },
+      minimax: { steps: 300, lrA: 1e-4 },
+      eval: { every: 25, batches: 4 },
+      checkpoint: { every: 50, snapshotEvery: 50 },
     },
     probes: { actionEpochs: 12, attackerEpochs: 8, batchSize: 16, maxTrainClips: 1200 },
     select: { actionEpochs: 6, attackerEpochs: 4, batchSize: 16, maxTrainClips: 400 },
@@ -90,24 +91,27 @@ const BUDGETS: Record<SynthPreset, Budget> = {
 
 const budget = BUDGETS[preset];
 if (!budget) throw new Error(`unknown preset "${preset}"`);
-// The cache is keyed by the budget: changing a budget never mixes old and new results.
-const budgetKey = createHash('sha256').update(JSON.stringify(budget)).digest('hex').slice(0, 8);
-const cache = path.join(benchDir, '.cache', `privacy-${preset}-${budgetKey}`);
+// The cache is keyed by the budgets: changing one never mixes old and new results. Baseline
+// results depend only on the data and the evaluation budget, so a new training budget reuses them.
+const hashOf = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 8);
+const cache = path.join(benchDir, '.cache', `privacy-${preset}-${hashOf(budget.probes)}`);
+const learnedCache = path.join(cache, `learned-${hashOf({ train: budget.train, select: budget.select })}`);
 const data = path.join(cache, 'synthroom');
-fs.mkdirSync(cache, { recursive: true });
+fs.mkdirSync(learnedCache, { recursive: true });
 const log = (m: string) => process.stderr.write(`[bench:privacy ${preset}] ${m}\n`);
 
-function readCached<T>(name: string): T | null {
-  const file = path.join(cache, `${name}.json`);
+// Learned anonymizers' runs and results live in learnedCache, the baselines' in cache.
+function readCached<T>(dir: string, name: string): T | null {
+  const file = path.join(dir, `${name}.json`);
   return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as T) : null;
 }
 
-async function cached<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const hit = readCached<T>(name);
+async function cached<T>(dir: string, name: string, fn: () => Promise<T>): Promise<T> {
+  const hit = readCached<T>(dir, name);
   if (hit !== null) return hit;
   const value = await fn();
   // Temp file + rename: a run killed mid-write never leaves a truncated result behind.
-  const file = path.join(cache, `${name}.json`);
+  const file = path.join(dir, `${name}.json`);
   fs.writeFileSync(`${file}.tmp`, JSON.stringify(value, null, 2));
   fs.renameSync(`${file}.tmp`, file);
   return value;
@@ -154,9 +158,9 @@ const ablations: Method[] = skipAblations
     ];
 
 async function trainAndSelect(m: Method): Promise<{ checkpoint: string; selection: unknown; trainSeconds: number }> {
-  const runDir = path.join(cache, 'runs', `${m.dataset}-${m.name}`);
+  const runDir = path.join(learnedCache, 'runs', `${m.dataset}-${m.name}`);
   const dataDir = path.join(data, m.dataset);
-  return cached(`select-${m.dataset}-${m.name}`, async () => {
+  return cached(learnedCache, `select-${m.dataset}-${m.name}`, async () => {
     const t0 = performance.now();
     const done =
       fs.existsSync(path.join(runDir, 'checkpoint.pt')) &&
@@ -167,7 +171,7 @@ async function trainAndSelect(m: Method): Promise<{ checkpoint: string; selectio
         data: dataDir,
         out: runDir,
         resume: fs.existsSync(path.join(runDir, 'checkpoint.pt')),
-        overrides: { ...structuredClone(budget.train), threads, seed, ...mergeOverrides(m.overrides) },
+        overrides: deepMerge({ ...structuredClone(budget.train), threads, seed }, m.overrides),
         onWarning: (w) => log(`  ${w}`),
       });
     }
@@ -184,12 +188,13 @@ async function trainAndSelect(m: Method): Promise<{ checkpoint: string; selectio
   });
 }
 
-function mergeOverrides(o: TrainConfigOverrides): TrainConfigOverrides {
-  return structuredClone(o);
-}
-
-async function evalOn(name: string, anonymizer: string, protocol: 'known' | 'novel-action'): Promise<EvalResult> {
-  return cached(`eval-${protocol}-${name}`, async () => {
+async function evalOn(
+  name: string,
+  anonymizer: string,
+  protocol: 'known' | 'novel-action',
+  dir = learnedCache,
+): Promise<EvalResult> {
+  return cached(dir, `eval-${protocol}-${name}`, async () => {
     log(`evaluating ${name} (${protocol})…`);
     return evaluate({
       data,
@@ -212,12 +217,16 @@ const rows: { name: string; known: EvalResult; novelAction: EvalResult | null }[
 const notRun: string[] = [];
 for (const b of BASELINES) {
   if (reportOnly) {
-    const known = readCached<EvalResult>(`eval-known-${b}`);
-    if (known) rows.push({ name: b, known, novelAction: readCached<EvalResult>(`eval-novel-action-${b}`) });
+    const known = readCached<EvalResult>(cache, `eval-known-${b}`);
+    if (known) rows.push({ name: b, known, novelAction: readCached<EvalResult>(cache, `eval-novel-action-${b}`) });
     else notRun.push(b);
     continue;
   }
-  rows.push({ name: b, known: await evalOn(b, b, 'known'), novelAction: await evalOn(b, b, 'novel-action') });
+  rows.push({
+    name: b,
+    known: await evalOn(b, b, 'known', cache),
+    novelAction: await evalOn(b, b, 'novel-action', cache),
+  });
 }
 if (!rows.some((r) => r.name === 'raw')) throw new Error('no raw result in the cache yet: run without --report');
 const selections: Record<string, unknown> = {};
@@ -233,16 +242,16 @@ for (const m of learned) {
     await evalOn(m.name, sel.checkpoint, 'known');
   }
   // Every method's row comes from the cache, whether it was computed now or by an earlier run.
-  const known = readCached<EvalResult>(`eval-known-${m.name}`);
+  const known = readCached<EvalResult>(learnedCache, `eval-known-${m.name}`);
   if (!known) {
     notRun.push(m.name);
     continue;
   }
-  selections[m.name] = readCached<{ selection: unknown }>(`select-${m.dataset}-${m.name}`)?.selection;
+  selections[m.name] = readCached<{ selection: unknown }>(learnedCache, `select-${m.dataset}-${m.name}`)?.selection;
   rows.push({
     name: m.name,
     known,
-    novelAction: novel ? readCached<EvalResult>(`eval-novel-action-${m.name}-known-action`) : null,
+    novelAction: novel ? readCached<EvalResult>(learnedCache, `eval-novel-action-${m.name}-known-action`) : null,
   });
   // Shipped as soon as SPAct is evaluated, so the default model never waits for the comparisons.
   if (m.name === 'spact' && shipDefault && runNow) {
@@ -256,7 +265,7 @@ for (const m of ablations) {
     const sel = await trainAndSelect(m);
     await evalOn(m.name, sel.checkpoint, 'known');
   }
-  const known = readCached<EvalResult>(`eval-known-${m.name}`);
+  const known = readCached<EvalResult>(learnedCache, `eval-known-${m.name}`);
   if (known) ablationRows.push({ name: m.name, known });
   else notRun.push(`ablation ${m.name}`);
 }
@@ -353,7 +362,7 @@ log(`done in ${minutes.toFixed(0)} min`);
 async function shipDefaultModel(selected: string, raw: EvalResult, spact: EvalResult): Promise<void> {
   const dir = defaultModelDir();
   fs.mkdirSync(dir, { recursive: true });
-  const candidate = path.join(cache, 'spact-selected.pt');
+  const candidate = path.join(learnedCache, 'spact-selected.pt');
   await exportWeightsOnly(selected, candidate, { selectedFrom: path.basename(selected), bench: `privacy-${preset}` });
   fs.copyFileSync(candidate, path.join(dir, 'checkpoint.pt.tmp'));
   fs.renameSync(path.join(dir, 'checkpoint.pt.tmp'), path.join(dir, 'checkpoint.pt'));

@@ -661,4 +661,11 @@ std::string Engine::load(const std::string& path, bool weightsOnly, bool onlyAno
   return meta.toStringRef();
 }
 
+void Engine::setLearningRate(const std::string& which, double lr) {
+  if (!(lr > 0) || !std::isfinite(lr)) throw BadInputError("learning rate must be a positive number");
+  torch::optim::Adam* opt = which == "A" ? optA_.get() : which == "T" ? optT_.get() : which == "B" ? optB_.get() : nullptr;
+  if (!opt) throw BadInputError("setLearningRate: optimizer must be A, T or B, got \"" + which + "\"");
+  for (auto& group : opt->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+}
+
 }  // namespace spact

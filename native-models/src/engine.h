@@ -104,6 +104,9 @@ class Engine {
   Stats parameterCounts() const;
   /** Sum of |w| per network: lets tests prove which networks a step changed. */
   Stats fingerprint() const;
+  /** Sets the Adam learning rate of one optimizer ("A", "T" or "B"); also after load(), which
+   *  restores the rate saved with the optimizer state. */
+  void setLearningRate(const std::string& which, double lr);
 
   UNet fA{nullptr};
   R3D fT{nullptr};

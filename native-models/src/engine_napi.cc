@@ -134,6 +134,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod("load", &EngineWrap::Load),
                            InstanceMethod("describe", &EngineWrap::Describe),
                            InstanceMethod("fingerprint", &EngineWrap::Fingerprint),
+                           InstanceMethod("setLearningRate", &EngineWrap::SetLearningRate),
                        });
   }
 
@@ -261,6 +262,19 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     auto o = Napi::Object::New(env);
     for (const auto& [k, v] : engine_->fingerprint()) o.Set(k, Napi::Number::New(env, v));
     return o;
+  }
+  Napi::Value SetLearningRate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) {
+      throw Napi::TypeError::New(env, "[bad-input] setLearningRate(\"A\"|\"T\"|\"B\", lr)");
+    }
+    if (busy_->load()) throw Napi::Error::New(env, "[busy] the engine is running a step");
+    try {
+      engine_->setLearningRate(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().DoubleValue());
+    } catch (const spact::BadInputError& e) {
+      throw Napi::Error::New(env, std::string("[bad-input] ") + e.what());
+    }
+    return env.Undefined();
   }
   Napi::Value Describe(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();

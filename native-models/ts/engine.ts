@@ -76,4 +76,11 @@ export class SpactEngine {
   loadAnonymizer = (file: string) => wrap(() => this.native.load(file, true, true));
   describe = () => this.native.describe();
   fingerprint = () => this.native.fingerprint();
+  setLearningRate = (which: 'A' | 'T' | 'B', lr: number) => {
+    try {
+      this.native.setLearningRate(which, lr);
+    } catch (err) {
+      throw mapNativeError(err);
+    }
+  };
 }

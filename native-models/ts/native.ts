@@ -34,6 +34,7 @@ export interface NativeEngine {
   save(path: string, meta: string, weightsOnly?: boolean): Promise<void>;
   load(path: string, weightsOnly?: boolean, onlyAnonymizer?: boolean): Promise<string>;
   fingerprint(): { fA: number; fT: number; fB: number };
+  setLearningRate(which: 'A' | 'T' | 'B', lr: number): void;
   describe(): { device: string; parameters: { fA: number; fT: number; fB: number }; divisor: number; threads: number };
 }
 

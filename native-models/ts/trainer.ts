@@ -262,7 +262,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         phase: state.phase,
         time: new Date().toISOString(),
         ms: Math.round(ms * 10) / 10,
-        lr_A: config.optim.lrA,
+        lr_A: state.phase === 'minimax' ? (config.minimax.lrA ?? config.optim.lrA) : config.optim.lrA,
         lr_T: config.optim.lrT,
         lr_B: config.optim.lrB,
         ...stats,
@@ -340,6 +340,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     }
 
     // ---- phase 3: minimax until the step budget or L_B ≥ thBmax ----
+    // Also after a resume: loading the optimizer state restores the rate it was saved with.
+    if (state.phase === 'minimax') engine.setLearningRate('A', config.minimax.lrA ?? config.optim.lrA);
     while (state.phase === 'minimax' && stopReason !== 'cancelled') {
       if (opts.signal?.aborted) {
         stopReason = 'cancelled';

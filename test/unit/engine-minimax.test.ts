@@ -54,6 +54,23 @@ describe('minimax steps on 2 clips', () => {
     expect(fpAfterTB.fB).not.toBe(fpAfterA.fB);
   });
 
+  it('setLearningRate changes how far one f_A step moves the weights, and rejects bad input', async () => {
+    const moved = async (lrA?: number) => {
+      const engine = engineWith({ optim: { lrA: 1e-3 } });
+      if (lrA !== undefined) engine.setLearningRate('A', lrA);
+      const before = engine.fingerprint().fA;
+      await engine.stepA(batch);
+      return Math.abs(engine.fingerprint().fA - before);
+    };
+    const fast = await moved();
+    const slow = await moved(1e-5);
+    expect(fast).toBeGreaterThan(0);
+    expect(slow).toBeLessThan(0.2 * fast);
+    const engine = engineWith();
+    expect(() => engine.setLearningRate('A', 0)).toThrow(EngineError);
+    expect(() => engine.setLearningRate('X' as 'A', 1e-3)).toThrow(/A, T or B/);
+  });
+
   it('frozen-f_B mode never updates f_B in step 2', async () => {
     const engine = engineWith({ budget: { freeze: true } });
     const before = engine.fingerprint();

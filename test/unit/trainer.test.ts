@@ -72,7 +72,12 @@ describe('training loop', () => {
     const result = await train({
       data,
       out,
-      overrides: { ...tiny, init: { maxStepsA: 2, maxStepsTB: 2 }, minimax: { steps: 4 } },
+      overrides: {
+        ...tiny,
+        optim: { lrA: 1e-3 },
+        init: { maxStepsA: 2, maxStepsTB: 2 },
+        minimax: { steps: 4, lrA: 2e-4 },
+      },
     });
     expect(result.steps).toBe(8);
     expect(result.minimaxSteps).toBe(4);
@@ -80,11 +85,12 @@ describe('training loop', () => {
     const mm = lines.filter((l) => l.phase === 'minimax');
     expect(mm).toHaveLength(4);
     for (const l of mm) {
-      expect(l).toMatchObject({ lr_A: expect.any(Number), ms: expect.any(Number) });
+      expect(l).toMatchObject({ lr_A: 2e-4, ms: expect.any(Number) }); // the minimax's own f_A rate
       expect(typeof l.loss_T).toBe('number');
       expect(typeof l.loss_B).toBe('number');
       expect(typeof l.l1).toBe('number');
     }
+    expect(lines.filter((l) => l.phase === 'init-A').every((l) => l.lr_A === 1e-3)).toBe(true);
     const meta = readCheckpointMeta(result.checkpoint);
     expect(meta.config).toEqual(result.config);
     expect(meta.state).toMatchObject({ phase: 'done', step: 8, minimaxStep: 4 });
