@@ -9,6 +9,7 @@ import {
   ConfigError,
   readCheckpointMeta,
   resolveConfig,
+  runCandidates,
   train,
   type TrainConfigOverrides,
 } from '../../native-models/ts/index.js';
@@ -95,7 +96,21 @@ describe('training loop', () => {
     expect(meta.config).toEqual(result.config);
     expect(meta.state).toMatchObject({ phase: 'done', step: 8, minimaxStep: 4 });
     expect(fs.readdirSync(path.join(out, 'snapshots')).sort()).toEqual(['step-000002.pt', 'step-000004.pt']);
+    // Selection candidates: the final checkpoint holds step 4's weights, so it is not probed twice.
+    expect(runCandidates(out).map((f) => path.relative(out, f))).toEqual([
+      path.join('snapshots', 'step-000002.pt'),
+      path.join('snapshots', 'step-000004.pt'),
+    ]);
     expect(fs.readdirSync(out).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('offers the final checkpoint as a selection candidate when it is not a snapshot', async () => {
+    const out = tmpDir();
+    await train({ data, out, overrides: { ...tiny, init: { maxStepsA: 1, maxStepsTB: 1 }, minimax: { steps: 3 } } });
+    expect(runCandidates(out).map((f) => path.relative(out, f))).toEqual([
+      path.join('snapshots', 'step-000002.pt'),
+      'checkpoint.pt',
+    ]);
   });
 
   it('resumes a cancelled run to the same step count and config as an uninterrupted one', async () => {

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { CHECKPOINT_FILE } from '../checkpoint.js';
+import { CHECKPOINT_FILE, readCheckpointMeta } from '../checkpoint.js';
 import { evaluate, type EvalOptions, type EvalResult, type ProbeBudget } from './evaluate.js';
 
 export interface Candidate {
@@ -21,17 +21,15 @@ export interface Selection {
   rule: string;
 }
 
-/** Final checkpoint plus every snapshot of a run, oldest first. */
+/** Every snapshot of a run, oldest first, plus the final checkpoint unless it is the last snapshot. */
 export function runCandidates(runDir: string): string[] {
   const snaps = path.join(runDir, 'snapshots');
-  const list = fs.existsSync(snaps)
-    ? fs
-        .readdirSync(snaps)
-        .filter((f) => f.endsWith('.pt'))
-        .sort()
-        .map((f) => path.join(snaps, f))
-    : [];
-  return [...list, path.join(runDir, CHECKPOINT_FILE)];
+  const names = fs.existsSync(snaps) ? fs.readdirSync(snaps).filter((f) => f.endsWith('.pt')) : [];
+  const final = path.join(runDir, CHECKPOINT_FILE);
+  // A run that ends on a snapshot step saves the same weights twice; probing them twice costs minutes.
+  const finalStep = readCheckpointMeta(final).state.minimaxStep;
+  const sameAsFinal = `step-${String(finalStep).padStart(6, '0')}.pt`;
+  return [...names.sort().map((f) => path.join(snaps, f)), ...(names.includes(sameAsFinal) ? [] : [final])];
 }
 
 export function pick(
