@@ -23,9 +23,11 @@ import {
   readCheckpointMeta,
   runCandidates,
   selectCheckpoint,
+  selectionWarnings,
   train,
   type EvalResult,
   type ProbeBudget,
+  type Selection,
   type SynthPreset,
   type TrainConfigOverrides,
 } from '../native-models/ts/index.js';
@@ -339,7 +341,7 @@ budget (${JSON.stringify(budget.train.minimax)}), checkpoint chosen by the valid
 (\`native-models/ts/eval/select.ts\`). Target models: ${JSON.stringify(budget.probes)}.
 
 ${table}
-${notRun.length ? `\nNot run yet (no result in the cache): ${notRun.join(', ')}.\n` : ''}
+${notRun.length ? `\nNot run yet (no result in the cache): ${notRun.join(', ')}.\n` : ''}${selectionNotes()}
 Ablations (known protocol):
 
 ${ablationTable}
@@ -400,6 +402,24 @@ room with \`spact finetune\` and check it there with the privacy audit before re
   fs.writeFileSync(path.join(dir, 'MODEL_CARD.md.tmp'), card);
   fs.renameSync(path.join(dir, 'MODEL_CARD.md.tmp'), path.join(dir, 'MODEL_CARD.md'));
   log(`shipped the default model to ${dir}`);
+}
+
+// Checkpoint selection on validation, per learned method, with the rule's own doubts.
+function selectionNotes(): string {
+  const numActions = (JSON.parse(fs.readFileSync(path.join(data, 'synthroom.json'), 'utf8')) as { actions: string[] })
+    .actions.length;
+  const lines = Object.entries(selections).map(([name, sel]) => {
+    const s = sel as Selection;
+    const cands = s.candidates
+      .map((c) => `${path.basename(c.checkpoint, '.pt')} ${pct(c.action_top1)}/${pct(c.privacy_cmap)}`)
+      .join(', ');
+    const warn = selectionWarnings(s.rawVal.action_top1, numActions);
+    return (
+      `- ${name}: chose \`${path.basename(s.chosen)}\` (validation action/privacy: raw ${pct(s.rawVal.action_top1)}/` +
+      `${pct(s.rawVal.privacy_cmap)}; ${cands})${warn.length ? `. **Warning**: ${warn.join('; ')}` : ''}`
+    );
+  });
+  return lines.length ? `\nCheckpoint selection (${JSON.stringify(budget.select)}):\n\n${lines.join('\n')}\n` : '';
 }
 
 function tradeoffSvg(points: { name: string; known: EvalResult }[]): string {

@@ -11,6 +11,7 @@ import {
   multiLabelScores,
   PERSON_ATTRIBUTES,
   pick,
+  selectionWarnings,
   top1,
   type EvalResult,
 } from '../../native-models/ts/index.js';
@@ -35,6 +36,11 @@ describe('metrics', () => {
     ];
     expect(pick(c, 0.9, 0.03)).toBe('b');
     expect(pick(c, 0.99, 0.03)).toBe('a'); // none qualifies: best action
+  });
+
+  it('warns when the selection probes cannot recognise actions even on raw clips', () => {
+    expect(selectionWarnings(0.15, 10)).toEqual([expect.stringMatching(/15\.0% top-1 .*chance 10\.0%/)]);
+    expect(selectionWarnings(0.6, 10)).toEqual([]);
   });
 });
 

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { CHECKPOINT_FILE, readCheckpointMeta } from '../checkpoint.js';
+import { ClipDataset } from '../dataset.js';
 import { evaluate, type EvalOptions, type EvalResult, type ProbeBudget } from './evaluate.js';
 
 export interface Candidate {
@@ -19,6 +20,22 @@ export interface Selection {
   candidates: { checkpoint: string; action_top1: number; privacy_cmap: number }[];
   rawVal: { action_top1: number; privacy_cmap: number };
   rule: string;
+  /** Reasons this selection cannot be trusted (e.g. probes too weak to judge action). */
+  warnings: string[];
+}
+
+/**
+ * The rule compares each candidate's action top-1 to raw's. When the selection probes cannot
+ * recognise actions even on raw clips, that comparison is noise and the rule picks by privacy alone.
+ */
+export function selectionWarnings(rawValAction: number, numActions: number): string[] {
+  const chance = 1 / numActions;
+  return rawValAction < 2 * chance
+    ? [
+        `the selection's action probe reaches only ${(100 * rawValAction).toFixed(1)}% top-1 on raw validation ` +
+          `clips (chance ${(100 * chance).toFixed(1)}%): its action comparison is noise; raise the selection budget`,
+      ]
+    : [];
 }
 
 /** Every snapshot of a run, oldest first, plus the final checkpoint unless it is the last snapshot. */
@@ -66,10 +83,13 @@ export async function selectCheckpoint(opts: {
     const r = await evaluate({ ...base, anonymizer: checkpoint });
     scored.push({ checkpoint, action_top1: r.action_top1, privacy_cmap: r.privacy_cmap });
   }
+  const warnings = selectionWarnings(rawVal.action_top1, ClipDataset.open(opts.data).manifest.actions.length);
+  for (const w of warnings) opts.onProgress?.(`selection warning: ${w}`);
   return {
     chosen: pick(scored, rawVal.action_top1, drop),
     candidates: scored,
     rawVal: { action_top1: rawVal.action_top1, privacy_cmap: rawVal.privacy_cmap },
     rule: `lowest validation privacy cMAP among checkpoints with validation action top-1 ≥ raw − ${(100 * drop).toFixed(0)} points (else best action)`,
+    warnings,
   };
 }
