@@ -255,10 +255,11 @@ for (const m of learned) {
     known,
     novelAction: novel ? readCached<EvalResult>(learnedCache, `eval-novel-action-${m.name}-known-action`) : null,
   });
-  // Shipped as soon as SPAct is evaluated, so the default model never waits for the comparisons.
-  if (m.name === 'spact' && shipDefault && runNow) {
+  // Shipped as soon as SPAct is evaluated, so the default model never waits for the comparisons
+  // (with --report, re-shipped from the cache: same checkpoint, refreshed card).
+  if (m.name === 'spact' && shipDefault && (runNow || reportOnly)) {
     const sel = await trainAndSelect(m);
-    await shipDefaultModel(sel.checkpoint, rows.find((r) => r.name === 'raw')!.known, known);
+    await shipDefaultModel(sel.selection as Selection, rows.find((r) => r.name === 'raw')!.known, known);
   }
 }
 const ablationRows: { name: string; known: EvalResult }[] = [];
@@ -361,7 +362,8 @@ writeResults(`privacy-${preset}`, md, {
 log(`done in ${minutes.toFixed(0)} min`);
 
 // The selected SPAct checkpoint becomes the shipped default model (weights only, with its card).
-async function shipDefaultModel(selected: string, raw: EvalResult, spact: EvalResult): Promise<void> {
+async function shipDefaultModel(selection: Selection, raw: EvalResult, spact: EvalResult): Promise<void> {
+  const selected = selection.chosen;
   const dir = defaultModelDir();
   fs.mkdirSync(dir, { recursive: true });
   const candidate = path.join(learnedCache, 'spact-selected.pt');
@@ -376,10 +378,16 @@ async function shipDefaultModel(selected: string, raw: EvalResult, spact: EvalRe
 - **Method**: SPAct minimax (self-supervised NT-Xent budget branch, no privacy labels), edge preset.
 - **Data**: SynthRoom \`${preset}\`, seed ${seed}, dataset \`main\` (train split for training, val split for
   checkpoint selection; the test split was never used for any choice).
-- **Command**: \`npm run bench:privacy -- ${argv.join(' ')}\` (trains with
+- **Command**: \`npm run bench:privacy -- --preset ${preset} --skip-ablations --methods spact --ship-default\` (trains with
   \`train()\` from native-models/ts/trainer.ts, the same loop as \`spact train\`; budget
   ${JSON.stringify(budget.train.minimax)}, threads ${threads}, seed ${seed}).
-- **Selected checkpoint**: ${String(meta.extra?.selectedFrom ?? '')} by the validation trade-off rule.
+- **Selected checkpoint**: ${String(meta.extra?.selectedFrom ?? '')} by the validation trade-off rule
+  (${selection.rule}; budget ${JSON.stringify(budget.select)}).${selectionWarnings(
+    selection.rawVal.action_top1,
+    numActionsOf(),
+  )
+    .map((w) => `\n  **Warning**: ${w}.`)
+    .join('')}
 - **Input**: RGB frames of any size (reflect-padded to a multiple of ${2 ** (meta.config.model.fA.widths.length - 1)}); trained at
   ${fs.existsSync(path.join(data, 'synthroom.json')) ? (JSON.parse(fs.readFileSync(path.join(data, 'synthroom.json'), 'utf8')) as { size: number }).size : '?'}² pixels.
 
@@ -404,10 +412,14 @@ room with \`spact finetune\` and check it there with the privacy audit before re
   log(`shipped the default model to ${dir}`);
 }
 
+function numActionsOf(): number {
+  return (JSON.parse(fs.readFileSync(path.join(data, 'synthroom.json'), 'utf8')) as { actions: string[] }).actions
+    .length;
+}
+
 // Checkpoint selection on validation, per learned method, with the rule's own doubts.
 function selectionNotes(): string {
-  const numActions = (JSON.parse(fs.readFileSync(path.join(data, 'synthroom.json'), 'utf8')) as { actions: string[] })
-    .actions.length;
+  const numActions = numActionsOf();
   const lines = Object.entries(selections).map(([name, sel]) => {
     const s = sel as Selection;
     const cands = s.candidates
