@@ -328,11 +328,15 @@ fs.writeFileSync(
 );
 
 const ctx = machineContext();
-const md = `## Privacy benchmark, SynthRoom \`${preset}\` (\`npm run bench:privacy -- ${argv.join(' ')}\`)
+// With --report the numbers come from earlier runs: say so instead of a meaningless 0 min.
+const provenance = reportOnly
+  ? `table rebuilt from the cached results of earlier runs (\`npm run bench:privacy -- ${argv.join(' ')}\`)`
+  : `total ${minutes.toFixed(0)} min (\`npm run bench:privacy -- ${argv.join(' ')}\`)`;
+const md = `## Privacy benchmark, SynthRoom \`${preset}\` (\`npm run bench:privacy -- --preset ${preset}\`)
 
 ${Object.entries(ctx)
   .map(([k, v]) => `${k}: ${v}`)
-  .join(' · ')} · total ${minutes.toFixed(0)} min
+  .join(' · ')} · ${provenance}
 
 Known-attribute protocol (person attributes) and novel-privacy protocol (room attributes, never a
 target of any anonymizer), test split; novel-action protocol: f_A trained on the known action set,
