@@ -42,7 +42,13 @@ describe('room adaptation (finetune)', () => {
       out,
       steps: 12,
       clips: 64,
-      overrides: { threads: 2, optim: { lrA: 1e-3, lrB: 1e-3 }, logEvery: 1, init: { maxStepsTB: 8, thB0: 1e-9 } },
+      overrides: {
+        threads: 2,
+        optim: { lrA: 1e-3, lrB: 1e-3 },
+        minimax: { lrA: 1e-3 },
+        logEvery: 1,
+        init: { maxStepsTB: 8, thB0: 1e-9 },
+      },
     });
     const meta = readCheckpointMeta(r.checkpoint);
     expect(meta.kind).toBe('finetune');

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {
+  deepMerge,
   readCheckpointMeta,
   resolveCheckpointPath,
   train,
@@ -102,15 +103,18 @@ export async function finetune(opts: FinetuneOptions): Promise<TrainResult> {
     data: dataDir,
     out: opts.out,
     base: baseFile,
-    overrides: {
-      data: { batchSize },
-      minimax: { steps },
-      // f_B first learns the room (its own SSL init), bounded by a step cap.
-      init: { maxStepsTB: Math.max(10, Math.round(steps / 2)) },
-      checkpoint: { every: Math.max(5, Math.round(steps / 10)), snapshotEvery: 0 },
-      eval: { every: Math.max(5, Math.round(steps / 10)), batches: 2 },
-      ...opts.overrides,
-    },
+    // Deep merge: an override of one minimax or init key must not drop the step budget.
+    overrides: deepMerge(
+      {
+        data: { batchSize },
+        minimax: { steps },
+        // f_B first learns the room (its own SSL init), bounded by a step cap.
+        init: { maxStepsTB: Math.max(10, Math.round(steps / 2)) },
+        checkpoint: { every: Math.max(5, Math.round(steps / 10)), snapshotEvery: 0 },
+        eval: { every: Math.max(5, Math.round(steps / 10)), batches: 2 },
+      },
+      opts.overrides ?? {},
+    ),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
