@@ -20,6 +20,13 @@ let page: Page;
 let dataDir = '';
 const exportDir = path.join(tmpDir('spact-e2e-export-'), 'to-cloud');
 
+const waitFor = async (ok: () => boolean, timeoutMs: number) => {
+  for (const end = Date.now() + timeoutMs; !ok();) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
 const shot = (name: string) => page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
 
 beforeAll(async () => {
@@ -105,6 +112,14 @@ describe('SPAct Desktop in browser mode', () => {
   it('exports the room and writes the manifest to disk', async () => {
     await page.getByTestId('nav-export').click();
     await page.getByTestId('export-to').fill(exportDir);
+    // The reply to exports.start is held back until the job has finished: a short export's 'done'
+    // event then reaches the screen before the job id does, which once left it waiting forever.
+    await page.route('**/api/exports.start', async (route) => {
+      const response = await route.fetch();
+      await waitFor(() => fs.existsSync(path.join(exportDir, 'manifest.json')), 60_000);
+      await new Promise((r) => setTimeout(r, 300));
+      await route.fulfill({ response });
+    });
     await page.getByTestId('export-start').click();
     await page.getByTestId('export-summary').waitFor({ timeout: 60_000 });
     const manifest = JSON.parse(fs.readFileSync(path.join(exportDir, 'manifest.json'), 'utf8'));
