@@ -1,9 +1,10 @@
-// `npm run bench:adapt [-- --preset small|tiny] [--base RUN_DIR] [--steps N]`: room adaptation
+// `npm run bench:adapt [-- --preset small|tiny] [--base RUN_DIR] [--steps N] [--teachers raw,anonymized]`: room adaptation
 // measured on SynthRoom's held-out "new room" split. The base model (the shipped default, or
 // --base) is fine-tuned on the new room's training clips with their labels removed — no privacy
 // and no action labels, as an operator would have — then base and fine-tuned anonymizers are
 // evaluated with the paper's protocol on the new room (fresh action model and attackers trained on
-// its anonymized training clips, tested on its test clips).
+// its anonymized training clips, tested on its test clips). One fine-tune per distillation teacher
+// (its input: raw clips, or clips anonymized by the frozen base f_A), at the same budget and seed.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,16 +18,21 @@ import {
   readCheckpointMeta,
   resolveCheckpointPath,
   train,
+  type DistillTeacher,
   type EvalResult,
   type SynthPreset,
 } from '../native-models/ts/index.js';
-import { benchArg, benchDir, machineContext, mdTable, writeResults } from './results-file.js';
+import { benchArg, benchDir, machineContext, mdTable, writeJsonAtomic, writeResults } from './results-file.js';
 
 const arg = benchArg;
 const preset = (arg('--preset') ?? 'small') as SynthPreset;
 const steps = Number(arg('--steps') ?? (preset === 'tiny' ? 6 : 300));
 const base = resolveCheckpointPath(arg('--base') ?? defaultModelDir());
 const threads = Math.min(2, os.availableParallelism());
+const teachers = (arg('--teachers') ?? 'raw,anonymized').split(',') as DistillTeacher[];
+for (const t of teachers) {
+  if (t !== 'raw' && t !== 'anonymized') throw new Error(`--teachers: unknown teacher "${t}" (raw, anonymized)`);
+}
 const cache = path.join(benchDir, '.cache', `adapt-${preset}-${steps}`);
 const data = path.join(cache, 'synthroom');
 const log = (m: string) => process.stderr.write(`[bench:adapt ${preset}] ${m}\n`);
@@ -58,18 +64,28 @@ if (!fs.existsSync(path.join(footage, 'manifest.json'))) {
   w.finish({ generator: 'bench:adapt', from: 'new-room', labels: 'removed' });
 }
 
-const run = path.join(cache, 'finetuned');
-if (
-  !fs.existsSync(path.join(run, 'checkpoint.pt')) ||
-  readCheckpointMeta(path.join(run, 'checkpoint.pt')).state.phase !== 'done'
-) {
-  log(`fine-tuning ${path.relative(process.cwd(), base)} on the unlabeled new room (${steps} steps)…`);
+// Runs of an earlier layout (one raw-teacher run, no teacher in its name) keep their results.
+if (fs.existsSync(path.join(cache, 'finetuned')) && !fs.existsSync(path.join(cache, 'finetuned-raw'))) {
+  fs.renameSync(path.join(cache, 'finetuned'), path.join(cache, 'finetuned-raw'));
+  if (fs.existsSync(path.join(cache, 'eval-finetuned.json'))) {
+    fs.renameSync(path.join(cache, 'eval-finetuned.json'), path.join(cache, 'eval-finetuned-raw.json'));
+  }
+}
+
+async function finetuned(teacher: DistillTeacher): Promise<string> {
+  const run = path.join(cache, `finetuned-${teacher}`);
+  const file = path.join(run, 'checkpoint.pt');
+  if (fs.existsSync(file) && readCheckpointMeta(file).state.phase === 'done') return file;
+  log(
+    `fine-tuning ${path.relative(process.cwd(), base)} on the unlabeled new room (${steps} steps, ${teacher} teacher)…`,
+  );
   fs.rmSync(run, { recursive: true, force: true });
   await train({
     data: footage,
     out: run,
     base,
     overrides: {
+      distill: { teacher },
       minimax: { steps },
       init: { maxStepsTB: Math.max(10, Math.round(steps / 2)) },
       checkpoint: { every: Math.max(5, Math.round(steps / 10)), snapshotEvery: 0 },
@@ -78,6 +94,7 @@ if (
     },
     onWarning: (w) => log(`  ${w}`),
   });
+  return file;
 }
 
 async function evalOn(name: string, anonymizer: string): Promise<EvalResult> {
@@ -85,18 +102,20 @@ async function evalOn(name: string, anonymizer: string): Promise<EvalResult> {
   if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as EvalResult;
   log(`evaluating ${name} on the new room…`);
   const r = await evaluate({ data: newRoom, anonymizer, protocol: 'known', budget: probes, seed: 0, threads });
-  fs.writeFileSync(file, JSON.stringify(r, null, 2));
+  writeJsonAtomic(file, r);
   return r;
 }
 
+const baseR = await evalOn('base', base);
 const rows: [string, EvalResult][] = [
   ['raw', await evalOn('raw', 'raw')],
-  ['base model', await evalOn('base', base)],
-  ['fine-tuned to the room', await evalOn('finetuned', path.join(run, 'checkpoint.pt'))],
+  ['base model', baseR],
 ];
+for (const teacher of teachers) {
+  rows.push([`fine-tuned, ${teacher} teacher`, await evalOn(`finetuned-${teacher}`, await finetuned(teacher))]);
+}
 const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : (100 * v).toFixed(1));
-const baseR = rows[1]![1];
-const ftR = rows[2]![1];
+const points = (a: number | undefined, b: number | undefined) => (100 * ((a ?? 0) - (b ?? 0))).toFixed(1);
 const ctx = machineContext();
 const md = `## Room adaptation, SynthRoom \`${preset}\` new room (\`npm run bench:adapt -- --preset ${preset}\`)
 
@@ -106,7 +125,7 @@ ${Object.entries(ctx)
 
 Base: \`${path.relative(path.dirname(benchDir), base)}\`; fine-tuned ${steps} minimax steps on the new room's training clips
 with all labels removed (SSL budget branch on the room's frames, distillation from the frozen base
-action model). Evaluation on the new room's test split with fresh target models (${JSON.stringify(probes)}).
+action model; its teacher sees raw clips, or the clips through the frozen base f_A). Evaluation on the new room's test split with fresh target models (${JSON.stringify(probes)}).
 
 ${mdTable(
   ['anonymizer', 'action top-1 ↑', 'person cMAP ↓', 'room cMAP ↓', 'flicker'],
@@ -119,9 +138,19 @@ ${mdTable(
   ]),
 )}
 
-Change from base to fine-tuned: action top-1 ${(100 * (ftR.action_top1 - baseR.action_top1)).toFixed(1)} points,
-person cMAP ${(100 * ((ftR.groups.person?.privacy_cmap ?? 0) - (baseR.groups.person?.privacy_cmap ?? 0))).toFixed(1)} points,
-room cMAP ${(100 * ((ftR.groups.room?.privacy_cmap ?? 0) - (baseR.groups.room?.privacy_cmap ?? 0))).toFixed(1)} points.
+Change from base to fine-tuned (points):
+
+${mdTable(
+  ['teacher', 'action top-1', 'person cMAP', 'room cMAP'],
+  rows
+    .slice(2)
+    .map(([name, r]) => [
+      name.replace('fine-tuned, ', ''),
+      points(r.action_top1, baseR.action_top1),
+      points(r.groups.person?.privacy_cmap, baseR.groups.person?.privacy_cmap),
+      points(r.groups.room?.privacy_cmap, baseR.groups.room?.privacy_cmap),
+    ]),
+)}
 `;
-writeResults(`adapt-${preset}`, md, { context: ctx, preset, steps, base, rows });
+writeResults(`adapt-${preset}`, md, { context: ctx, preset, steps, base, teachers, rows });
 log('done');

@@ -31,7 +31,15 @@ import {
   type SynthPreset,
   type TrainConfigOverrides,
 } from '../native-models/ts/index.js';
-import { benchArg, benchDir, machineContext, mdTable, writeResults } from './results-file.js';
+import {
+  benchArg,
+  benchDir,
+  machineContext,
+  mdTable,
+  writeAtomic,
+  writeJsonAtomic,
+  writeResults,
+} from './results-file.js';
 
 const argv = process.argv.slice(2);
 const arg = benchArg;
@@ -112,10 +120,7 @@ async function cached<T>(dir: string, name: string, fn: () => Promise<T>): Promi
   const hit = readCached<T>(dir, name);
   if (hit !== null) return hit;
   const value = await fn();
-  // Temp file + rename: a run killed mid-write never leaves a truncated result behind.
-  const file = path.join(dir, `${name}.json`);
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify(value, null, 2));
-  fs.renameSync(`${file}.tmp`, file);
+  writeJsonAtomic(path.join(dir, `${name}.json`), value);
   return value;
 }
 
@@ -411,8 +416,7 @@ Full table with baselines: bench/RESULTS.md, section "Privacy benchmark, SynthRo
 Trained on synthetic rooms only: real footage differs (textures, faces, lighting). Fine-tune it to a
 room with \`spact finetune\` and check it there with the privacy audit before relying on it.
 `;
-  fs.writeFileSync(path.join(dir, 'MODEL_CARD.md.tmp'), card);
-  fs.renameSync(path.join(dir, 'MODEL_CARD.md.tmp'), path.join(dir, 'MODEL_CARD.md'));
+  writeAtomic(path.join(dir, 'MODEL_CARD.md'), card);
   log(`shipped the default model to ${dir}`);
 }
 

@@ -37,14 +37,20 @@ export function writeResults(name: string, markdown: string, json: unknown): voi
   const i = text.indexOf(start);
   const j = text.indexOf(end);
   text = i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + end.length) : `${text.trimEnd()}\n\n${block}\n`;
-  // Temp file + rename: two benchmarks finishing together never leave a torn RESULTS.md behind.
-  const writeAtomic = (file: string, content: string) => {
-    fs.writeFileSync(`${file}.tmp-${process.pid}`, content);
-    fs.renameSync(`${file}.tmp-${process.pid}`, file);
-  };
   writeAtomic(resultsFile, text);
   fs.mkdirSync(path.join(benchDir, 'results'), { recursive: true });
-  writeAtomic(path.join(benchDir, 'results', `${name}.json`), `${JSON.stringify(json, null, 2)}\n`);
+  writeJsonAtomic(path.join(benchDir, 'results', `${name}.json`), json);
+}
+
+/** Temp file + rename: a run killed mid-write, or two benchmarks finishing together, never leave
+ *  a torn file behind. */
+export function writeAtomic(file: string, content: string): void {
+  fs.writeFileSync(`${file}.tmp-${process.pid}`, content);
+  fs.renameSync(`${file}.tmp-${process.pid}`, file);
+}
+
+export function writeJsonAtomic(file: string, value: unknown): void {
+  writeAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 export function mdTable(header: string[], rows: (string | number)[][]): string {

@@ -37,6 +37,9 @@ Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)), rng_(static_cast<uint64
     throw BadInputError("budgetLoss must be ntxent, moco, rotnet or supervised, got \"" + bl + "\"");
   }
   if (bl == "supervised" && cfg_.numPrivacy < 1) throw BadInputError("supervised budget mode needs numPrivacy >= 1");
+  if (cfg_.distillTeacher != "raw" && cfg_.distillTeacher != "anonymized") {
+    throw BadInputError("distillTeacher must be raw or anonymized, got \"" + cfg_.distillTeacher + "\"");
+  }
   if (cfg_.sampler != "random" && cfg_.sampler != "near" && cfg_.sampler != "far") {
     throw BadInputError("sampler must be random, near or far, got \"" + cfg_.sampler + "\"");
   }
@@ -49,6 +52,13 @@ Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)), rng_(static_cast<uint64
   if (bl == "supervised") privHead = torch::nn::Linear(fB->featureDim, cfg_.numPrivacy);
   fA->to(device_);
   fA->applyMemoryFormat();
+  if (cfg_.distill && cfg_.distillTeacher == "anonymized") {
+    fATeacher = UNet(cfg_.fA);
+    fATeacher->to(device_);
+    fATeacher->applyMemoryFormat();
+    fATeacher->eval();
+    for (auto& p : fATeacher->parameters()) p.set_requires_grad(false);
+  }
   fT->to(device_);
   fB->to(device_);
   if (proj) proj->to(device_);
@@ -245,6 +255,13 @@ torch::Tensor Engine::applyA(const torch::Tensor& frames) {
   return y.reshape(s);
 }
 
+torch::Tensor Engine::teacherInput(const torch::Tensor& frames) {
+  if (!fATeacher) return frames;
+  torch::NoGradGuard ng;
+  const auto s = frames.sizes();
+  return fATeacher->forward(frames.reshape({s[0] * s[1], s[2], s[3], s[4]})).reshape(s);
+}
+
 int64_t Engine::sampleWindow(int64_t t) {
   const int64_t span = (cfg_.clipFrames - 1) * cfg_.frameStride + 1;
   return std::uniform_int_distribution<int64_t>(0, t - span)(rng_);
@@ -282,7 +299,7 @@ Stats Engine::distillStepA(const Batch& b) {
     torch::Tensor teacher;
     {
       torch::NoGradGuard ng;
-      teacher = fT->forward(clipAt(x, s0));
+      teacher = fT->forward(clipAt(teacherInput(x), s0));
     }
     auto a = applyA(x);
     auto student = fT->forward(clipAt(a, s0));
@@ -320,7 +337,7 @@ Stats Engine::distillEvaluate(const Batch& b) {
   auto x = prepare(b, false).frames;
   auto a = applyA(x);
   const int64_t s0 = sampleWindow(x.size(1));
-  auto teacher = fT->forward(clipAt(x, s0));
+  auto teacher = fT->forward(clipAt(teacherInput(x), s0));
   auto student = fT->forward(clipAt(a, s0));
   Stats s{{"l1", l1Loss(a, x).item<double>()}};
   s["distill"] = distillLoss(teacher, student, cfg_.distillTemperature).item<double>();
@@ -589,6 +606,7 @@ void Engine::save(const std::string& path, const std::string& meta, bool weights
   writeModule(root, "fT", *fT);
   writeModule(root, "fB", *fB);
   if (proj) writeModule(root, "proj", *proj);
+  if (fATeacher) writeModule(root, "fATeacher", *fATeacher);
   if (rotHead) writeModule(root, "rotHead", *rotHead);
   if (privHead) writeModule(root, "privHead", *privHead);
   if (keyEnc_) {
@@ -629,6 +647,21 @@ std::string Engine::load(const std::string& path, bool weightsOnly, bool onlyAno
   }
   readModule(root, "fA", *fA);
   fA->applyMemoryFormat();
+  if (fATeacher) {
+    // Starting from a base (weights only): its f_A becomes the teacher's. Resuming: the run's own.
+    torch::serialize::InputArchive saved;
+    if (!weightsOnly && root.try_read("fATeacher", saved)) {
+      fATeacher->load(saved);
+    } else {
+      torch::NoGradGuard ng;
+      auto src = fA->named_parameters(), dst = fATeacher->named_parameters();
+      for (const auto& p : src) dst[p.key()].copy_(p.value());
+      auto srcB = fA->named_buffers(), dstB = fATeacher->named_buffers();
+      for (const auto& b : srcB) dstB[b.key()].copy_(b.value());
+    }
+    fATeacher->applyMemoryFormat();
+    fATeacher->eval();
+  }
   if (onlyAnonymizer) {
     c10::IValue meta;
     root.read("meta", meta);

@@ -49,6 +49,10 @@ struct EngineConfig {
   // Clips tagged by an operator (action >= 0) add a cross-entropy term; -1 means untagged.
   bool distill = false;
   double distillTemperature = 2.0;
+  // What the teacher sees: "raw" clips, or "anonymized" = the clips through the frozen base f_A
+  // (the input f_T was trained on in the base's minimax). A raw teacher is matched exactly by an
+  // identity f_A, so its distillation term pulls f_A back towards the input.
+  std::string distillTeacher = "raw";
   double lrA = 1e-4, lrT = 1e-4, lrB = 1e-4;
   double weightDecay = 0.0;
   AugmentConfig augment;
@@ -114,6 +118,7 @@ class Engine {
   Projection proj{nullptr};  // ntxent / moco
   torch::nn::Linear rotHead{nullptr};  // rotnet
   torch::nn::Linear privHead{nullptr};  // supervised
+  UNet fATeacher{nullptr};  // distillTeacher "anonymized": the base f_A, frozen
 
  private:
   struct Prepared {
@@ -121,6 +126,7 @@ class Engine {
   };
   Prepared prepare(const Batch& b, bool augment);
   torch::Tensor applyA(const torch::Tensor& frames);  // [N,T,3,H,W] → same
+  torch::Tensor teacherInput(const torch::Tensor& frames);  // raw, or through the frozen base f_A
   torch::Tensor clipForT(const torch::Tensor& frames);  // → [N,3,Tc,H,W], random window
   int64_t sampleWindow(int64_t t);
   torch::Tensor clipAt(const torch::Tensor& frames, int64_t start);

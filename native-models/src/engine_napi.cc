@@ -53,6 +53,7 @@ EngineConfig parseEngineConfig(const Napi::Object& c) {
   cfg.farMin = integer(c, "farMin", cfg.farMin);
   cfg.distill = boolean(c, "distill", cfg.distill);
   cfg.distillTemperature = num(c, "distillTemperature", cfg.distillTemperature);
+  cfg.distillTeacher = str(c, "distillTeacher", cfg.distillTeacher);
   cfg.lrA = num(c, "lrA", cfg.lrA);
   cfg.lrT = num(c, "lrT", cfg.lrT);
   cfg.lrB = num(c, "lrB", cfg.lrB);

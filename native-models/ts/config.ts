@@ -96,6 +96,9 @@ export const TrainConfigSchema = z
       .object({
         enabled: z.boolean(),
         temperature: z.number().positive(),
+        // The teacher's input: 'raw' clips, or 'anonymized' by the frozen base f_A. A raw teacher
+        // is matched exactly by an identity f_A, so it pulls f_A back towards the input.
+        teacher: z.enum(['raw', 'anonymized']).default('raw'),
       })
       .strict(),
     // Augmentation, drawn once per clip (the same for all its frames).
@@ -129,6 +132,7 @@ export const TrainConfigSchema = z
 
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 export type PresetName = 'edge' | 'paper';
+export type DistillTeacher = TrainConfig['distill']['teacher'];
 
 type DeepPartial<T> = T extends (infer U)[] ? U[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 export type TrainConfigOverrides = DeepPartial<TrainConfig>;
@@ -138,7 +142,7 @@ const common = {
   sampler: { strategy: 'random', nearMax: 8, farMin: 64 },
   optim: { lrA: 1e-4, lrT: 1e-4, lrB: 1e-4, weightDecay: 0 },
   augment: { enabled: true, cropMinScale: 0.8, flip: true, jitter: 0.2, eraseProb: 0.25 },
-  distill: { enabled: false, temperature: 2 },
+  distill: { enabled: false, temperature: 2, teacher: 'raw' },
   device: 'auto',
   threads: 0,
   seed: 0,
@@ -278,6 +282,7 @@ export function engineConfigOf(cfg: TrainConfig, labels: LabelSpace): Record<str
     freezeBudget: cfg.budget.freeze,
     distill: cfg.distill.enabled,
     distillTemperature: cfg.distill.temperature,
+    distillTeacher: cfg.distill.teacher,
     temperature: cfg.budget.temperature,
     mocoQueue: cfg.budget.mocoQueue,
     mocoMomentum: cfg.budget.mocoMomentum,

@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
 import {
@@ -8,7 +10,7 @@ import {
   SpactEngine,
   type LabelSpace,
 } from '../../native-models/ts/index.js';
-import { makeToyDataset, TOY_ACTIONS, TOY_PRIVACY } from '../helpers/toy-clips.js';
+import { makeToyDataset, tmpDir, TOY_ACTIONS, TOY_PRIVACY } from '../helpers/toy-clips.js';
 
 const labels: LabelSpace = { actions: TOY_ACTIONS, multiLabelActions: false, privacyAttributes: TOY_PRIVACY };
 const dir = makeToyDataset({ train: 8, val: 0, size: 32, frames: 8 });
@@ -100,6 +102,40 @@ describe('minimax steps on 2 clips', () => {
     await expect(engine.stepTB(batch)).rejects.toThrow(/farMin=64/);
     const near = engineWith({ sampler: { strategy: 'near', nearMax: 2 } });
     expect(Number.isFinite((await near.stepTB(batch)).loss_B)).toBe(true);
+  });
+});
+
+describe('fine-tuning distillation teacher', () => {
+  const batch = dataset.readBatch('train', [0, 1]);
+  const distilling = (teacher: 'raw' | 'anonymized') =>
+    engineWith({ distill: { enabled: true, temperature: 2, teacher }, optim: { lrA: 1e-2 } });
+
+  it('an anonymized teacher is the frozen base f_A: zero distillation at the start, kept across a resume', async () => {
+    const base = engineWith();
+    const baseFile = path.join(tmpDir('spact-teacher-'), 'base.pt');
+    await base.save(baseFile, '{}', true);
+
+    const anonymized = distilling('anonymized');
+    await anonymized.load(baseFile, true);
+    expect((await anonymized.evaluate(batch)).distill!).toBeLessThan(1e-6);
+    // A raw teacher sees other input than the student, so it disagrees with an untrained f_A.
+    const raw = distilling('raw');
+    await raw.load(baseFile, true);
+    expect((await raw.evaluate(batch)).distill!).toBeGreaterThan(1e-4);
+
+    for (let i = 0; i < 3; i++) await anonymized.stepA(batch);
+    const moved = (await anonymized.evaluate(batch)).distill!;
+    expect(moved).toBeGreaterThan(1e-6);
+    const runFile = path.join(path.dirname(baseFile), 'run.pt');
+    await anonymized.save(runFile, '{}');
+    const resumed = distilling('anonymized');
+    await resumed.load(runFile);
+    // Had the teacher been copied from the run's current f_A, this would be 0 again.
+    expect((await resumed.evaluate(batch)).distill!).toBeCloseTo(moved, 6);
+  });
+
+  it('rejects an unknown teacher', () => {
+    expect(() => distilling('blurred' as 'raw')).toThrow();
   });
 });
 

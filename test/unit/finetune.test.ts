@@ -53,6 +53,8 @@ describe('room adaptation (finetune)', () => {
     const meta = readCheckpointMeta(r.checkpoint);
     expect(meta.kind).toBe('finetune');
     expect(meta.config.distill.enabled).toBe(true);
+    // The teacher sees the clips through the frozen base f_A unless the operator asks otherwise.
+    expect(meta.config.distill.teacher).toBe('anonymized');
     expect(meta.config.model).toEqual(readCheckpointMeta(path.join(base, 'checkpoint.pt')).config.model);
     const mm = metricLines(out).filter((l) => l.phase === 'minimax');
     expect(mm).toHaveLength(12);
@@ -108,5 +110,18 @@ describe('room adaptation (finetune)', () => {
     ]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/nope\.mp4: no such file/);
+    const badTeacher = await spact([
+      'finetune',
+      '--footage',
+      footageDir,
+      '--base',
+      base,
+      '--out',
+      out,
+      '--teacher',
+      'blurred',
+    ]);
+    expect(badTeacher.code).toBe(2);
+    expect(badTeacher.stderr).toMatch(/--teacher must be anonymized or raw/);
   });
 });

@@ -10,6 +10,7 @@ import {
   readCheckpointMeta,
   resolveCheckpointPath,
   train,
+  type DistillTeacher,
   type TrainConfigOverrides,
   type TrainProgress,
   type TrainResult,
@@ -26,6 +27,8 @@ export interface FinetuneOptions {
   clips?: number;
   fps?: number;
   tags?: ActionTag[];
+  /** What the distillation teacher sees (default: DEFAULT_DISTILL_TEACHER). */
+  teacher?: DistillTeacher;
   overrides?: TrainConfigOverrides;
   resume?: boolean;
   signal?: AbortSignal;
@@ -35,6 +38,11 @@ export interface FinetuneOptions {
 }
 
 export const FOOTAGE_DATA_DIR = 'footage-data';
+
+/** The teacher sees the clips through the frozen base f_A, the input it was trained on: a raw
+ *  teacher is matched exactly by an identity f_A and pulls the anonymizer back towards the input
+ *  (bench/RESULTS.md, "Room adaptation"). */
+export const DEFAULT_DISTILL_TEACHER: DistillTeacher = 'anonymized';
 
 /** Reads an operator tag file: {"tags": [{"file", "start", "end", "action"}]}. */
 export function readTags(file: string): ActionTag[] {
@@ -107,6 +115,7 @@ export async function finetune(opts: FinetuneOptions): Promise<TrainResult> {
     overrides: deepMerge(
       {
         data: { batchSize },
+        distill: { teacher: opts.teacher ?? DEFAULT_DISTILL_TEACHER },
         minimax: { steps },
         // f_B first learns the room (its own SSL init), bounded by a step cap.
         init: { maxStepsTB: Math.max(10, Math.round(steps / 2)) },
