@@ -1,10 +1,11 @@
-// `npm run bench:adapt [-- --preset small|tiny] [--base RUN_DIR] [--steps N] [--teachers raw,anonymized]`: room adaptation
+// `npm run bench:adapt [-- --preset small|tiny] [--base RUN_DIR] [--steps N] [--variants NAME,…]`: room adaptation
 // measured on SynthRoom's held-out "new room" split. The base model (the shipped default, or
 // --base) is fine-tuned on the new room's training clips with their labels removed — no privacy
 // and no action labels, as an operator would have — then base and fine-tuned anonymizers are
 // evaluated with the paper's protocol on the new room (fresh action model and attackers trained on
-// its anonymized training clips, tested on its test clips). One fine-tune per distillation teacher
-// (its input: raw clips, or clips anonymized by the frozen base f_A), at the same budget and seed.
+// its anonymized training clips, tested on its test clips). One fine-tune per variant (the
+// distillation teacher's input: raw clips, or clips through the frozen base f_A; f_A's minimax
+// rate), at the same budget and seed; one is selected on the validation split.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,14 +13,15 @@ import path from 'node:path';
 import {
   ClipDataset,
   ClipDatasetWriter,
+  deepMerge,
   defaultModelDir,
   evaluate,
   generateSynthRoom,
   readCheckpointMeta,
   resolveCheckpointPath,
   train,
-  type DistillTeacher,
   type EvalResult,
+  type TrainConfigOverrides,
   type SynthPreset,
 } from '../native-models/ts/index.js';
 import { benchArg, benchDir, machineContext, mdTable, writeJsonAtomic, writeResults } from './results-file.js';
@@ -29,9 +31,18 @@ const preset = (arg('--preset') ?? 'small') as SynthPreset;
 const steps = Number(arg('--steps') ?? (preset === 'tiny' ? 6 : 300));
 const base = resolveCheckpointPath(arg('--base') ?? defaultModelDir());
 const threads = Math.min(2, os.availableParallelism());
-const teachers = (arg('--teachers') ?? 'raw,anonymized').split(',') as DistillTeacher[];
-for (const t of teachers) {
-  if (t !== 'raw' && t !== 'anonymized') throw new Error(`--teachers: unknown teacher "${t}" (raw, anonymized)`);
+// Fine-tune settings compared at the same step budget and seed; the names are cache keys.
+const VARIANTS: Record<string, { label: string; overrides: TrainConfigOverrides }> = {
+  raw: { label: 'fine-tuned: raw teacher, lr_A 1e-4', overrides: { distill: { teacher: 'raw' } } },
+  anonymized: { label: 'fine-tuned: anonymized teacher, lr_A 1e-4', overrides: { distill: { teacher: 'anonymized' } } },
+  'anonymized-lrA-1e-3': {
+    label: 'fine-tuned: anonymized teacher, lr_A 1e-3',
+    overrides: { distill: { teacher: 'anonymized' }, minimax: { lrA: 1e-3 } },
+  },
+};
+const variants = (arg('--variants') ?? Object.keys(VARIANTS).join(',')).split(',');
+for (const v of variants) {
+  if (!VARIANTS[v]) throw new Error(`--variants: unknown variant "${v}" (${Object.keys(VARIANTS).join(', ')})`);
 }
 const cache = path.join(benchDir, '.cache', `adapt-${preset}-${steps}`);
 const data = path.join(cache, 'synthroom');
@@ -72,50 +83,74 @@ if (fs.existsSync(path.join(cache, 'finetuned')) && !fs.existsSync(path.join(cac
   }
 }
 
-async function finetuned(teacher: DistillTeacher): Promise<string> {
-  const run = path.join(cache, `finetuned-${teacher}`);
+async function finetuned(name: string): Promise<string> {
+  const run = path.join(cache, `finetuned-${name}`);
   const file = path.join(run, 'checkpoint.pt');
   if (fs.existsSync(file) && readCheckpointMeta(file).state.phase === 'done') return file;
-  log(
-    `fine-tuning ${path.relative(process.cwd(), base)} on the unlabeled new room (${steps} steps, ${teacher} teacher)…`,
-  );
+  log(`fine-tuning ${path.relative(process.cwd(), base)} on the unlabeled new room (${steps} steps, ${name})…`);
   fs.rmSync(run, { recursive: true, force: true });
   await train({
     data: footage,
     out: run,
     base,
-    overrides: {
-      distill: { teacher },
-      minimax: { steps },
-      init: { maxStepsTB: Math.max(10, Math.round(steps / 2)) },
-      checkpoint: { every: Math.max(5, Math.round(steps / 10)), snapshotEvery: 0 },
-      eval: { every: Math.max(5, Math.round(steps / 10)), batches: 2 },
-      threads,
-    },
+    overrides: deepMerge(
+      {
+        minimax: { steps },
+        init: { maxStepsTB: Math.max(10, Math.round(steps / 2)) },
+        checkpoint: { every: Math.max(5, Math.round(steps / 10)), snapshotEvery: 0 },
+        eval: { every: Math.max(5, Math.round(steps / 10)), batches: 2 },
+        threads,
+      },
+      VARIANTS[name]!.overrides,
+    ),
     onWarning: (w) => log(`  ${w}`),
   });
   return file;
 }
 
-async function evalOn(name: string, anonymizer: string): Promise<EvalResult> {
-  const file = path.join(cache, `eval-${name}.json`);
+/** Fresh probes trained on the new room's anonymized training clips, tested on `split`. */
+async function evalOn(name: string, anonymizer: string, split: 'val' | 'test'): Promise<EvalResult> {
+  const file = path.join(cache, split === 'test' ? `eval-${name}.json` : `eval-${name}-val.json`);
   if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as EvalResult;
-  log(`evaluating ${name} on the new room…`);
-  const r = await evaluate({ data: newRoom, anonymizer, protocol: 'known', budget: probes, seed: 0, threads });
+  log(`evaluating ${name} on the new room's ${split} split…`);
+  const r = await evaluate({
+    data: newRoom,
+    anonymizer,
+    protocol: 'known',
+    budget: probes,
+    seed: 0,
+    threads,
+    ...(split === 'val' ? { testSplit: 'val' as const } : {}),
+  });
   writeJsonAtomic(file, r);
   return r;
 }
 
-const baseR = await evalOn('base', base);
-const rows: [string, EvalResult][] = [
-  ['raw', await evalOn('raw', 'raw')],
-  ['base model', baseR],
-];
-for (const teacher of teachers) {
-  rows.push([`fine-tuned, ${teacher} teacher`, await evalOn(`finetuned-${teacher}`, await finetuned(teacher))]);
+interface Row {
+  name: string;
+  val: EvalResult;
+  test: EvalResult;
 }
+const rowOf = async (name: string, anonymizer: string): Promise<Row> => ({
+  name,
+  val: await evalOn(name, anonymizer, 'val'),
+  test: await evalOn(name, anonymizer, 'test'),
+});
+const rawRow = await rowOf('raw', 'raw');
+const baseRow = await rowOf('base', base);
+const tuned: Row[] = [];
+for (const name of variants) tuned.push(await rowOf(`finetuned-${name}`, await finetuned(name)));
+
+const person = (r: EvalResult) => r.groups.person?.privacy_cmap ?? Number.NaN;
+const room = (r: EvalResult) => r.groups.room?.privacy_cmap ?? Number.NaN;
+// Selection on validation only (the test split is never looked at to choose): the lowest person
+// cMAP among the variants whose action top-1 stays within 2 points of the base model's.
+const eligible = tuned.filter((r) => r.val.action_top1 >= baseRow.val.action_top1 - 0.02);
+const selected = eligible.sort((x, y) => person(x.val) - person(y.val))[0] ?? null;
 const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : (100 * v).toFixed(1));
-const points = (a: number | undefined, b: number | undefined) => (100 * ((a ?? 0) - (b ?? 0))).toFixed(1);
+const points = (a: number, b: number) => (100 * (a - b)).toFixed(1);
+const labelOf = (row: Row) =>
+  row.name === 'raw' ? 'raw' : row.name === 'base' ? 'base model' : VARIANTS[row.name.replace('finetuned-', '')]!.label;
 const ctx = machineContext();
 const md = `## Room adaptation, SynthRoom \`${preset}\` new room (\`npm run bench:adapt -- --preset ${preset}\`)
 
@@ -125,32 +160,53 @@ ${Object.entries(ctx)
 
 Base: \`${path.relative(path.dirname(benchDir), base)}\`; fine-tuned ${steps} minimax steps on the new room's training clips
 with all labels removed (SSL budget branch on the room's frames, distillation from the frozen base
-action model; its teacher sees raw clips, or the clips through the frozen base f_A). Evaluation on the new room's test split with fresh target models (${JSON.stringify(probes)}).
+action model; its teacher sees raw clips, or the clips through the frozen base f_A). Fresh target
+models (${JSON.stringify(probes)}) are trained on the new room's anonymized training clips and tested on its
+validation split (used to select) and its test split (reported).
 
 ${mdTable(
-  ['anonymizer', 'action top-1 ↑', 'person cMAP ↓', 'room cMAP ↓', 'flicker'],
-  rows.map(([name, r]) => [
-    name,
-    pct(r.action_top1),
-    pct(r.groups.person?.privacy_cmap),
-    pct(r.groups.room?.privacy_cmap),
-    r.flicker.toFixed(2),
+  [
+    'anonymizer',
+    'val action ↑',
+    'val person ↓',
+    'val room ↓',
+    'test action ↑',
+    'test person ↓',
+    'test room ↓',
+    'flicker',
+  ],
+  [rawRow, baseRow, ...tuned].map((row) => [
+    row === selected ? `**${labelOf(row)}** (selected)` : labelOf(row),
+    pct(row.val.action_top1),
+    pct(person(row.val)),
+    pct(room(row.val)),
+    pct(row.test.action_top1),
+    pct(person(row.test)),
+    pct(room(row.test)),
+    row.test.flicker.toFixed(2),
   ]),
 )}
 
-Change from base to fine-tuned (points):
+Fine-tuned minus base on the test split (points): ${tuned
+  .map(
+    (row) =>
+      `${labelOf(row)}: action ${points(row.test.action_top1, baseRow.test.action_top1)}, person ${points(
+        person(row.test),
+        person(baseRow.test),
+      )}, room ${points(room(row.test), room(baseRow.test))}`,
+  )
+  .join('; ')}.
 
-${mdTable(
-  ['teacher', 'action top-1', 'person cMAP', 'room cMAP'],
-  rows
-    .slice(2)
-    .map(([name, r]) => [
-      name.replace('fine-tuned, ', ''),
-      points(r.action_top1, baseR.action_top1),
-      points(r.groups.person?.privacy_cmap, baseR.groups.person?.privacy_cmap),
-      points(r.groups.room?.privacy_cmap, baseR.groups.room?.privacy_cmap),
-    ]),
-)}
+Selection (validation split only): the lowest person cMAP among variants whose action top-1 is within
+2 points of the base model's: ${selected ? labelOf(selected) : 'none qualifies'}.
 `;
-writeResults(`adapt-${preset}`, md, { context: ctx, preset, steps, base, teachers, rows });
+writeResults(`adapt-${preset}`, md, {
+  context: ctx,
+  preset,
+  steps,
+  base,
+  variants: Object.fromEntries(variants.map((v) => [v, VARIANTS[v]])),
+  selected: selected?.name ?? null,
+  rows: [rawRow, baseRow, ...tuned],
+});
 log('done');

@@ -39,10 +39,9 @@ export interface FinetuneOptions {
 
 export const FOOTAGE_DATA_DIR = 'footage-data';
 
-/** The teacher sees the clips through the frozen base f_A, the input it was trained on: a raw
- *  teacher is matched exactly by an identity f_A and pulls the anonymizer back towards the input
- *  (bench/RESULTS.md, "Room adaptation"). */
-export const DEFAULT_DISTILL_TEACHER: DistillTeacher = 'anonymized';
+/** Selected on the new room's validation split by `npm run bench:adapt` (bench/RESULTS.md, "Room
+ *  adaptation"): the anonymized teacher kept privacy at the base's level but lost action top-1. */
+export const DEFAULT_DISTILL_TEACHER: DistillTeacher = 'raw';
 
 /** Reads an operator tag file: {"tags": [{"file", "start", "end", "action"}]}. */
 export function readTags(file: string): ActionTag[] {
