@@ -39,6 +39,15 @@ const VARIANTS: Record<string, { label: string; overrides: TrainConfigOverrides 
     label: 'fine-tuned: anonymized teacher, lr_A 1e-3',
     overrides: { distill: { teacher: 'anonymized' }, minimax: { lrA: 1e-3 } },
   },
+  // f_T keeps learning the frozen teacher's soft labels on f_A's output (distill.adaptT).
+  'raw-adaptT': {
+    label: 'fine-tuned: raw teacher, adapting f_T, lr_A 1e-4',
+    overrides: { distill: { teacher: 'raw', adaptT: true } },
+  },
+  'anonymized-adaptT-lrA-1e-3': {
+    label: 'fine-tuned: anonymized teacher, adapting f_T, lr_A 1e-3',
+    overrides: { distill: { teacher: 'anonymized', adaptT: true }, minimax: { lrA: 1e-3 } },
+  },
 };
 const variants = (arg('--variants') ?? Object.keys(VARIANTS).join(',')).split(',');
 for (const v of variants) {

@@ -60,6 +60,12 @@ Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)), rng_(static_cast<uint64
     for (auto& p : fATeacher->parameters()) p.set_requires_grad(false);
   }
   fT->to(device_);
+  if (cfg_.distill && cfg_.distillAdaptT) {
+    fTTeacher = R3D(cfg_.fT, cfg_.numActions);
+    fTTeacher->to(device_);
+    fTTeacher->eval();
+    for (auto& p : fTTeacher->parameters()) p.set_requires_grad(false);
+  }
   fB->to(device_);
   if (proj) proj->to(device_);
   if (rotHead) rotHead->to(device_);
@@ -262,6 +268,12 @@ torch::Tensor Engine::teacherInput(const torch::Tensor& frames) {
   return fATeacher->forward(frames.reshape({s[0] * s[1], s[2], s[3], s[4]})).reshape(s);
 }
 
+torch::Tensor Engine::teacherLogits(const torch::Tensor& frames, int64_t start) {
+  torch::NoGradGuard ng;
+  auto clip = clipAt(teacherInput(frames), start);
+  return fTTeacher ? fTTeacher->forward(clip) : fT->forward(clip);
+}
+
 int64_t Engine::sampleWindow(int64_t t) {
   const int64_t span = (cfg_.clipFrames - 1) * cfg_.frameStride + 1;
   return std::uniform_int_distribution<int64_t>(0, t - span)(rng_);
@@ -296,11 +308,7 @@ Stats Engine::distillStepA(const Batch& b) {
   Stats s;
   {
     const int64_t s0 = sampleWindow(x.size(1));
-    torch::Tensor teacher;
-    {
-      torch::NoGradGuard ng;
-      teacher = fT->forward(clipAt(teacherInput(x), s0));
-    }
+    auto teacher = teacherLogits(x, s0);
     auto a = applyA(x);
     auto student = fT->forward(clipAt(a, s0));
     auto ld = distillLoss(teacher, student, cfg_.distillTemperature);
@@ -337,7 +345,7 @@ Stats Engine::distillEvaluate(const Batch& b) {
   auto x = prepare(b, false).frames;
   auto a = applyA(x);
   const int64_t s0 = sampleWindow(x.size(1));
-  auto teacher = fT->forward(clipAt(teacherInput(x), s0));
+  auto teacher = teacherLogits(x, s0);
   auto student = fT->forward(clipAt(a, s0));
   Stats s{{"l1", l1Loss(a, x).item<double>()}};
   s["distill"] = distillLoss(teacher, student, cfg_.distillTemperature).item<double>();
@@ -521,8 +529,37 @@ Stats Engine::stepA(const Batch& b) {
 }
 
 Stats Engine::stepTB(const Batch& b) {
-  // Fine-tuning keeps the base f_T frozen: it is the teacher.
+  if (fTTeacher) return distillStepTB(b);
+  // Fine-tuning without distillAdaptT keeps the base f_T frozen: it is the teacher.
   return initTB(b, !cfg_.distill, !cfg_.freezeBudget);
+}
+
+Stats Engine::distillStepTB(const Batch& b) {
+  Stats s = cfg_.freezeBudget ? Stats{} : initTB(b, false, true);
+  auto x = prepare(b, true).frames;
+  const int64_t s0 = sampleWindow(x.size(1));
+  auto teacher = teacherLogits(x, s0);
+  torch::Tensor a;
+  {
+    torch::NoGradGuard ng;
+    fA->eval();
+    a = applyA(x);
+  }
+  fT->train();
+  auto student = fT->forward(clipAt(a, s0));
+  auto lt = distillLoss(teacher, student, cfg_.distillTemperature);
+  if (b.actions.defined() && !cfg_.multiLabelActions) {
+    auto labels = b.actions.to(device_);
+    auto tagged = labels >= 0;
+    if (tagged.any().item<bool>()) lt = lt + F::cross_entropy(student.index({tagged}), labels.index({tagged}));
+  }
+  s["loss_T"] = lt.item<double>();
+  s["acc_T"] = student.argmax(1).eq(teacher.argmax(1)).to(torch::kFloat32).mean().item<double>();
+  checkFinite(s, "fine-tuning step 2");
+  optT_->zero_grad();
+  lt.backward();
+  optT_->step();
+  return s;
 }
 
 Stats Engine::evaluate(const Batch& b) {
@@ -607,6 +644,7 @@ void Engine::save(const std::string& path, const std::string& meta, bool weights
   writeModule(root, "fB", *fB);
   if (proj) writeModule(root, "proj", *proj);
   if (fATeacher) writeModule(root, "fATeacher", *fATeacher);
+  if (fTTeacher) writeModule(root, "fTTeacher", *fTTeacher);
   if (rotHead) writeModule(root, "rotHead", *rotHead);
   if (privHead) writeModule(root, "privHead", *privHead);
   if (keyEnc_) {
@@ -647,18 +685,22 @@ std::string Engine::load(const std::string& path, bool weightsOnly, bool onlyAno
   }
   readModule(root, "fA", *fA);
   fA->applyMemoryFormat();
-  if (fATeacher) {
-    // Starting from a base (weights only): its f_A becomes the teacher's. Resuming: the run's own.
+  // Teachers: starting from a base (weights only), its networks become the frozen teachers;
+  // resuming a run, the teachers it saved (its networks have moved on since).
+  auto loadTeacher = [&](const char* key, torch::nn::Module& teacher, const torch::nn::Module& source) {
     torch::serialize::InputArchive saved;
-    if (!weightsOnly && root.try_read("fATeacher", saved)) {
-      fATeacher->load(saved);
-    } else {
-      torch::NoGradGuard ng;
-      auto src = fA->named_parameters(), dst = fATeacher->named_parameters();
-      for (const auto& p : src) dst[p.key()].copy_(p.value());
-      auto srcB = fA->named_buffers(), dstB = fATeacher->named_buffers();
-      for (const auto& b : srcB) dstB[b.key()].copy_(b.value());
+    if (!weightsOnly && root.try_read(key, saved)) {
+      teacher.load(saved);
+      return;
     }
+    torch::NoGradGuard ng;
+    auto dst = teacher.named_parameters();
+    for (const auto& p : source.named_parameters()) dst[p.key()].copy_(p.value());
+    auto dstB = teacher.named_buffers();
+    for (const auto& b : source.named_buffers()) dstB[b.key()].copy_(b.value());
+  };
+  if (fATeacher) {
+    loadTeacher("fATeacher", *fATeacher, *fA);
     fATeacher->applyMemoryFormat();
     fATeacher->eval();
   }
@@ -668,6 +710,10 @@ std::string Engine::load(const std::string& path, bool weightsOnly, bool onlyAno
     return meta.toStringRef();
   }
   readModule(root, "fT", *fT);
+  if (fTTeacher) {
+    loadTeacher("fTTeacher", *fTTeacher, *fT);
+    fTTeacher->eval();
+  }
   readModule(root, "fB", *fB);
   if (proj) readModule(root, "proj", *proj);
   if (rotHead) readModule(root, "rotHead", *rotHead);

@@ -53,6 +53,10 @@ struct EngineConfig {
   // (the input f_T was trained on in the base's minimax). A raw teacher is matched exactly by an
   // identity f_A, so its distillation term pulls f_A back towards the input.
   std::string distillTeacher = "raw";
+  // false: f_T is the frozen base action model (student and teacher at once). true: a frozen copy
+  // is the teacher and f_T keeps learning its soft labels on f_A's output in every step 2, as in the
+  // SPAct minimax — f_A can fool one frozen action model, not one that keeps adapting.
+  bool distillAdaptT = false;
   double lrA = 1e-4, lrT = 1e-4, lrB = 1e-4;
   double weightDecay = 0.0;
   AugmentConfig augment;
@@ -119,6 +123,7 @@ class Engine {
   torch::nn::Linear rotHead{nullptr};  // rotnet
   torch::nn::Linear privHead{nullptr};  // supervised
   UNet fATeacher{nullptr};  // distillTeacher "anonymized": the base f_A, frozen
+  R3D fTTeacher{nullptr};  // distillAdaptT: the base f_T, frozen
 
  private:
   struct Prepared {
@@ -132,6 +137,8 @@ class Engine {
   torch::Tensor clipAt(const torch::Tensor& frames, int64_t start);
   Stats distillStepA(const Batch& b);
   Stats distillEvaluate(const Batch& b);
+  Stats distillStepTB(const Batch& b);
+  torch::Tensor teacherLogits(const torch::Tensor& frames, int64_t start);  // no grad
   std::pair<torch::Tensor, torch::Tensor> samplePair(const torch::Tensor& frames);  // two [N,3,H,W]
   torch::Tensor budgetLoss(const torch::Tensor& frames, const Batch& b, bool updateQueue);
   std::vector<torch::Tensor> budgetParameters() const;

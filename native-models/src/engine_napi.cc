@@ -54,6 +54,7 @@ EngineConfig parseEngineConfig(const Napi::Object& c) {
   cfg.distill = boolean(c, "distill", cfg.distill);
   cfg.distillTemperature = num(c, "distillTemperature", cfg.distillTemperature);
   cfg.distillTeacher = str(c, "distillTeacher", cfg.distillTeacher);
+  cfg.distillAdaptT = boolean(c, "distillAdaptT", cfg.distillAdaptT);
   cfg.lrA = num(c, "lrA", cfg.lrA);
   cfg.lrT = num(c, "lrT", cfg.lrT);
   cfg.lrB = num(c, "lrB", cfg.lrB);

@@ -99,6 +99,9 @@ export const TrainConfigSchema = z
         // The teacher's input: 'raw' clips, or 'anonymized' by the frozen base f_A. A raw teacher
         // is matched exactly by an identity f_A, so it pulls f_A back towards the input.
         teacher: z.enum(['raw', 'anonymized']).default('raw'),
+        // false: f_T is the frozen base action model. true: a frozen copy teaches and f_T keeps
+        // learning its soft labels on f_A's output in every step 2, so f_A cannot fool one frozen model.
+        adaptT: z.boolean().default(false),
       })
       .strict(),
     // Augmentation, drawn once per clip (the same for all its frames).
@@ -142,7 +145,7 @@ const common = {
   sampler: { strategy: 'random', nearMax: 8, farMin: 64 },
   optim: { lrA: 1e-4, lrT: 1e-4, lrB: 1e-4, weightDecay: 0 },
   augment: { enabled: true, cropMinScale: 0.8, flip: true, jitter: 0.2, eraseProb: 0.25 },
-  distill: { enabled: false, temperature: 2, teacher: 'raw' },
+  distill: { enabled: false, temperature: 2, teacher: 'raw', adaptT: false },
   device: 'auto',
   threads: 0,
   seed: 0,
@@ -283,6 +286,7 @@ export function engineConfigOf(cfg: TrainConfig, labels: LabelSpace): Record<str
     distill: cfg.distill.enabled,
     distillTemperature: cfg.distill.temperature,
     distillTeacher: cfg.distill.teacher,
+    distillAdaptT: cfg.distill.adaptT,
     temperature: cfg.budget.temperature,
     mocoQueue: cfg.budget.mocoQueue,
     mocoMomentum: cfg.budget.mocoMomentum,

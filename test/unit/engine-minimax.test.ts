@@ -134,6 +134,35 @@ describe('fine-tuning distillation teacher', () => {
     expect((await resumed.evaluate(batch)).distill!).toBeCloseTo(moved, 6);
   });
 
+  it('adaptT: f_T keeps learning from a frozen copy of the base f_T, which a resume keeps', async () => {
+    const base = engineWith();
+    const baseFile = path.join(tmpDir('spact-adapt-t-'), 'base.pt');
+    await base.save(baseFile, '{}', true);
+    const frozenT = distilling('raw');
+    await frozenT.load(baseFile, true);
+    const before = frozenT.fingerprint().fT;
+    await frozenT.stepTB(batch);
+    expect(frozenT.fingerprint().fT).toBe(before);
+
+    const adapting = engineWith({
+      distill: { enabled: true, temperature: 2, teacher: 'raw', adaptT: true },
+      optim: { lrT: 1e-2 },
+    });
+    await adapting.load(baseFile, true);
+    const s = await adapting.stepTB(batch);
+    expect(Number.isFinite(s.loss_T)).toBe(true);
+    expect(adapting.fingerprint().fT).not.toBe(before);
+    for (let i = 0; i < 2; i++) await adapting.stepTB(batch);
+    const moved = (await adapting.evaluate(batch)).distill!;
+    const runFile = path.join(path.dirname(baseFile), 'run.pt');
+    await adapting.save(runFile, '{}');
+    const resumed = engineWith({ distill: { enabled: true, temperature: 2, teacher: 'raw', adaptT: true } });
+    await resumed.load(runFile);
+    expect((await resumed.evaluate(batch)).distill!).toBeCloseTo(moved, 6);
+    // A resume that took the run's own f_T as teacher would see perfect agreement again.
+    expect(moved).toBeGreaterThan(1e-6);
+  });
+
   it('rejects an unknown teacher', () => {
     expect(() => distilling('blurred' as 'raw')).toThrow();
   });
