@@ -271,7 +271,10 @@ torch::Tensor Engine::teacherInput(const torch::Tensor& frames) {
 torch::Tensor Engine::teacherLogits(const torch::Tensor& frames, int64_t start) {
   torch::NoGradGuard ng;
   auto clip = clipAt(teacherInput(frames), start);
-  return fTTeacher ? fTTeacher->forward(clip) : fT->forward(clip);
+  if (!fTTeacher) return fT->forward(clip);
+  // Batch statistics, as the frozen f_T of the plain fine-tune sees them (BatchStatsNoUpdate).
+  BatchStatsNoUpdate keep{fTTeacher.get()};
+  return fTTeacher->forward(clip);
 }
 
 int64_t Engine::sampleWindow(int64_t t) {

@@ -53,8 +53,8 @@ describe('room adaptation (finetune)', () => {
     const meta = readCheckpointMeta(r.checkpoint);
     expect(meta.kind).toBe('finetune');
     expect(meta.config.distill.enabled).toBe(true);
-    // The teacher bench:adapt selected on validation, unless the operator asks otherwise.
-    expect(meta.config.distill.teacher).toBe('raw');
+    // The settings bench:adapt selected on validation, unless the operator asks otherwise.
+    expect(meta.config.distill).toMatchObject({ teacher: 'anonymized', adaptT: true });
     expect(meta.config.model).toEqual(readCheckpointMeta(path.join(base, 'checkpoint.pt')).config.model);
     const mm = metricLines(out).filter((l) => l.phase === 'minimax');
     expect(mm).toHaveLength(12);
@@ -122,6 +122,6 @@ describe('room adaptation (finetune)', () => {
       'blurred',
     ]);
     expect(badTeacher.code).toBe(2);
-    expect(badTeacher.stderr).toMatch(/--teacher must be raw or anonymized/);
+    expect(badTeacher.stderr).toMatch(/--teacher must be anonymized or raw/);
   });
 });

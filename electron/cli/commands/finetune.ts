@@ -10,15 +10,16 @@ export const finetuneCommand: Command = {
   name: 'finetune',
   summary: 'adapt the anonymizer to a room from its unlabeled footage',
   usage: `spact finetune --footage FILES|DIR… | --room NAME|ID  --base RUN_DIR|default --out RUN_DIR
-               [--steps N] [--clips N] [--labels FILE] [--teacher raw|anonymized] [--resume]
+               [--steps N] [--clips N] [--labels FILE] [--teacher anonymized|raw] [--resume]
                [--data-dir DIR] [--json]
 
 Samples clips from the room's footage in bounded memory, then fine-tunes the base model: f_B is
 updated on the room's own frames with the SSL loss, f_A maximizes it, and utility is kept by
 distillation from the frozen base action model — no privacy labels and no action labels are
-needed. --teacher sets what that teacher sees: "raw" clips (default; it pulls the anonymizer back
-towards its input), or clips "anonymized" by the frozen base anonymizer (the input the base action
-model was trained on; more privacy, less action in bench:adapt). --labels adds operator-tagged actions as a
+needed; the action model keeps learning the teacher's soft labels on the anonymized clips.
+--teacher sets what the teacher sees: clips "anonymized" by the frozen base anonymizer (default, the
+input the base action model was trained on), or "raw" clips (which pull the anonymizer back
+towards its input: less privacy in bench:adapt). --labels adds operator-tagged actions as a
 supervised term: {"tags": [{"file": "cam1.mp4", "start": 12, "end": 14, "action": "fall"}]}.
 With --room, the room's library clips are the footage. --json prints {run, checkpoint, steps, final}.`,
   async run(argv) {
@@ -41,7 +42,7 @@ With --room, the room's library clips are the footage. --json prints {run, check
       throw new UsageError('give --footage FILES|DIR or --room');
     const teacher = values.teacher;
     if (teacher !== undefined && teacher !== 'anonymized' && teacher !== 'raw')
-      throw new UsageError(`--teacher must be raw or anonymized, got "${teacher}"`);
+      throw new UsageError(`--teacher must be anonymized or raw, got "${teacher}"`);
     if (teacher !== undefined && values.resume)
       throw new UsageError('--teacher cannot change on --resume (the run keeps its own teacher)');
     const int = (name: string, v: string | undefined) => {

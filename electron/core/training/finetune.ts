@@ -39,9 +39,12 @@ export interface FinetuneOptions {
 
 export const FOOTAGE_DATA_DIR = 'footage-data';
 
-/** Selected on the new room's validation split by `npm run bench:adapt` (bench/RESULTS.md, "Room
- *  adaptation"): the anonymized teacher kept privacy at the base's level but lost action top-1. */
-export const DEFAULT_DISTILL_TEACHER: DistillTeacher = 'raw';
+/** The fine-tune settings `npm run bench:adapt` selected on the new room's validation split
+ *  (bench/RESULTS.md, "Room adaptation"): the teacher sees the clips through the frozen base f_A
+ *  (a raw teacher pulls f_A back to the input), f_T keeps learning the teacher's soft labels (f_A
+ *  fooled a frozen f_T), and f_A moves at 1e-3 (at 1e-4 the privacy term never caught up with f_B). */
+export const DEFAULT_DISTILL_TEACHER: DistillTeacher = 'anonymized';
+const FINETUNE_DEFAULTS = { distill: { adaptT: true }, minimax: { lrA: 1e-3 } };
 
 /** Reads an operator tag file: {"tags": [{"file", "start", "end", "action"}]}. */
 export function readTags(file: string): ActionTag[] {
@@ -114,8 +117,8 @@ export async function finetune(opts: FinetuneOptions): Promise<TrainResult> {
     overrides: deepMerge(
       {
         data: { batchSize },
-        distill: { teacher: opts.teacher ?? DEFAULT_DISTILL_TEACHER },
-        minimax: { steps },
+        distill: { ...FINETUNE_DEFAULTS.distill, teacher: opts.teacher ?? DEFAULT_DISTILL_TEACHER },
+        minimax: { ...FINETUNE_DEFAULTS.minimax, steps },
         // f_B first learns the room (its own SSL init), bounded by a step cap.
         init: { maxStepsTB: Math.max(10, Math.round(steps / 2)) },
         checkpoint: { every: Math.max(5, Math.round(steps / 10)), snapshotEvery: 0 },
