@@ -110,10 +110,15 @@ describe('fine-tuning distillation teacher', () => {
   const distilling = (teacher: 'raw' | 'anonymized') =>
     engineWith({ distill: { enabled: true, temperature: 2, teacher }, optim: { lrA: 1e-2 } });
 
-  it('an anonymized teacher is the frozen base f_A: zero distillation at the start, kept across a resume', async () => {
-    const base = engineWith();
+  /** A weights-only base checkpoint of an untrained engine, as a fine-tune starts from. */
+  const saveBase = async () => {
     const baseFile = path.join(tmpDir('spact-teacher-'), 'base.pt');
-    await base.save(baseFile, '{}', true);
+    await engineWith().save(baseFile, '{}', true);
+    return baseFile;
+  };
+
+  it('an anonymized teacher is the frozen base f_A: zero distillation at the start, kept across a resume', async () => {
+    const baseFile = await saveBase();
 
     const anonymized = distilling('anonymized');
     await anonymized.load(baseFile, true);
@@ -135,9 +140,7 @@ describe('fine-tuning distillation teacher', () => {
   });
 
   it('adaptT: f_T keeps learning from a frozen copy of the base f_T, which a resume keeps', async () => {
-    const base = engineWith();
-    const baseFile = path.join(tmpDir('spact-adapt-t-'), 'base.pt');
-    await base.save(baseFile, '{}', true);
+    const baseFile = await saveBase();
     const frozenT = distilling('raw');
     await frozenT.load(baseFile, true);
     const before = frozenT.fingerprint().fT;
