@@ -92,6 +92,20 @@ function registerFileRouter(tf: TfLike): void {
   });
 }
 
+// Per-call overrides of the judges' configuration: one model at a time where only one is needed.
+const PERSONS_ONLY = {
+  face: { enabled: false },
+  body: { enabled: false },
+  object: { enabled: true },
+  filter: { enabled: false },
+};
+const POSE_ONLY = {
+  face: { enabled: false },
+  body: { enabled: true, minConfidence: 0.1 },
+  object: { enabled: false },
+  filter: { enabled: false },
+};
+
 /* eslint-disable @typescript-eslint/no-explicit-any -- the judges' packages ship loose typings for their Node builds */
 export class Judges {
   private constructor(
@@ -147,6 +161,47 @@ export class Judges {
         `the privacy judges could not be loaded: ${(err as Error).message.split('\n')[0]}`,
       );
     }
+  }
+
+  /** Person boxes only (CenterNet), for tracking and recall: skips the face and pose models. */
+  async persons(rgb: Uint8Array, width: number, height: number): Promise<{ box: Box; score: number }[]> {
+    const t = this.human.tf.tensor3d(rgb, [height, width, 3], 'int32');
+    let res: any;
+    try {
+      res = await this.human.detect(t, PERSONS_ONLY);
+    } finally {
+      t.dispose();
+    }
+    return (res.object ?? [])
+      .filter((o: any) => o.label === 'person')
+      .map((o: any) => ({
+        box: { x: o.box[0] / width, y: o.box[1] / height, w: o.box[2] / width, h: o.box[3] / height },
+        score: o.score as number,
+      }));
+  }
+
+  /** Body keypoints (MoveNet, one person) of an image that shows one person, e.g. a person crop;
+   *  coordinates normalised to the image. Null when no body is found. */
+  async pose(rgb: Uint8Array, width: number, height: number): Promise<BodyFinding | null> {
+    const t = this.human.tf.tensor3d(rgb, [height, width, 3], 'int32');
+    let res: any;
+    try {
+      res = await this.human.detect(t, POSE_ONLY);
+    } finally {
+      t.dispose();
+    }
+    const b = (res.body ?? [])[0];
+    if (!b) return null;
+    return {
+      box: { x: b.box[0] / width, y: b.box[1] / height, w: b.box[2] / width, h: b.box[3] / height },
+      score: b.score,
+      keypoints: (b.keypoints ?? []).map((k: any) => ({
+        part: k.part,
+        x: k.position[0] / width,
+        y: k.position[1] / height,
+        score: k.score,
+      })),
+    };
   }
 
   async analyze(rgb: Uint8Array, width: number, height: number): Promise<FrameFindings> {
