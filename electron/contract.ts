@@ -63,12 +63,46 @@ export type Session = z.infer<typeof Session>;
 const Id = z.number().int().positive();
 const Pin = z.string().regex(/^\d{4,12}$/, 'a PIN is 4–12 digits');
 
+/**
+ * The limits of a working size (short side in pixels): MIN_WORKING_SIZE and MAX_WORKING_SIZE of
+ * electron/core/media/working-size.ts, which the CLI and the services use. This module stays free
+ * of Node imports (the renderer type-checks it), so they are repeated here; WorkingSizeLimits is a
+ * literal type, and working-size.ts and the renderer assign their numbers to it: the typecheck
+ * fails if any of them ever differs.
+ */
+export const WORKING_SIZE_LIMITS = { min: 112, max: 2160 } as const;
+export type WorkingSizeLimits = typeof WORKING_SIZE_LIMITS;
+const MIN_WORKING_SIZE = WORKING_SIZE_LIMITS.min;
+const MAX_WORKING_SIZE = WORKING_SIZE_LIMITS.max;
+
+/** The short side f_A works at, or 'auto' (follows how tall people are in the video). */
+export const WorkingSize = z.union([z.literal('auto'), z.number().int().min(MIN_WORKING_SIZE).max(MAX_WORKING_SIZE)]);
+export type WorkingSize = z.infer<typeof WorkingSize>;
+/** The encoded video at the working size, or scaled back up to the source's size. */
+export const OutputSize = z.enum(['working', 'source']);
+export type OutputSize = z.infer<typeof OutputSize>;
+
 export const RoomView = z.object({
   id: Id,
   name: z.string(),
   activeModelId: Id.nullable(),
   clips: z.number().int(),
   createdAt: z.string(),
+  workingSize: WorkingSize,
+  outputSize: OutputSize,
+  /** What 'auto' follows: the 20th percentile of people's heights (fraction of the frame height;
+   *  null when nobody was found), and what it was measured on. Null until measured. */
+  personHeight: z
+    .object({
+      fraction: z.number().nullable(),
+      measuredAt: z.string(),
+      frames: z.number().int(),
+      files: z.number().int(),
+      persons: z.number().int(),
+    })
+    .nullable(),
+  /** What the working size resolves to for the room's clips now (null when it has none). */
+  resolvedWorkingSize: z.object({ min: z.number().int(), max: z.number().int() }).nullable(),
 });
 export type RoomView = z.infer<typeof RoomView>;
 
@@ -80,8 +114,13 @@ export const OutputView = z.object({
   frames: z.number().int(),
   fps: z.number(),
   durationS: z.number(),
+  /** Frame size of the encoded video. */
   width: z.number().int(),
   height: z.number().int(),
+  /** Frame size f_A worked at (its short side is the resolved working size). */
+  workingWidth: z.number().int(),
+  workingHeight: z.number().int(),
+  outputSize: OutputSize,
   createdAt: z.string(),
 });
 export type OutputView = z.infer<typeof OutputView>;
@@ -164,7 +203,10 @@ export const Settings = z
     device: z.enum(['auto', 'cpu', 'cuda']),
     threads: z.number().int().min(0).max(256),
     defaultModelId: Id.nullable(),
-    inputSize: z.number().int().min(16).max(1080),
+    /** Default working size for clips without a room ('auto' or a short side in pixels). */
+    inputSize: WorkingSize,
+    /** Default output size for clips without a room. */
+    outputSize: OutputSize,
     keepAudio: z.boolean(),
   })
   .strict();
@@ -220,6 +262,16 @@ export const methods = {
   'rooms.list': { request: Empty, response: z.array(RoomView) },
   'rooms.create': { request: z.object({ name: z.string().trim().min(1).max(80) }).strict(), response: RoomView },
   'rooms.setModel': { request: z.object({ roomId: Id, modelId: Id.nullable() }).strict(), response: RoomView },
+  /** A room's working size and/or output size. */
+  'rooms.setSize': {
+    request: z
+      .object({ roomId: Id, workingSize: WorkingSize.optional(), outputSize: OutputSize.optional() })
+      .strict()
+      .refine((r) => r.workingSize !== undefined || r.outputSize !== undefined, 'give workingSize and/or outputSize'),
+    response: RoomView,
+  },
+  /** Measures again how tall people are in a room's clips (what its 'auto' working size follows); seconds. */
+  'rooms.measure': { request: z.object({ roomId: Id }).strict(), response: RoomView },
 
   'clips.list': { request: z.object({ roomId: Id.nullable().optional() }).strict(), response: z.array(ClipView) },
   'clips.import': {
@@ -300,7 +352,7 @@ export const methods = {
         source: LiveSource,
         modelId: Id.nullable().optional(),
         showRaw: z.boolean().optional(),
-        size: z.number().int().min(16).max(720).optional(),
+        size: z.number().int().min(MIN_WORKING_SIZE).max(MAX_WORKING_SIZE).optional(),
       })
       .strict(),
     response: z.object({ streamId: Id }),

@@ -6,7 +6,7 @@ import path from 'node:path';
 
 import type { ClipView, JobView, MediaKind, ModelView, OutputView, Role, Settings } from '../contract.js';
 import { ApiDispatcher, type Handlers } from './api-dispatcher.js';
-import type { OutputRecord } from './anonymize/anonymize-service.js';
+import { APP_SIZE_DEFAULTS, readAppSizeSettings, type OutputRecord } from './anonymize/anonymize-service.js';
 import { openAppCore, type AppCore } from './app-core.js';
 import { readAppInfo } from './app-info.js';
 import { EventHub } from './event-hub.js';
@@ -15,6 +15,8 @@ import type { JobRecord } from './jobs/job-runner.js';
 import type { Clip } from './library/library-service.js';
 import { LiveService } from './live/live-service.js';
 import { ffmpegPath } from './media/ffmpeg.js';
+import { probeVideo } from './media/video.js';
+import { resolveWorkingSize } from './media/working-size.js';
 import { RunsService } from './training/runs-service.js';
 import { auditPair } from './privacy-audit/audit.js';
 import { Judges } from './privacy-audit/judges.js';
@@ -57,8 +59,11 @@ const outputView = (o: OutputRecord): OutputView => ({
   frames: o.frames,
   fps: o.fps,
   durationS: o.durationS,
-  width: o.settings.width,
-  height: o.settings.height,
+  width: o.settings.outputWidth,
+  height: o.settings.outputHeight,
+  workingWidth: o.settings.width,
+  workingHeight: o.settings.height,
+  outputSize: o.settings.outputSize,
   createdAt: o.createdAt,
 });
 
@@ -66,7 +71,7 @@ const SETTINGS_DEFAULTS: Omit<Settings, 'dataDir'> = {
   device: 'auto',
   threads: 0,
   defaultModelId: null,
-  inputSize: 112,
+  ...APP_SIZE_DEFAULTS,
   keepAudio: false,
 };
 
@@ -94,7 +99,8 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
   const readSettings = (): Settings => {
     const rows = core.db.prepare(`SELECT key, value FROM settings`).all() as { key: string; value: string }[];
     const stored = Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value)]));
-    return { ...SETTINGS_DEFAULTS, ...stored, dataDir: core.dataDir };
+    // Sizes stored by an older version are kept, brought within today's limits.
+    return { ...SETTINGS_DEFAULTS, ...stored, ...readAppSizeSettings(core.db), dataDir: core.dataDir };
   };
 
   const clipView = (c: Clip): ClipView => ({
@@ -126,8 +132,16 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     return d.id;
   };
   const anonymizerFor = (modelId: number) => core.anonymize.anonymizerFor(core.library.model(modelId));
-  // The judges take a few seconds to load: once, on the first audit.
+  // The judges take a few seconds to load: once, on the first audit or person measurement.
   let judges: Promise<Judges> | undefined;
+  const loadJudges = (): Promise<Judges> => {
+    judges ??= Judges.load();
+    return judges.catch((e: unknown) => {
+      judges = undefined;
+      throw e;
+    });
+  };
+  core.anonymize.loadPersonDetector = loadJudges;
 
   const handlers: Handlers = {
     'app.info': (_req, ctx) => readAppInfo(ctx.transport),
@@ -148,6 +162,17 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       session.require('operator', 'choosing a room model');
       core.audit.record(session.current, 'room-model', `room:${r.roomId}`, { modelId: r.modelId });
       return core.library.setActiveModel(r.roomId, r.modelId);
+    },
+    'rooms.setSize': (r) => {
+      session.require('operator', "changing a room's working size");
+      const { roomId, ...change } = r;
+      const room = core.library.setRoomSize(roomId, change);
+      core.audit.record(session.current, 'room-size', `room:${roomId}`, change);
+      return room;
+    },
+    'rooms.measure': async (r) => {
+      session.require('operator', 'measuring people in a room');
+      return core.anonymize.measureRoom(r.roomId);
     },
 
     'clips.list': (r) => core.library.clips(r.roomId ? { roomId: r.roomId } : {}).map(clipView),
@@ -176,10 +201,12 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       const jobIds = r.clipIds.map((clipId) => {
         const clip = core.library.clip(clipId);
         const modelId = chooseModel(r.modelId, clip.roomId);
+        // No size here: the job resolves the clip's room working size (the app setting without a
+        // room) when it runs, measuring the room's people first when it is auto and unmeasured.
         return core.jobs.enqueue('anonymize', {
           clipId,
           modelId,
-          settings: { size: s.inputSize, keepAudio: s.keepAudio },
+          settings: { keepAudio: s.keepAudio },
         }).id;
       });
       return { jobIds };
@@ -196,13 +223,9 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       const clip = core.library.clip(r.clipId);
       const out = core.anonymize.latestOutput(clip.id);
       if (!out) throw new SpactError('conflict', `clip ${clip.id} has no anonymized output to audit`);
-      judges ??= Judges.load();
       const report = await auditPair(clip.path, out.path, {
         frames: r.frames ?? 4,
-        judges: await judges.catch((e: unknown) => {
-          judges = undefined;
-          throw e;
-        }),
+        judges: await loadJudges(),
       });
       core.audit.record(session.current, 'privacy-audit', `output:${out.id}`, {
         reid_rank1: report.reid_rank1,
@@ -289,8 +312,17 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     'live.start': async (r) => {
       if (r.showRaw) session.require('admin', 'the raw side-by-side view');
       const anonymizer = await anonymizerFor(chooseModel(r.modelId));
+      // Live frames are not measured for people: 'auto' follows the source's size (streams: 640×480).
+      const setting = r.size ?? readSettings().inputSize;
+      const size =
+        setting === 'auto'
+          ? resolveWorkingSize(
+              'auto',
+              r.source.kind === 'file' ? await probeVideo(r.source.path) : { width: 640, height: 480 },
+            )
+          : setting;
       const streamId = await live.start(anonymizer, r.source, {
-        size: r.size ?? readSettings().inputSize,
+        size,
         showRaw: Boolean(r.showRaw),
       });
       if (r.showRaw) core.audit.record('admin', 'raw-view', `live:${streamId}`, r.source);

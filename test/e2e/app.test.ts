@@ -97,6 +97,34 @@ describe('SPAct Desktop in browser mode', () => {
     await shot('library-audit');
   });
 
+  it("shows the room's working size (auto, measured on its clip) and changes it from the keyboard", async () => {
+    const form = page.getByTestId('room-size');
+    await form.waitFor();
+    // The first anonymization measured the room's people (none in a test pattern): auto follows the clip's size.
+    expect(await form.getAttribute('data-working-size')).toBe('auto');
+    expect(await page.getByTestId('room-size-summary').textContent()).toMatch(
+      /Auto\s*→\s*120 px.*nobody found in \d+ frames? of 1 clip/s,
+    );
+    expect(await page.getByTestId('clip-row').first().getByTestId('clip-status').textContent()).toContain('at 160×120');
+    await page.getByTestId('room-size-fixed').focus();
+    await page.keyboard.press('Space');
+    await page.getByTestId('room-size-px').fill('128');
+    await page.getByTestId('room-output-size').selectOption('source');
+    await page.getByTestId('room-size-save').focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => form.getAttribute('data-working-size')).toBe('128');
+    expect(await form.getAttribute('data-output-size')).toBe('source');
+    expect(await page.getByTestId('room-size-summary').textContent()).toMatch(
+      /128 px short side.*each clip's own size/s,
+    );
+    await shot('library-room-size');
+    // Back to auto for the rest of the day.
+    await page.getByTestId('room-size-auto').check();
+    await page.getByTestId('room-output-size').selectOption('working');
+    await page.getByTestId('room-size-save').click();
+    await expect.poll(() => form.getAttribute('data-working-size')).toBe('auto');
+  });
+
   it('fine-tunes to the room and shows progress advancing to done', async () => {
     await page.getByTestId('nav-finetune').click();
     await page.getByTestId('ft-steps').fill('4');

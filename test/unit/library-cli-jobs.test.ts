@@ -32,7 +32,7 @@ describe('library CLI: a day scripted without the UI', () => {
     const rooms = JSON.parse((await spact(['rooms', '--json', ...dd])).stdout);
     expect(rooms[0]).toMatchObject({ name: 'Room 3', clips: 2 });
 
-    const an = await spact(['anonymize', '--clips', ids.join(','), '--model', model, '--size', '32', '--json', ...dd]);
+    const an = await spact(['anonymize', '--clips', ids.join(','), '--model', model, '--size', '112', '--json', ...dd]);
     expect(an.code, an.stderr).toBe(0);
     expect(JSON.parse(an.stdout)).toHaveLength(2);
 
@@ -50,7 +50,7 @@ describe('library CLI: a day scripted without the UI', () => {
     const videos = tmpDir('spact-cli-videos-');
     const a = makeVideo(path.join(videos, 'a.mp4'), { seconds: 1 });
     const out = tmpDir('spact-cli-out-');
-    const r = await spact(['anonymize', a, '-o', out, '--model', model, '--size', '32', '--json']);
+    const r = await spact(['anonymize', a, '-o', out, '--model', model, '--size', '112', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const [item] = JSON.parse(r.stdout);
     expect(item).toMatchObject({ input: a, frames: 10 });
@@ -132,7 +132,7 @@ describe('job runner', () => {
     const core = openAppCore({ dataDir: tmpDir('spact-data-'), startJobs: true, threads: 2 });
     const clip = await core.library.importClip(makeVideo(path.join(tmpDir(), 'j.mp4'), { seconds: 1 }));
     const m = core.resolveModel(model);
-    const job = core.jobs.enqueue('anonymize', { clipId: clip.id, modelId: m.id, settings: { size: 32 } });
+    const job = core.jobs.enqueue('anonymize', { clipId: clip.id, modelId: m.id, settings: { size: 112 } });
     const done = await core.jobs.wait(job.id);
     expect(done.status, done.error ?? '').toBe('done');
     expect(core.anonymize.outputs({ clipId: clip.id })).toHaveLength(1);

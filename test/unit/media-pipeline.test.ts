@@ -40,7 +40,7 @@ describe('anonymize a video end to end', () => {
   it('keeps frame count and rate, differs from the input, and drops audio by default', async () => {
     const input = makeVideo(path.join(dir, 'in.mp4'), { width: 160, height: 120, fps: 10, seconds: 2, audio: true });
     const output = path.join(dir, 'out.mp4');
-    const r = await anonymizeFile(anonymizer, input, output, { ...DEFAULT_SETTINGS, size: 32 });
+    const r = await anonymizeFile(anonymizer, input, output, { ...DEFAULT_SETTINGS, size: 112 });
     const info = await probeVideo(output);
     expect(info.fps).toBeCloseTo(10, 3);
     expect(r.frames).toBe(20);
@@ -58,18 +58,18 @@ describe('anonymize a video end to end', () => {
   it('keeps audio only when asked', async () => {
     const input = makeVideo(path.join(dir, 'audio.mp4'), { audio: true, seconds: 1 });
     const out = path.join(dir, 'audio-kept.mp4');
-    await anonymizeFile(anonymizer, input, out, { ...DEFAULT_SETTINGS, size: 32, keepAudio: true });
+    await anonymizeFile(anonymizer, input, out, { ...DEFAULT_SETTINGS, size: 112, keepAudio: true });
     expect((await probeVideo(out)).hasAudio).toBe(true);
   });
 
   it('handles odd sizes (641×479) and variable frame rate input', async () => {
     const odd = makeVideo(path.join(dir, 'odd.mp4'), { width: 641, height: 479, fps: 8, seconds: 1 });
-    const r = await anonymizeFile(anonymizer, odd, path.join(dir, 'odd-out.mp4'), { ...DEFAULT_SETTINGS, size: 48 });
+    const r = await anonymizeFile(anonymizer, odd, path.join(dir, 'odd-out.mp4'), { ...DEFAULT_SETTINGS, size: 112 });
     expect(r.frames).toBe(8);
     expect(r.width % 2).toBe(0);
     const vfr = makeVideo(path.join(dir, 'vfr.mp4'), { fps: 12, seconds: 2, vfr: true });
     const info = await probeVideo(vfr);
-    const v = await anonymizeFile(anonymizer, vfr, path.join(dir, 'vfr-out.mp4'), { ...DEFAULT_SETTINGS, size: 32 });
+    const v = await anonymizeFile(anonymizer, vfr, path.join(dir, 'vfr-out.mp4'), { ...DEFAULT_SETTINGS, size: 112 });
     expect((await probeVideo(path.join(dir, 'vfr-out.mp4'))).variableFrameRate).toBe(false);
     expect(Math.abs(v.frames - Math.round(info.durationS * info.fps))).toBeLessThanOrEqual(2);
   });
@@ -98,7 +98,7 @@ describe('bad input gets a one-line error naming the file and the cause', () => 
     await expect(probeVideo(path.join(dir, 'missing.mp4'))).rejects.toThrow(/missing\.mp4: no such file/);
     const err = await anonymizeFile(anonymizer, truncated, path.join(dir, 'trunc-out.mp4'), {
       ...DEFAULT_SETTINGS,
-      size: 32,
+      size: 112,
     }).catch((e) => e);
     expect(oneLine(err)).toMatch(/truncated\.mp4/);
     expect(fs.existsSync(path.join(dir, 'trunc-out.mp4'))).toBe(false);
@@ -110,14 +110,14 @@ describe('bad input gets a one-line error naming the file and the cause', () => 
     fs.writeFileSync(blocker, 'x');
     const e1 = await anonymizeFile(anonymizer, input, path.join(blocker, 'out.mp4'), {
       ...DEFAULT_SETTINGS,
-      size: 32,
+      size: 112,
     }).catch((e) => e);
     expect(oneLine(e1)).toMatch(/not writable/);
     // The encoder's temporary file is a link to /dev/full: every write fails with ENOSPC.
     const outDir = tmpDir('spact-full-');
     const target = path.join(outDir, 'full.mp4');
     fs.symlinkSync('/dev/full', path.join(outDir, `.full.mp4.tmp-${process.pid}.mp4`));
-    const e2 = await anonymizeFile(anonymizer, input, target, { ...DEFAULT_SETTINGS, size: 32 }).catch((e) => e);
+    const e2 = await anonymizeFile(anonymizer, input, target, { ...DEFAULT_SETTINGS, size: 112 }).catch((e) => e);
     expect(oneLine(e2)).toMatch(/full\.mp4.*(disk is full|No space left)/i);
     expect(fs.existsSync(target)).toBe(false);
   });
@@ -144,7 +144,7 @@ describe('library, outputs and export', () => {
     expect(clip.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(clip.path.startsWith(core.dataDir)).toBe(true);
     const model = core.resolveModel(modelDir);
-    const out = await core.anonymize.anonymizeClip(clip.id, model.id, { ...DEFAULT_SETTINGS, size: 32 });
+    const out = await core.anonymize.anonymizeClip(clip.id, model.id, { ...DEFAULT_SETTINGS, size: 112 });
     const row = core.db.prepare('SELECT sha256 FROM outputs WHERE id = ?').get(out.id) as { sha256: string };
     expect(row.sha256).toBe(await sha256File(out.path));
 

@@ -2,22 +2,49 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { Anonymizer } from '../../../native-models/ts/anonymizer.js';
+import { resolveCheckpointPath } from '../../../native-models/ts/checkpoint.js';
 import { resolveModelPath } from '../../../native-models/ts/models.js';
 import { anonymizeFile, DEFAULT_SETTINGS, type AnonymizeSettings } from '../../core/anonymize/anonymize-service.js';
+import { SpactError } from '../../core/errors.js';
+import { probeVideo } from '../../core/media/video.js';
+import {
+  AUTO_FALLBACK_WORKING_SIZE,
+  AUTO_MAX_WORKING_SIZE,
+  AUTO_TARGET_PERSON_PX,
+  estimatePersonHeightFraction,
+  parseOutputSize,
+  parseWorkingSize,
+  WORKING_SIZE_RANGE,
+} from '../../core/media/working-size.js';
+import { Judges } from '../../core/privacy-audit/judges.js';
 import { parseCommandArgs, printJson, progress, UsageError, type Command } from '../cli-kit.js';
 import { withCore } from './library.js';
 
 export const anonymizeCommand: Command = {
   name: 'anonymize',
   summary: 'anonymize videos with a trained f_A (decode → f_A → H.264 MP4)',
-  usage: `spact anonymize IN... -o OUT_DIR|OUT.mp4 --model RUN_DIR|default [--size 112] [--keep-audio] [--json]
-spact anonymize --clips ID[,ID…] --model RUN_DIR|default|MODEL_ID [--size 112] [--data-dir DIR] [--json]
+  usage: `spact anonymize IN... -o OUT_DIR|OUT.mp4 --model RUN_DIR|default [--size auto|N] [--output-size working|source] [--keep-audio] [--json]
+spact anonymize --clips ID[,ID…] --model RUN_DIR|default|MODEL_ID [--size auto|N] [--output-size working|source] [--data-dir DIR] [--json]
 
-Streams frames (bounded memory) at a working size whose short side is --size, through f_A in
-batches, into an H.264/yuv420p MP4 at the source frame rate (variable-rate input is resampled to
-its average rate). Audio is dropped unless --keep-audio (speech identifies people). Output is
-written to a temporary file and renamed. With --clips, library clips are anonymized and the
-outputs recorded (sha256, model) in the library.`,
+Streams frames (bounded memory at any size: large frames are tiled through f_A) at a working size
+whose short side is --size, into an H.264/yuv420p MP4 at the source frame rate (variable-rate input
+is resampled to its average rate).
+
+  --size auto|N            working size, the short side in pixels, ${WORKING_SIZE_RANGE}. auto (the default
+                           for files) measures how tall people are in the inputs (a person detector
+                           on ~8 frames, a few seconds) and picks the size at which 80% of them are
+                           at least ${AUTO_TARGET_PERSON_PX} px tall: never above the source's short side, at most
+                           ${AUTO_MAX_WORKING_SIZE}; with nobody found, the source's short side up to ${AUTO_FALLBACK_WORKING_SIZE}. With
+                           --clips the default is each clip's room setting (spact rooms set), or
+                           the app setting for clips without a room.
+  --output-size working|source
+                           encode at the working size (default) or scale the anonymized frames back up to
+                           the source's size (f_A still works at the working size).
+  --keep-audio             keep the audio track (dropped by default: speech identifies people).
+  --batch N                frames per decoded batch, at most (1–512, default 16; fewer for large frames).
+
+Output is written to a temporary file and renamed. With --clips, library clips are anonymized and
+the outputs recorded (sha256, model, resolved working size) in the library.`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(
       argv,
@@ -25,6 +52,7 @@ outputs recorded (sha256, model) in the library.`,
         out: { type: 'string', short: 'o' },
         model: { type: 'string' },
         size: { type: 'string' },
+        'output-size': { type: 'string' },
         batch: { type: 'string' },
         'keep-audio': { type: 'boolean' },
         clips: { type: 'string' },
@@ -34,16 +62,22 @@ outputs recorded (sha256, model) in the library.`,
       true,
     );
     if (!values.model) throw new UsageError('--model RUN_DIR|default is required');
-    const settings: AnonymizeSettings = {
-      ...DEFAULT_SETTINGS,
-      ...(values.size ? { size: Number(values.size) } : {}),
-      ...(values.batch ? { batch: Number(values.batch) } : {}),
-      keepAudio: Boolean(values['keep-audio']),
+    const usage = <T>(parse: () => T): T => {
+      try {
+        return parse();
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
     };
-    if (!Number.isInteger(settings.size) || settings.size < 8 || settings.size > 2160)
-      throw new UsageError('--size must be an integer 8–2160');
-    if (!Number.isInteger(settings.batch) || settings.batch < 1 || settings.batch > 512)
-      throw new UsageError('--batch must be an integer 1–512');
+    const size = values.size === undefined ? undefined : usage(() => parseWorkingSize(values.size, '--size'));
+    const outputSize =
+      values['output-size'] === undefined
+        ? undefined
+        : usage(() => parseOutputSize(values['output-size'], '--output-size'));
+    const batch = values.batch === undefined ? DEFAULT_SETTINGS.batch : Number(values.batch);
+    if (!Number.isInteger(batch) || batch < 1 || batch > 512)
+      throw new UsageError(`--batch must be an integer 1–512, got ${JSON.stringify(values.batch)}`);
+    const keepAudio = Boolean(values['keep-audio']);
 
     if (values.clips) {
       const ids = values.clips.split(',').map((s) => Number(s.trim()));
@@ -53,9 +87,15 @@ outputs recorded (sha256, model) in the library.`,
         const model = core.resolveModel(values.model!);
         const results = [];
         for (const id of ids) {
-          const out = await core.anonymize.anonymizeClip(id, model.id, settings, {
-            onProgress: (f) => process.stderr.write(`\rclip ${id}: ${(100 * f).toFixed(0)}%`),
-          });
+          const out = await core.anonymize.anonymizeClip(
+            id,
+            model.id,
+            { batch, keepAudio, ...(size !== undefined ? { size } : {}), ...(outputSize ? { outputSize } : {}) },
+            {
+              onProgress: (f) => process.stderr.write(`\rclip ${id}: ${(100 * f).toFixed(0)}%`),
+              onNote: (note) => progress(`clip ${id}: ${note}`),
+            },
+          );
           process.stderr.write('\n');
           results.push({
             clip: id,
@@ -64,6 +104,13 @@ outputs recorded (sha256, model) in the library.`,
             frames: out.frames,
             sha256: out.sha256,
             model: model.id,
+            workingSize: out.settings.size,
+            sizeSetting: out.settings.sizeSetting,
+            width: out.settings.width,
+            height: out.settings.height,
+            outputSize: out.settings.outputSize,
+            outputWidth: out.settings.outputWidth,
+            outputHeight: out.settings.outputHeight,
           });
         }
         if (values.json) printJson(results);
@@ -76,7 +123,35 @@ outputs recorded (sha256, model) in the library.`,
     const toFile = values.out.toLowerCase().endsWith('.mp4');
     if (toFile && positionals.length > 1) throw new UsageError('several inputs need -o OUT_DIR, not one .mp4 file');
     const modelPath = resolveModelPath(values.model);
+    resolveCheckpointPath(modelPath); // a missing model is reported before the inputs are read
+    // Every input is probed before anything slow starts: a missing or broken file fails at once.
+    for (const input of positionals) await probeVideo(input);
     const anonymizer = await Anonymizer.load(modelPath);
+    const settings: AnonymizeSettings = {
+      batch,
+      keepAudio,
+      size: size ?? 'auto',
+      ...(outputSize ? { outputSize } : {}),
+    };
+    let personHeightFraction: number | null = null;
+    if (settings.size === 'auto') {
+      progress(`measuring people in ${positionals.length} input(s) for --size auto…`);
+      try {
+        const judges = await Judges.load();
+        const m = await estimatePersonHeightFraction(positionals, judges);
+        personHeightFraction = m.fraction;
+        progress(
+          m.fraction === null
+            ? `nobody found in ${m.frames} frame(s): the working size follows the source's size`
+            : `people: 20th percentile ${(100 * m.fraction).toFixed(1)}% of the frame height (${m.persons} in ${m.frames} frames)`,
+        );
+      } catch (err) {
+        if (err instanceof SpactError && err.kind !== 'unavailable') throw err;
+        progress(
+          `people could not be measured (${(err as Error).message}): the working size follows the source's size`,
+        );
+      }
+    }
     const results = [];
     for (const input of positionals) {
       const output = toFile
@@ -84,12 +159,24 @@ outputs recorded (sha256, model) in the library.`,
         : path.join(path.resolve(values.out), `${path.parse(input).name}.anon.mp4`);
       if (!toFile) fs.mkdirSync(path.resolve(values.out), { recursive: true });
       const r = await anonymizeFile(anonymizer, input, output, settings, {
+        personHeightFraction,
         onProgress: (done, total) =>
           process.stderr.write(`\r${path.basename(input)}: ${done}${total ? `/${total}` : ''} frames`),
       });
       process.stderr.write('\n');
-      results.push({ ...r, model: anonymizer.sha256 });
-      if (!values.json) progress(`${input} → ${output}: ${r.frames} frames at ${r.fps.toFixed(0)} frames/s`);
+      const { settings: used, ...rest } = r;
+      results.push({
+        ...rest,
+        workingSize: used.size,
+        sizeSetting: used.sizeSetting,
+        outputSize: used.outputSize,
+        model: anonymizer.sha256,
+      });
+      if (!values.json)
+        progress(
+          `${input} → ${output}: ${r.frames} frames at ${r.fps.toFixed(0)} frames/s, anonymized at ${r.width}×${r.height}` +
+            (used.outputSize === 'source' ? `, encoded at ${r.outputWidth}×${r.outputHeight}` : ''),
+        );
     }
     if (values.json) printJson(results);
     return 0;

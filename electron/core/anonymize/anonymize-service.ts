@@ -1,6 +1,8 @@
-// Anonymization of whole videos: decode → f_A in batches → encode, streamed (bounded memory),
-// written to a temporary file and renamed; library outputs are recorded with their sha256 and the
-// model that made them. Raw frames never leave this pipeline except as f_A's output.
+// Anonymization of whole videos: decode → f_A in batches → encode, streamed (bounded memory at any
+// working size: a decoded batch holds at most BATCH_BYTES of frames, and the Anonymizer tiles
+// frames so one engine call stays within its pixel budget), written to a temporary file and
+// renamed; library outputs are recorded with their sha256, the model that made them and the
+// resolved working size. Raw frames never leave this pipeline except as f_A's output.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -8,20 +10,59 @@ import { Anonymizer } from '../../../native-models/ts/anonymizer.js';
 import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
 import { SpactError } from '../errors.js';
-import type { LibraryService, ModelRecord } from '../library/library-service.js';
+import type { LibraryService, ModelRecord, Room } from '../library/library-service.js';
 import { sha256File } from '../library/library-service.js';
 import { decodeFrames, Mp4Writer, probeVideo, workingSize } from '../media/video.js';
+import {
+  estimatePersonHeightFraction,
+  parseOutputSize,
+  parseWorkingSize,
+  resolveWorkingSize,
+  type OutputSizeMode,
+  type PersonHeightEstimate,
+  type WorkingSizeSetting,
+} from '../media/working-size.js';
+import { Judges } from '../privacy-audit/judges.js';
 
 export interface AnonymizeSettings {
-  /** Short side of the frames f_A works on (and of the output video). */
-  size: number;
-  /** Frames per f_A call. */
+  /**
+   * Working size: the short side (pixels) f_A works at, or 'auto' (follows the people in the
+   * video). Absent: a library clip uses its room's setting (the app setting without a room);
+   * anonymizeFile uses 'auto'.
+   */
+  size?: WorkingSizeSetting;
+  /** The encoded video at the working size, or scaled back up to the source's size. Absent: as `size`. */
+  outputSize?: OutputSizeMode;
+  /** Frames per decoded batch, at most (fewer for large frames: see BATCH_BYTES). */
   batch: number;
   /** Keep the audio track (off by default: speech identifies people). */
   keepAudio: boolean;
 }
 
-export const DEFAULT_SETTINGS: AnonymizeSettings = { size: 112, batch: 16, keepAudio: false };
+export const DEFAULT_SETTINGS: AnonymizeSettings = { batch: 16, keepAudio: false };
+
+/** A decoded batch holds at most this many bytes of frames (at least one frame): 16 frames at
+ *  576 px, 2 at 2160 px. Decoder, f_A and encoder hold about three batches between them. */
+export const BATCH_BYTES = 64 * 2 ** 20;
+
+/** The settings an output was made with, as recorded in the library and in export manifests. */
+export interface RecordedSettings {
+  /** The resolved working size (short side, pixels). */
+  size: number;
+  /** What was asked for: a number or 'auto'. */
+  sizeSetting: WorkingSizeSetting;
+  outputSize: OutputSizeMode;
+  batch: number;
+  keepAudio: boolean;
+  /** Frame size f_A worked at. */
+  width: number;
+  height: number;
+  /** Frame size of the encoded video (the working size, or the source's with outputSize 'source'). */
+  outputWidth: number;
+  outputHeight: number;
+  /** The person height 'auto' followed (fraction of the frame height), null when none. */
+  personHeightFraction: number | null;
+}
 
 export interface AnonymizeFileResult {
   input: string;
@@ -30,11 +71,24 @@ export interface AnonymizeFileResult {
   /** Throughput of the whole pipeline, frames per second. */
   fps: number;
   sha256: string;
+  /** Frame size f_A worked at. */
   width: number;
   height: number;
+  /** Frame size of the encoded video. */
+  outputWidth: number;
+  outputHeight: number;
+  settings: RecordedSettings;
   videoFps: number;
   durationS: number;
   seconds: number;
+}
+
+/** Checks settings given by a caller (CLI, job payload): one-line errors. */
+export function validateSettings(settings: Partial<AnonymizeSettings>): void {
+  if (settings.size !== undefined) parseWorkingSize(settings.size, 'size');
+  if (settings.outputSize !== undefined) parseOutputSize(settings.outputSize, 'output size');
+  if (settings.batch !== undefined && (!Number.isInteger(settings.batch) || settings.batch < 1 || settings.batch > 512))
+    throw new SpactError('validation', `batch must be an integer 1–512, got ${settings.batch}`);
 }
 
 /** Anonymizes one video file into an MP4. Cancellable; a failure leaves no partial output. */
@@ -43,30 +97,40 @@ export async function anonymizeFile(
   input: string,
   output: string,
   settings: AnonymizeSettings,
-  opts: { signal?: AbortSignal; onProgress?: (done: number, total: number | null) => void } = {},
+  opts: {
+    signal?: AbortSignal;
+    onProgress?: (done: number, total: number | null) => void;
+    /** The people's height 'auto' follows (see resolveWorkingSize); absent or null: none known. */
+    personHeightFraction?: number | null;
+  } = {},
 ): Promise<AnonymizeFileResult> {
   const t0 = performance.now();
+  validateSettings(settings);
   const info = await probeVideo(input);
-  if (!Number.isInteger(settings.size) || settings.size < 8 || settings.size > 2160) {
-    throw new SpactError('validation', `size must be an integer between 8 and 2160, got ${settings.size}`);
-  }
-  const { width, height } = workingSize(info, settings.size);
+  const sizeSetting = settings.size ?? 'auto';
+  const outputSize = settings.outputSize ?? 'working';
+  const personHeightFraction = sizeSetting === 'auto' ? (opts.personHeightFraction ?? null) : null;
+  const size = resolveWorkingSize(sizeSetting, info, personHeightFraction);
+  const { width, height } = workingSize(info, size);
+  const out = outputSize === 'source' ? { width: info.width, height: info.height } : { width, height };
   // Variable frame rate input is resampled to its average rate: the output is constant-rate.
   const videoFps = Math.round(info.fps * 1000) / 1000;
   const expected = info.durationS > 0 ? Math.round(info.durationS * videoFps) : null;
+  const batch = Math.max(1, Math.min(settings.batch, Math.floor(BATCH_BYTES / (width * height * 3))));
   const writer = new Mp4Writer(output, {
     width,
     height,
+    ...(outputSize === 'source' ? { outputWidth: out.width, outputHeight: out.height } : {}),
     fps: videoFps,
     ...(settings.keepAudio && info.hasAudio ? { audioFrom: input } : {}),
   });
   let frames = 0;
   try {
-    for await (const batch of decodeFrames(input, { width, height, fps: videoFps, batch: settings.batch })) {
+    for await (const b of decodeFrames(input, { width, height, fps: videoFps, batch })) {
       if (opts.signal?.aborted) throw new SpactError('cancelled', `anonymizing ${input} was cancelled`);
-      const anon = await anonymizer.anonymize(batch.frames, batch.n, height, width);
+      const anon = await anonymizer.anonymize(b.frames, b.n, height, width);
       await writer.write(anon);
-      frames += batch.n;
+      frames += b.n;
       opts.onProgress?.(frames, expected);
     }
     if (frames === 0) throw new SpactError('bad-input', `${input}: no frame could be decoded`);
@@ -76,6 +140,20 @@ export async function anonymizeFile(
     throw err;
   }
   const seconds = (performance.now() - t0) / 1000;
+  // The encoder pads odd sizes to even (yuv420p).
+  const even = (x: number) => x + (x % 2);
+  const recorded: RecordedSettings = {
+    size,
+    sizeSetting,
+    outputSize,
+    batch: settings.batch,
+    keepAudio: settings.keepAudio,
+    width,
+    height,
+    outputWidth: even(out.width),
+    outputHeight: even(out.height),
+    personHeightFraction,
+  };
   return {
     input,
     output,
@@ -84,6 +162,9 @@ export async function anonymizeFile(
     sha256: await sha256File(output),
     width,
     height,
+    outputWidth: recorded.outputWidth,
+    outputHeight: recorded.outputHeight,
+    settings: recorded,
     videoFps,
     durationS: frames / videoFps,
     seconds,
@@ -96,7 +177,7 @@ export interface OutputRecord {
   modelId: number;
   path: string;
   sha256: string;
-  settings: AnonymizeSettings & { width: number; height: number };
+  settings: RecordedSettings;
   frames: number;
   fps: number;
   durationS: number;
@@ -116,13 +197,29 @@ interface OutputRow {
   created_at: string;
 }
 
+/** Settings of outputs recorded before working sizes were resolved per room lack the newer fields. */
+function recordedSettings(text: string): RecordedSettings {
+  const s = JSON.parse(text) as Partial<RecordedSettings> & { width: number; height: number; size: number };
+  return {
+    ...s,
+    size: s.size,
+    sizeSetting: s.sizeSetting ?? s.size,
+    outputSize: s.outputSize ?? 'working',
+    batch: s.batch ?? DEFAULT_SETTINGS.batch,
+    keepAudio: s.keepAudio ?? false,
+    outputWidth: s.outputWidth ?? s.width,
+    outputHeight: s.outputHeight ?? s.height,
+    personHeightFraction: s.personHeightFraction ?? null,
+  };
+}
+
 const toOutput = (r: OutputRow): OutputRecord => ({
   id: r.id,
   clipId: r.clip_id,
   modelId: r.model_id,
   path: r.path,
   sha256: r.sha256,
-  settings: JSON.parse(r.settings),
+  settings: recordedSettings(r.settings),
   frames: r.frames,
   fps: r.fps,
   durationS: r.duration_s,
@@ -130,8 +227,39 @@ const toOutput = (r: OutputRow): OutputRecord => ({
 });
 
 /** Library-level anonymization: clip + model → recorded output. Anonymizers are cached per model. */
+/** The app-wide sizes for clips without a room (settings keys inputSize and outputSize). */
+export const APP_SIZE_DEFAULTS: { inputSize: WorkingSizeSetting; outputSize: OutputSizeMode } = {
+  inputSize: 'auto',
+  outputSize: 'working',
+};
+
+/** Reads the app-wide sizes; a number stored by an older version is kept, brought within the limits. */
+export function readAppSizeSettings(db: Db): { inputSize: WorkingSizeSetting; outputSize: OutputSizeMode } {
+  const rows = db.prepare(`SELECT key, value FROM settings WHERE key IN ('inputSize', 'outputSize')`).all() as {
+    key: string;
+    value: string;
+  }[];
+  const out = { ...APP_SIZE_DEFAULTS };
+  for (const r of rows) {
+    let v: unknown;
+    try {
+      v = JSON.parse(r.value);
+    } catch {
+      continue;
+    }
+    if (r.key === 'inputSize')
+      out.inputSize = v === 'auto' || typeof v !== 'number' ? 'auto' : resolveWorkingSize(v, { width: 1, height: 1 });
+    if (r.key === 'outputSize' && (v === 'working' || v === 'source')) out.outputSize = v;
+  }
+  return out;
+}
+
+type PersonDetector = Pick<Judges, 'persons'>;
+
+/** Library-level anonymization: clip + model → recorded output. Anonymizers are cached per model. */
 export class AnonymizeService {
   private readonly loaded = new Map<string, Promise<Anonymizer>>();
+  private detector: Promise<PersonDetector> | undefined;
 
   constructor(
     private readonly db: Db,
@@ -139,6 +267,18 @@ export class AnonymizeService {
     private readonly dataDir: string,
     private readonly engineOptions: { device?: string; threads?: number } = {},
   ) {}
+
+  /**
+   * Where person boxes for 'auto' come from: the privacy judges (CenterNet), loaded once on first
+   * use. Replaceable: the app shares the audit's judges, tests use a fake.
+   */
+  loadPersonDetector: () => Promise<PersonDetector> = () => {
+    if (!this.detector) {
+      this.detector = Judges.load();
+      this.detector.catch(() => (this.detector = undefined));
+    }
+    return this.detector;
+  };
 
   get outputsDir(): string {
     return path.join(this.dataDir, 'outputs');
@@ -154,26 +294,98 @@ export class AnonymizeService {
     return p;
   }
 
+  /** How tall people are in these videos (see estimatePersonHeightFraction). Seconds. */
+  async measurePeople(files: string[], signal?: AbortSignal): Promise<PersonHeightEstimate> {
+    const detector = await this.loadPersonDetector();
+    return estimatePersonHeightFraction(files, detector, signal ? { signal } : {});
+  }
+
+  /** (Re-)measures the people in a room's clips and stores it: what the room's 'auto' follows. */
+  async measureRoom(roomId: number, opts: { signal?: AbortSignal } = {}): Promise<Room> {
+    const room = this.library.room(roomId);
+    const files = this.library
+      .clips({ roomId })
+      .map((c) => c.path)
+      .filter((f) => fs.existsSync(f));
+    if (files.length === 0)
+      throw new SpactError('conflict', `room "${room.name}" has no clip to measure people on; import one first`);
+    return this.library.recordPersonHeight(roomId, await this.measurePeople(files, opts.signal));
+  }
+
+  /**
+   * The working size, output size and person height a clip is anonymized with: explicit settings
+   * first, else its room's (measuring the room's people once, when it is 'auto' and unmeasured),
+   * else the app settings (measuring this clip's people when 'auto'). When people cannot be
+   * measured (the judges cannot load), 'auto' falls back to its no-person rule.
+   */
+  async sizesFor(
+    clipId: number,
+    settings: Partial<AnonymizeSettings> = {},
+    opts: { signal?: AbortSignal; onNote?: (note: string) => void } = {},
+  ): Promise<{ size: WorkingSizeSetting; outputSize: OutputSizeMode; personHeightFraction: number | null }> {
+    validateSettings(settings);
+    const clip = this.library.clip(clipId);
+    let room = clip.roomId === null ? null : this.library.room(clip.roomId);
+    const app = room ? null : readAppSizeSettings(this.db);
+    const size = settings.size ?? room?.workingSize ?? app!.inputSize;
+    const outputSize = settings.outputSize ?? room?.outputSize ?? app!.outputSize;
+    if (size !== 'auto') return { size, outputSize, personHeightFraction: null };
+    const fallback = (err: unknown) => {
+      if (err instanceof SpactError && err.kind === 'cancelled') throw err;
+      opts.onNote?.(
+        `people could not be measured (${(err as Error).message}); the working size follows the source's size`,
+      );
+      return null;
+    };
+    if (room) {
+      if (!room.personHeight) {
+        opts.onNote?.(`measuring people in room "${room.name}"`);
+        room = await this.measureRoom(room.id, opts.signal ? { signal: opts.signal } : {}).catch(fallback);
+      }
+      return { size, outputSize, personHeightFraction: room?.personHeight?.fraction ?? null };
+    }
+    opts.onNote?.(`measuring people in clip ${clip.id}`);
+    const m = await this.measurePeople([clip.path], opts.signal).catch(fallback);
+    return { size, outputSize, personHeightFraction: m?.fraction ?? null };
+  }
+
   async anonymizeClip(
     clipId: number,
     modelId: number,
-    settings: AnonymizeSettings = DEFAULT_SETTINGS,
-    opts: { signal?: AbortSignal; onProgress?: (fraction: number) => void } = {},
+    settings: Partial<AnonymizeSettings> = {},
+    opts: { signal?: AbortSignal; onProgress?: (fraction: number) => void; onNote?: (note: string) => void } = {},
   ): Promise<OutputRecord> {
     const clip = this.library.clip(clipId);
     const model = this.library.model(modelId);
     if (!fs.existsSync(clip.path))
       throw new SpactError('not-found', `clip ${clipId}: its file ${clip.path} is missing`);
+    const sizes = await this.sizesFor(clipId, settings, {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onNote: opts.onNote ?? ((note) => process.stderr.write(`clip ${clip.id}: ${note}\n`)),
+    });
     const anonymizer = await this.anonymizerFor(model);
+    const short = resolveWorkingSize(sizes.size, clip, sizes.personHeightFraction);
     const file = path.join(
       this.outputsDir,
       // A new file per run: an earlier output (perhaps already exported) is never overwritten.
-      `clip${clip.id}-${model.sha256.slice(0, 10)}-${settings.size}${settings.keepAudio ? '-audio' : ''}-${Date.now().toString(36)}.mp4`,
+      `clip${clip.id}-${model.sha256.slice(0, 10)}-${short}${sizes.outputSize === 'source' ? '-src' : ''}${settings.keepAudio ? '-audio' : ''}-${Date.now().toString(36)}.mp4`,
     );
-    const r = await anonymizeFile(anonymizer, clip.path, file, settings, {
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      onProgress: (done, total) => opts.onProgress?.(total ? Math.min(0.99, done / total) : 0),
-    });
+    const r = await anonymizeFile(
+      anonymizer,
+      clip.path,
+      file,
+      {
+        batch: settings.batch ?? DEFAULT_SETTINGS.batch,
+        keepAudio: settings.keepAudio ?? DEFAULT_SETTINGS.keepAudio,
+        size: sizes.size,
+        outputSize: sizes.outputSize,
+      },
+      {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        personHeightFraction: sizes.personHeightFraction,
+        onProgress: (done, total) => opts.onProgress?.(total ? Math.min(0.99, done / total) : 0),
+      },
+    );
     try {
       const info = this.db
         .prepare(
@@ -184,7 +396,7 @@ export class AnonymizeService {
           model.id,
           file,
           r.sha256,
-          JSON.stringify({ ...settings, width: r.width, height: r.height }),
+          JSON.stringify(r.settings),
           r.frames,
           r.videoFps,
           r.durationS,

@@ -9,6 +9,19 @@ import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
 import { SpactError } from '../errors.js';
 import { probeVideo, type VideoInfo } from '../media/video.js';
+import {
+  parseOutputSize,
+  parseWorkingSize,
+  resolveWorkingSize,
+  type OutputSizeMode,
+  type PersonHeightEstimate,
+  type WorkingSizeSetting,
+} from '../media/working-size.js';
+
+/** The person-height measurement a room's 'auto' working size uses, and what it was made on. */
+export interface PersonHeight extends PersonHeightEstimate {
+  measuredAt: string;
+}
 
 export interface Room {
   id: number;
@@ -16,7 +29,32 @@ export interface Room {
   activeModelId: number | null;
   createdAt: string;
   clips: number;
+  /** Short side f_A works at for this room's clips, or 'auto' (follows the people measured here). */
+  workingSize: WorkingSizeSetting;
+  /** The encoded video: at the working size, or scaled up to the source's size. */
+  outputSize: OutputSizeMode;
+  /** The measurement 'auto' uses (null until the first anonymization or a re-measure). */
+  personHeight: PersonHeight | null;
+  /** What the working size resolves to for the room's clips now (null when the room has none). */
+  resolvedWorkingSize: { min: number; max: number } | null;
 }
+
+interface RoomRow {
+  id: number;
+  name: string;
+  active_model_id: number | null;
+  created_at: string;
+  clips: number;
+  working_size: number | null;
+  output_size: OutputSizeMode;
+  person_height_fraction: number | null;
+  person_height_measured_at: string | null;
+  person_height_frames: number | null;
+  person_height_files: number | null;
+  person_height_persons: number | null;
+}
+
+const ROOM_SELECT = `SELECT r.*, (SELECT COUNT(*) FROM clips c WHERE c.room_id = r.id) AS clips FROM rooms r`;
 
 export interface Clip {
   id: number;
@@ -81,15 +119,40 @@ export class LibraryService {
   }
 
   room(id: number): Room {
-    const r = this.db
-      .prepare(
-        `SELECT r.id, r.name, r.active_model_id AS activeModelId, r.created_at AS createdAt,
-                (SELECT COUNT(*) FROM clips c WHERE c.room_id = r.id) AS clips
-         FROM rooms r WHERE r.id = ?`,
-      )
-      .get(id) as Room | undefined;
+    const r = this.db.prepare(`${ROOM_SELECT} WHERE r.id = ?`).get(id) as RoomRow | undefined;
     if (!r) throw new SpactError('not-found', `room ${id} does not exist`);
-    return r;
+    return this.toRoom(r);
+  }
+
+  private toRoom(r: RoomRow): Room {
+    const workingSize: WorkingSizeSetting = r.working_size ?? 'auto';
+    const personHeight: PersonHeight | null =
+      r.person_height_measured_at === null
+        ? null
+        : {
+            fraction: r.person_height_fraction,
+            measuredAt: r.person_height_measured_at,
+            frames: r.person_height_frames ?? 0,
+            files: r.person_height_files ?? 0,
+            persons: r.person_height_persons ?? 0,
+          };
+    const sizes = (
+      this.db.prepare(`SELECT DISTINCT width, height FROM clips WHERE room_id = ?`).all(r.id) as {
+        width: number;
+        height: number;
+      }[]
+    ).map((c) => resolveWorkingSize(workingSize, c, personHeight?.fraction));
+    return {
+      id: r.id,
+      name: r.name,
+      activeModelId: r.active_model_id,
+      createdAt: r.created_at,
+      clips: r.clips,
+      workingSize,
+      outputSize: r.output_size,
+      personHeight,
+      resolvedWorkingSize: sizes.length ? { min: Math.min(...sizes), max: Math.max(...sizes) } : null,
+    };
   }
 
   roomByName(name: string): Room | null {
@@ -106,13 +169,40 @@ export class LibraryService {
   }
 
   rooms(): Room[] {
-    return this.db
+    return (this.db.prepare(`${ROOM_SELECT} ORDER BY r.name`).all() as RoomRow[]).map((r) => this.toRoom(r));
+  }
+
+  /**
+   * Sets a room's working size ('auto' or a short side within the limits) and/or output size
+   * ('working' or 'source'); anything else is refused with a one-line reason.
+   */
+  setRoomSize(roomId: number, change: { workingSize?: unknown; outputSize?: unknown }): Room {
+    this.room(roomId);
+    if (change.workingSize === undefined && change.outputSize === undefined)
+      throw new SpactError('validation', 'give a working size and/or an output size');
+    const workingSize = change.workingSize === undefined ? undefined : parseWorkingSize(change.workingSize);
+    const outputSize = change.outputSize === undefined ? undefined : parseOutputSize(change.outputSize);
+    this.db.transaction(() => {
+      if (workingSize !== undefined)
+        this.db
+          .prepare(`UPDATE rooms SET working_size = ? WHERE id = ?`)
+          .run(workingSize === 'auto' ? null : workingSize, roomId);
+      if (outputSize !== undefined)
+        this.db.prepare(`UPDATE rooms SET output_size = ? WHERE id = ?`).run(outputSize, roomId);
+    })();
+    return this.room(roomId);
+  }
+
+  /** Stores a person-height measurement of a room (what its 'auto' working size follows). */
+  recordPersonHeight(roomId: number, m: PersonHeightEstimate, measuredAt = nowIso()): Room {
+    this.room(roomId);
+    this.db
       .prepare(
-        `SELECT r.id, r.name, r.active_model_id AS activeModelId, r.created_at AS createdAt,
-                (SELECT COUNT(*) FROM clips c WHERE c.room_id = r.id) AS clips
-         FROM rooms r ORDER BY r.name`,
+        `UPDATE rooms SET person_height_fraction = ?, person_height_measured_at = ?, person_height_frames = ?,
+           person_height_files = ?, person_height_persons = ? WHERE id = ?`,
       )
-      .all() as Room[];
+      .run(m.fraction, measuredAt, m.frames, m.files, m.persons, roomId);
+    return this.room(roomId);
   }
 
   setActiveModel(roomId: number, modelId: number | null): Room {

@@ -97,7 +97,7 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
   };
 }
 
-/** Working size for the model: short side = `size`, aspect kept, both sides even. */
+/** Frame size at a working size (the short side, see working-size.ts): aspect kept, both sides even. */
 export function workingSize(info: { width: number; height: number }, size: number): { width: number; height: number } {
   const scale = size / Math.min(info.width, info.height);
   const even = (x: number) => Math.max(2, 2 * Math.round(x / 2));
@@ -174,8 +174,13 @@ export async function* decodeFrames(
 }
 
 export interface EncoderOptions {
+  /** Size of the frames written. */
   width: number;
   height: number;
+  /** Size of the encoded video when it differs (frames scaled with bicubic filtering), e.g. the
+   *  source's size for anonymized frames made at a smaller working size. */
+  outputWidth?: number;
+  outputHeight?: number;
   fps: number;
   /** Copy the audio of this file (opt-in: speech identifies people). */
   audioFrom?: string;
@@ -206,6 +211,14 @@ export class Mp4Writer {
       throw new SpactError('unavailable', `${dir}: the destination folder is not writable`);
     }
     this.tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}.mp4`);
+    const ow = opts.outputWidth ?? opts.width;
+    const oh = opts.outputHeight ?? opts.height;
+    if (!(Number.isInteger(ow) && Number.isInteger(oh) && ow > 0 && oh > 0 && ow <= MAX_WIDTH && oh <= MAX_HEIGHT))
+      throw new SpactError(
+        'validation',
+        `output size ${ow}×${oh} is not a frame size up to ${MAX_WIDTH}×${MAX_HEIGHT}`,
+      );
+    const scale = ow !== opts.width || oh !== opts.height ? `scale=${ow}:${oh}:flags=bicubic,` : '';
     const args = [
       '-hide_banner',
       '-loglevel',
@@ -224,7 +237,7 @@ export class Mp4Writer {
         ? ['-i', opts.audioFrom, '-map', '0:v:0', '-map', '1:a:0?', '-c:a', 'aac', '-shortest']
         : ['-an']),
       '-vf',
-      'pad=ceil(iw/2)*2:ceil(ih/2)*2',
+      `${scale}pad=ceil(iw/2)*2:ceil(ih/2)*2`,
       '-c:v',
       'libx264',
       '-preset',

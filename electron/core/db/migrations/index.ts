@@ -1,4 +1,8 @@
 // Migrations in order; schema version = position + 1 (stored in PRAGMA user_version).
 import { sql as m0001 } from './0001-initial.js';
+import { sql as m0002 } from './0002-room-working-size.js';
 
-export const MIGRATIONS: { name: string; sql: string }[] = [{ name: '0001-initial', sql: m0001 }];
+export const MIGRATIONS: { name: string; sql: string }[] = [
+  { name: '0001-initial', sql: m0001 },
+  { name: '0002-room-working-size', sql: m0002 },
+];
