@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "losses.h"
+#include "train_guards.h"
 
 namespace F = torch::nn::functional;
 
@@ -71,12 +72,27 @@ Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)), rng_(static_cast<uint64
   if (rotHead) rotHead->to(device_);
   if (privHead) privHead->to(device_);
 
+  if (cfg_.room) {
+    if (cfg_.heatmaps < 1) throw BadInputError("room mode needs at least one heatmap channel");
+    if (cfg_.idCropW < 8 || cfg_.idCropH < 8) throw BadInputError("identity crops must be at least 8x8");
+    fU = HeatmapNet(cfg_.studentWidths, cfg_.heatmaps);
+    fBid = ResNet2d(cfg_.fB);
+    projId = Projection(fBid->featureDim, cfg_.fB.projDim);
+    fU->to(device_);
+    fBid->to(device_);
+    projId->to(device_);
+  }
+
   auto adam = [&](std::vector<torch::Tensor> params, double lr) {
     return std::make_unique<torch::optim::Adam>(std::move(params), torch::optim::AdamOptions(lr).weight_decay(cfg_.weightDecay));
   };
   optA_ = adam(fA->parameters(), cfg_.lrA);
   optT_ = adam(fT->parameters(), cfg_.lrT);
   optB_ = adam(budgetParameters(), cfg_.lrB);
+  if (cfg_.room) {
+    optU_ = adam(fU->parameters(), cfg_.lrT);
+    optBid_ = adam(identityParameters(), cfg_.lrB);
+  }
 
   if (bl == "moco") {
     keyEnc_ = ResNet2d(cfg_.fB);
@@ -106,54 +122,17 @@ std::vector<torch::Tensor> Engine::budgetParameters() const {
 Stats Engine::parameterCounts() const {
   int64_t b = 0;
   for (const auto& p : budgetParameters()) b += p.numel();
-  return {{"fA", static_cast<double>(countParameters(*fA))},
+  Stats s{{"fA", static_cast<double>(countParameters(*fA))},
           {"fT", static_cast<double>(countParameters(*fT))},
           {"fB", static_cast<double>(b)}};
+  if (cfg_.room) {
+    int64_t id = 0;
+    for (const auto& p : identityParameters()) id += p.numel();
+    s["fU"] = static_cast<double>(countParameters(*fU));
+    s["fBid"] = static_cast<double>(id);
+  }
+  return s;
 }
-
-namespace {
-/**
- * Runs modules with BatchNorm on batch statistics (train mode) without letting the pass change
- * them: running statistics are restored on exit. Used where a network is frozen (step 1) or
- * only evaluated: the contrastive loss is defined over the batch, and running statistics of a
- * small-batch SSL model are a poor stand-in for what the loss sees (measured: eval-mode L_B stays
- * at chance while the train-mode loss is ~0 on 2-clip batches).
- */
-class BatchStatsNoUpdate {
- public:
-  explicit BatchStatsNoUpdate(std::initializer_list<torch::nn::Module*> modules) {
-    torch::NoGradGuard ng;
-    for (auto* m : modules) {
-      if (!m) continue;
-      m->train();
-      for (auto& b : m->buffers()) saved_.emplace_back(b, b.clone());
-    }
-  }
-  ~BatchStatsNoUpdate() {
-    torch::NoGradGuard ng;
-    for (auto& [live, copy] : saved_) live.copy_(copy);
-  }
-
- private:
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> saved_;
-};
-}  // namespace
-
-namespace {
-/** Frozen networks for step 1: no weight gradients while it lives (restored on every exit path). */
-class NoWeightGrad {
- public:
-  explicit NoWeightGrad(std::vector<torch::Tensor> params) : params_(std::move(params)) {
-    for (auto& p : params_) p.set_requires_grad(false);
-  }
-  ~NoWeightGrad() {
-    for (auto& p : params_) p.set_requires_grad(true);
-  }
-
- private:
-  std::vector<torch::Tensor> params_;
-};
-}  // namespace
 
 Stats Engine::fingerprint() const {
   torch::NoGradGuard ng;
@@ -162,7 +141,12 @@ Stats Engine::fingerprint() const {
     for (const auto& p : ps) t += p.abs().sum().item<double>();
     return t;
   };
-  return {{"fA", sum(fA->parameters())}, {"fT", sum(fT->parameters())}, {"fB", sum(budgetParameters())}};
+  Stats s{{"fA", sum(fA->parameters())}, {"fT", sum(fT->parameters())}, {"fB", sum(budgetParameters())}};
+  if (cfg_.room) {
+    s["fU"] = sum(fU->parameters());
+    s["fBid"] = sum(identityParameters());
+  }
+  return s;
 }
 
 
@@ -173,6 +157,10 @@ void Engine::checkBatch(const Batch& b, bool needActions, bool needPrivacy) cons
   }
   const int64_t n = f.size(0), t = f.size(1), h = f.size(2), w = f.size(3);
   if (n < 2) throw BadInputError("a batch needs at least 2 clips (contrastive loss), got " + std::to_string(n));
+  if (cfg_.room) {
+    checkRoomBatch(b);
+    return;
+  }
   const int64_t need = (cfg_.clipFrames - 1) * cfg_.frameStride + 1;
   if (t < need) {
     throw BadInputError("clips have " + std::to_string(t) + " frames but f_T needs " + std::to_string(need) +
@@ -461,6 +449,7 @@ Stats Engine::initA(const Batch& b) {
 }
 
 Stats Engine::initTB(const Batch& b, bool updateT, bool updateB) {
+  if (cfg_.room) return roomInit(b, updateT, updateB);
   checkBatch(b, updateT, updateB && cfg_.budgetLoss == "supervised");
   auto x = prepare(b, true).frames;
   torch::Tensor a;
@@ -502,6 +491,7 @@ Stats Engine::initTB(const Batch& b, bool updateT, bool updateB) {
 }
 
 Stats Engine::stepA(const Batch& b) {
+  if (cfg_.room) return roomStepA(b);
   if (cfg_.distill) return distillStepA(b);
   checkBatch(b, true, cfg_.budgetLoss == "supervised");
   auto x = prepare(b, true).frames;
@@ -532,6 +522,7 @@ Stats Engine::stepA(const Batch& b) {
 }
 
 Stats Engine::stepTB(const Batch& b) {
+  if (cfg_.room) return roomStepB(b);
   if (fTTeacher) return distillStepTB(b);
   // Fine-tuning without distillAdaptT keeps the base f_T frozen: it is the teacher.
   return initTB(b, !cfg_.distill, !cfg_.freezeBudget);
@@ -566,6 +557,7 @@ Stats Engine::distillStepTB(const Batch& b) {
 }
 
 Stats Engine::evaluate(const Batch& b) {
+  if (cfg_.room) return roomEvaluate(b);
   if (cfg_.distill) return distillEvaluate(b);
   checkBatch(b, b.actions.defined(), cfg_.budgetLoss == "supervised");
   torch::NoGradGuard ng;
@@ -650,6 +642,11 @@ void Engine::save(const std::string& path, const std::string& meta, bool weights
   if (fTTeacher) writeModule(root, "fTTeacher", *fTTeacher);
   if (rotHead) writeModule(root, "rotHead", *rotHead);
   if (privHead) writeModule(root, "privHead", *privHead);
+  if (fU) {
+    writeModule(root, "fU", *fU);
+    writeModule(root, "fBid", *fBid);
+    writeModule(root, "projId", *projId);
+  }
   if (keyEnc_) {
     writeModule(root, "keyEnc", *keyEnc_);
     writeModule(root, "keyProj", *keyProj_);
@@ -658,7 +655,9 @@ void Engine::save(const std::string& path, const std::string& meta, bool weights
   }
   root.write("hasOptimizer", c10::IValue(!weightsOnly));
   if (!weightsOnly) {
-    for (auto& [key, opt] : {std::pair<const char*, torch::optim::Adam*>{"optA", optA_.get()}, {"optT", optT_.get()}, {"optB", optB_.get()}}) {
+    for (auto& [key, opt] : {std::pair<const char*, torch::optim::Adam*>{"optA", optA_.get()}, {"optT", optT_.get()}, {"optB", optB_.get()},
+                             {"optU", optU_.get()}, {"optBid", optBid_.get()}}) {
+      if (!opt) continue;
       torch::serialize::OutputArchive a;
       opt->save(a);
       root.write(key, a);
@@ -721,6 +720,17 @@ std::string Engine::load(const std::string& path, bool weightsOnly, bool onlyAno
   if (proj) readModule(root, "proj", *proj);
   if (rotHead) readModule(root, "rotHead", *rotHead);
   if (privHead) readModule(root, "privHead", *privHead);
+  // Room networks exist only in room runs: a base trained elsewhere leaves them freshly initialised.
+  bool roomNetsLoaded = false;
+  if (fU) {
+    torch::serialize::InputArchive u;
+    if (root.try_read("fU", u)) {
+      fU->load(u);
+      readModule(root, "fBid", *fBid);
+      readModule(root, "projId", *projId);
+      roomNetsLoaded = true;
+    }
+  }
   if (keyEnc_) {
     readModule(root, "keyEnc", *keyEnc_);
     readModule(root, "keyProj", *keyProj_);
@@ -737,6 +747,12 @@ std::string Engine::load(const std::string& path, bool weightsOnly, bool onlyAno
       root.read(key, a);
       opt->load(a);
     }
+    if (roomNetsLoaded) {
+      for (auto& [key, opt] : {std::pair<const char*, torch::optim::Adam*>{"optU", optU_.get()}, {"optBid", optBid_.get()}}) {
+        torch::serialize::InputArchive a;
+        if (root.try_read(key, a)) opt->load(a);
+      }
+    }
   }
   c10::IValue meta;
   root.read("meta", meta);
@@ -746,6 +762,9 @@ std::string Engine::load(const std::string& path, bool weightsOnly, bool onlyAno
 void Engine::setLearningRate(const std::string& which, double lr) {
   if (!(lr > 0) || !std::isfinite(lr)) throw BadInputError("learning rate must be a positive number");
   torch::optim::Adam* opt = which == "A" ? optA_.get() : which == "T" ? optT_.get() : which == "B" ? optB_.get() : nullptr;
+  // Room mode: "T" and "B" are its utility student and identity budget.
+  if (cfg_.room && which == "T") opt = optU_.get();
+  if (cfg_.room && which == "B") opt = optBid_.get();
   if (!opt) throw BadInputError("setLearningRate: optimizer must be A, T or B, got \"" + which + "\"");
   for (auto& group : opt->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
 }

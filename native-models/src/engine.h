@@ -57,6 +57,25 @@ struct EngineConfig {
   // is the teacher and f_T keeps learning its soft labels on f_A's output in every step 2, as in the
   // SPAct minimax — f_A can fool one frozen action model, not one that keeps adapting.
   bool distillAdaptT = false;
+  // Real rooms (no labels of any kind, room.cc): utility comes from pseudo-labels that pretrained
+  // person and pose models gave on the raw footage (heatmaps: person presence + body keypoints),
+  // reproduced from f_A's output by a student f_U trained on raw frames and then frozen (a fixed
+  // natural-image model, like the cloud's); privacy from an identity budget f_Bid on person crops
+  // of f_A's output — NT-Xent in which the positive is the same person at another time and the
+  // negatives are other people: what linkage attacks. Batches hold 2B single frames, i and i+B
+  // being the same person; f_T is not used.
+  bool room = false;
+  int64_t heatmaps = 18;
+  std::vector<int64_t> studentWidths{32, 64, 64};
+  double utilityPosWeight = 9.0;  // heatmap BCE weight 1 + w·target: people are a small part of a frame
+  double omegaId = 0.5;  // weight of the identity budget in step 1
+  bool adaptStudent = false;  // true: f_U keeps learning on f_A's output in step 2 (SPAct's f_T role)
+  int64_t idCropW = 32, idCropH = 64;  // person crops given to f_Bid
+  // Structure kept, appearance free: f_A's luminance detail (luma minus its local mean over
+  // (2r+1)² twice, r = structureRadius) must match the input's — edges and shape stay, colour and
+  // the shading of clothes may go. Weight 0 turns it off.
+  double structureWeight = 0.0;
+  int64_t structureRadius = 6;
   double lrA = 1e-4, lrT = 1e-4, lrB = 1e-4;
   double weightDecay = 0.0;
   AugmentConfig augment;
@@ -70,6 +89,8 @@ struct Batch {
   torch::Tensor frames;
   torch::Tensor actions;  // int64 [N] or float [N, A]; undefined when absent
   torch::Tensor privacy;  // float [N, P]; undefined when absent
+  torch::Tensor heatmaps;  // room mode: float [N, K, H/4, W/4] pseudo-label targets
+  torch::Tensor boxes;  // room mode: float [N, 4] the person's box (x0, y0, x1, y1) in [0, 1]
 };
 
 using Stats = std::map<std::string, double>;
@@ -122,6 +143,9 @@ class Engine {
   Projection proj{nullptr};  // ntxent / moco
   torch::nn::Linear rotHead{nullptr};  // rotnet
   torch::nn::Linear privHead{nullptr};  // supervised
+  HeatmapNet fU{nullptr};  // room mode: utility student
+  ResNet2d fBid{nullptr};  // room mode: identity budget on person crops
+  Projection projId{nullptr};
   UNet fATeacher{nullptr};  // distillTeacher "anonymized": the base f_A, frozen
   R3D fTTeacher{nullptr};  // distillAdaptT: the base f_T, frozen
 
@@ -142,12 +166,23 @@ class Engine {
   std::pair<torch::Tensor, torch::Tensor> samplePair(const torch::Tensor& frames);  // two [N,3,H,W]
   torch::Tensor budgetLoss(const torch::Tensor& frames, const Batch& b, bool updateQueue);
   std::vector<torch::Tensor> budgetParameters() const;
+  // Room mode (room.cc): the init, minimax steps and evaluation of real rooms.
+  Stats roomInit(const Batch& b, bool updateU, bool updateB);
+  Stats roomStepA(const Batch& b);
+  Stats roomStepB(const Batch& b);
+  Stats roomEvaluate(const Batch& b);
+  void checkRoomBatch(const Batch& b) const;
+  torch::Tensor utilityLoss(const torch::Tensor& logits, const torch::Tensor& target) const;
+  torch::Tensor personCrops(const torch::Tensor& images, const torch::Tensor& boxes) const;
+  torch::Tensor structureLoss(const torch::Tensor& out, const torch::Tensor& in) const;
+  torch::Tensor identityLoss(const torch::Tensor& images, const torch::Tensor& boxes);
+  std::vector<torch::Tensor> identityParameters() const;
   void checkFinite(const Stats& s, const char* step) const;
   void checkBatch(const Batch& b, bool needActions, bool needPrivacy) const;
 
   EngineConfig cfg_;
   torch::Device device_{torch::kCPU};
-  std::unique_ptr<torch::optim::Adam> optA_, optT_, optB_;
+  std::unique_ptr<torch::optim::Adam> optA_, optT_, optB_, optU_, optBid_;
   // MoCo: momentum key encoder and the negative queue.
   ResNet2d keyEnc_{nullptr};
   Projection keyProj_{nullptr};

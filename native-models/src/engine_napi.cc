@@ -55,6 +55,19 @@ EngineConfig parseEngineConfig(const Napi::Object& c) {
   cfg.distillTemperature = num(c, "distillTemperature", cfg.distillTemperature);
   cfg.distillTeacher = str(c, "distillTeacher", cfg.distillTeacher);
   cfg.distillAdaptT = boolean(c, "distillAdaptT", cfg.distillAdaptT);
+  if (c.Has("room") && c.Get("room").IsObject()) {
+    auto r = sub(c, "room");
+    cfg.room = boolean(r, "enabled", cfg.room);
+    cfg.heatmaps = integer(r, "heatmaps", cfg.heatmaps);
+    cfg.studentWidths = intList(r, "studentWidths", cfg.studentWidths);
+    cfg.utilityPosWeight = num(r, "utilityPosWeight", cfg.utilityPosWeight);
+    cfg.omegaId = num(r, "omegaId", cfg.omegaId);
+    cfg.adaptStudent = boolean(r, "adaptStudent", cfg.adaptStudent);
+    cfg.idCropW = integer(r, "idCropW", cfg.idCropW);
+    cfg.idCropH = integer(r, "idCropH", cfg.idCropH);
+    cfg.structureWeight = num(r, "structureWeight", cfg.structureWeight);
+    cfg.structureRadius = integer(r, "structureRadius", cfg.structureRadius);
+  }
   cfg.lrA = num(c, "lrA", cfg.lrA);
   cfg.lrT = num(c, "lrT", cfg.lrT);
   cfg.lrB = num(c, "lrB", cfg.lrB);
@@ -117,6 +130,21 @@ Batch parseBatch(const Napi::Object& o, const EngineConfig& cfg) {
       throw Napi::RangeError::New(env, "[bad-input] batch.privacy has the wrong length");
     }
     b.privacy = torch::from_blob(p.Data(), {n, cfg.numPrivacy}, torch::kFloat32).clone();
+  }
+  if (cfg.room) {
+    // Room mode: pseudo-label heatmaps [n, K, h/4, w/4] and the person's box [n, 4] per frame.
+    auto hv = o.Get("heatmaps");
+    auto bv = o.Get("boxes");
+    if (!hv.IsTypedArray() || hv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+        static_cast<int64_t>(hv.As<Napi::Float32Array>().ElementLength()) != n * cfg.heatmaps * (h / 4) * (w / 4)) {
+      throw Napi::TypeError::New(env, "[bad-input] room batches need heatmaps: a Float32Array of n*K*(h/4)*(w/4)");
+    }
+    if (!bv.IsTypedArray() || bv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+        static_cast<int64_t>(bv.As<Napi::Float32Array>().ElementLength()) != n * 4) {
+      throw Napi::TypeError::New(env, "[bad-input] room batches need boxes: a Float32Array of n*4");
+    }
+    b.heatmaps = torch::from_blob(hv.As<Napi::Float32Array>().Data(), {n, cfg.heatmaps, h / 4, w / 4}, torch::kFloat32).clone();
+    b.boxes = torch::from_blob(bv.As<Napi::Float32Array>().Data(), {n, 4}, torch::kFloat32).clone();
   }
   return b;
 }

@@ -234,6 +234,26 @@ torch::Tensor ProjectionImpl::forward(torch::Tensor x) {
   return F::normalize(l2(torch::relu(l1(x))), F::NormalizeFuncOptions().dim(1));
 }
 
+HeatmapNetImpl::HeatmapNetImpl(const std::vector<int64_t>& w, int64_t outChannels) {
+  checkWidths(w, "student widths", 3);
+  if (outChannels < 1) throw std::invalid_argument("the utility student needs at least one heatmap");
+  body = nn::Sequential();
+  auto convBnRelu = [this](int64_t in, int64_t out, int64_t stride, int64_t dilation) {
+    body->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, 3).stride(stride).padding(dilation).dilation(dilation).bias(false)));
+    body->push_back(nn::BatchNorm2d(out));
+    body->push_back(nn::ReLU(nn::ReLUOptions(true)));
+  };
+  convBnRelu(3, w[0], 2, 1);
+  convBnRelu(w[0], w[1], 2, 1);
+  convBnRelu(w[1], w[2], 1, 2);
+  convBnRelu(w[2], w[2], 1, 4);
+  convBnRelu(w[2], w[2], 1, 8);
+  register_module("body", body);
+  head = register_module("head", conv2d(w[2], outChannels, 1));
+}
+
+torch::Tensor HeatmapNetImpl::forward(torch::Tensor x) { return head(body->forward(x)); }
+
 int64_t countParameters(const torch::nn::Module& m) {
   int64_t n = 0;
   for (const auto& p : m.parameters()) n += p.numel();

@@ -102,6 +102,20 @@ struct ProjectionImpl : torch::nn::Module {
 };
 TORCH_MODULE(Projection);
 
+/**
+ * f_U, the utility student of real rooms: a small fully convolutional net from an image to K
+ * heatmaps at 1/4 resolution (person presence + body keypoints). Two stride-2 convs, then
+ * dilated convs (2, 4, 8) for a receptive field of ~120 px at full resolution — a whole person
+ * at the working size — and a 1×1 head. Outputs logits.
+ */
+struct HeatmapNetImpl : torch::nn::Module {
+  HeatmapNetImpl(const std::vector<int64_t>& widths, int64_t outChannels);
+  torch::Tensor forward(torch::Tensor x);
+  torch::nn::Sequential body{nullptr};
+  torch::nn::Conv2d head{nullptr};
+};
+TORCH_MODULE(HeatmapNet);
+
 /** Parameter count of a module (for info and tests). */
 int64_t countParameters(const torch::nn::Module& m);
 

@@ -143,10 +143,16 @@ export async function exportWeightsOnly(from: string, to: string, extra: Record<
   );
 }
 
-/** Accepts a run folder (uses its checkpoint.pt) or a checkpoint file. */
+/** A run's chosen model when it differs from its last state: the checkpoint its selection on
+ *  held-out footage picked (room fine-tunes). `checkpoint.pt` stays the resumable last state. */
+export const SELECTED_FILE = 'selected.pt';
+
+/** Accepts a run folder (its selected model, else its checkpoint.pt) or a checkpoint file. */
 export function resolveCheckpointPath(modelPath: string): string {
   if (!fs.existsSync(modelPath)) throw new CheckpointError('not-found', `model ${modelPath} does not exist`);
   if (fs.statSync(modelPath).isDirectory()) {
+    const selected = path.join(modelPath, SELECTED_FILE);
+    if (fs.existsSync(selected)) return selected;
     const file = path.join(modelPath, CHECKPOINT_FILE);
     if (!fs.existsSync(file))
       throw new CheckpointError('not-found', `${modelPath} holds no ${CHECKPOINT_FILE}: not a training run`);

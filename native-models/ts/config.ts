@@ -6,6 +6,22 @@ import os from 'node:os';
 import { z } from 'zod';
 
 const widths = z.array(z.number().int().min(1).max(4096)).min(1);
+
+/** Room mode off: the defaults every config and old checkpoint gets. */
+const ROOM_DEFAULTS = {
+  enabled: false,
+  cropSize: 160,
+  studentWidths: [32, 64, 64],
+  utilityPosWeight: 9,
+  omegaId: 0.5,
+  adaptStudent: false,
+  idCropW: 32,
+  idCropH: 64,
+  structureWeight: 0,
+  structureRadius: 6,
+  minGapS: 1,
+  jitter: 0.15,
+};
 const blocks = z.array(z.number().int().min(1).max(64)).min(1);
 
 export const TrainConfigSchema = z
@@ -104,6 +120,30 @@ export const TrainConfigSchema = z
         adaptT: z.boolean().default(false),
       })
       .strict(),
+    // Real rooms (no labels of any kind): utility from pseudo-labels of pretrained person and pose
+    // models on the raw footage, reproduced from f_A's output by a student f_U (trained on raw
+    // frames, then frozen: a fixed natural-image judge, like the cloud's models); privacy from an
+    // identity budget f_Bid — NT-Xent over person crops, the positive being the same person at
+    // another time. Data: a room dataset (native-models/ts/room-data.ts); f_T is not used.
+    room: z
+      .object({
+        enabled: z.boolean(),
+        cropSize: z.number().int().min(32).max(1024), // training crops at the working scale (px, ÷ 4 and f_A's divisor)
+        studentWidths: widths.min(3), // f_U: two stride-2 convs, then three dilated ones
+        utilityPosWeight: z.number().min(0), // heatmap BCE weight 1 + w·target
+        omegaId: z.number().min(0).max(10), // weight of the identity budget in step 1
+        adaptStudent: z.boolean(), // f_U keeps learning on f_A's output (SPAct's f_T) instead of staying frozen
+        idCropW: z.number().int().min(8).max(256), // person crops given to f_Bid
+        idCropH: z.number().int().min(8).max(512),
+        // Structure kept, appearance free: weight of |detail(f_A(x)) − detail(x)| in step 1, where
+        // detail = luma minus its local mean (radius structureRadius px, twice). 0: off.
+        structureWeight: z.number().min(0).default(0),
+        structureRadius: z.number().int().min(1).max(64).default(6),
+        minGapS: z.number().min(0), // the two times of a person are preferably this far apart (s)
+        jitter: z.number().min(0).max(1), // brightness/contrast jitter of training crops
+      })
+      .strict()
+      .default(ROOM_DEFAULTS),
     // Augmentation, drawn once per clip (the same for all its frames).
     augment: z
       .object({
@@ -169,6 +209,7 @@ export const PRESETS: Record<PresetName, TrainConfig> = {
     init: { thA0: 0.02, maxStepsA: 400, thT0: 0.3, thB0: 1.0, maxStepsTB: 1500 },
     minimax: { steps: 1000, omega: 0.5, thBMax: 'auto', lrA: 1e-4 },
     augment: { ...common.augment },
+    room: structuredClone(ROOM_DEFAULTS),
     eval: { every: 50, batches: 4 },
     checkpoint: { every: 100, snapshotEvery: 100 },
     logEvery: 10,
@@ -190,6 +231,7 @@ export const PRESETS: Record<PresetName, TrainConfig> = {
     init: { thA0: 0.01, maxStepsA: 5000, thT0: 0.5, thB0: 1.0, maxStepsTB: 5000 },
     minimax: { steps: 20000, omega: 0.5, thBMax: 'auto', lrA: null },
     augment: { ...common.augment },
+    room: structuredClone(ROOM_DEFAULTS),
     eval: { every: 250, batches: 8 },
     checkpoint: { every: 500, snapshotEvery: 1000 },
     logEvery: 25,
@@ -301,6 +343,8 @@ export function engineConfigOf(cfg: TrainConfig, labels: LabelSpace): Record<str
     lrB: cfg.optim.lrB,
     weightDecay: cfg.optim.weightDecay,
     augment: cfg.augment,
+    // Configs of old checkpoints predate room mode.
+    room: { ...(cfg.room ?? ROOM_DEFAULTS), heatmaps: 18 /* ROOM_HEATMAPS: people + 17 keypoints */ },
     device: cfg.device,
     threads: cfg.threads > 0 ? cfg.threads : os.availableParallelism(),
     seed: cfg.seed,

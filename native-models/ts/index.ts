@@ -15,3 +15,4 @@ export * from './synthroom/generate.js';
 export * from './synthroom/render.js';
 export * from './synthroom/scene.js';
 export * from './eval/select.js';
+export * from './room-data.js';

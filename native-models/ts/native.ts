@@ -11,7 +11,9 @@ export interface TorchInfo {
   threads: number;
 }
 
-export type StepStats = Partial<Record<'l1' | 'loss_T' | 'acc_T' | 'loss_B' | 'distill', number>>;
+export type StepStats = Partial<
+  Record<'l1' | 'loss_T' | 'acc_T' | 'loss_B' | 'distill' | 'loss_U_raw' | 'structure', number>
+>;
 
 export interface NativeBatch {
   frames: Uint8Array;
@@ -21,6 +23,9 @@ export interface NativeBatch {
   w: number;
   actions?: Int32Array | Float32Array;
   privacy?: Float32Array;
+  /** Room mode: pseudo-label heatmaps [n, 18, h/4, w/4] and each frame's person box [n, 4]. */
+  heatmaps?: Float32Array;
+  boxes?: Float32Array;
 }
 
 /** The native engine object (native-models/src/engine_napi.cc). Use SpactEngine, which adds checks. */

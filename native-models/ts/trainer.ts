@@ -19,8 +19,10 @@ import {
   type TrainConfig,
   type TrainConfigOverrides,
 } from './config.js';
-import { BatchSampler, ClipDataset, type ClipBatch, type Split } from './dataset.js';
+import { BatchSampler, ClipDataset, type Split } from './dataset.js';
 import { NonFiniteLossError, SpactEngine, type StepStats } from './engine.js';
+import type { NativeBatch } from './native.js';
+import { isRoomDataset, RoomDataset } from './room-data.js';
 import {
   CHECKPOINT_FILE,
   copyCheckpoint,
@@ -139,7 +141,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     // Architecture from the base; the fine-tuning settings may change everything else.
     const merged = deepMerge(structuredClone(baseMeta.config) as unknown, opts.overrides ?? {}) as TrainConfig;
     merged.model = structuredClone(baseMeta.config.model);
-    merged.distill = { ...merged.distill, enabled: true };
+    // Synthetic-room fine-tunes distil the base f_T; real rooms use pseudo-labels instead.
+    merged.distill = { ...merged.distill, enabled: !(merged.room?.enabled ?? false) };
     config = validateConfig(merged, `base ${opts.base} + fine-tuning settings`);
   } else {
     if (fs.existsSync(checkpointPath)) {
@@ -154,23 +157,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     });
   }
 
-  // ---- data ----
-  const dataset = ClipDataset.open(opts.data);
-  const m = dataset.manifest;
-  // The supervised baseline may be trained on a subset of the attributes (e.g. person only, to
-  // test how it generalises to room attributes it never saw).
-  const chosen = config.budget.attributes;
-  const missing = chosen?.filter((a) => !m.privacyAttributes.includes(a)) ?? [];
-  if (missing.length)
-    throw new ConfigError(`budget.attributes: the dataset has no attribute ${missing.map((a) => `"${a}"`).join(', ')}`);
-  const privacyColumns = chosen ? chosen.map((a) => m.privacyAttributes.indexOf(a)) : undefined;
-  const labels: LabelSpace = {
-    actions: m.actions,
-    multiLabelActions: m.multiLabel,
-    privacyAttributes: chosen ?? m.privacyAttributes,
-  };
+  // ---- data: SPAct clips (labelled or footage), or a real room's frames with pseudo-labels ----
+  const roomMode = config.room?.enabled ?? false;
+  const data = roomMode ? openRoomData(opts.data, config) : openClipData(opts.data, config);
+  const labels: LabelSpace = roomMode
+    ? (resumed?.labels ?? baseMeta?.labels ?? { actions: ['none'], multiLabelActions: false, privacyAttributes: [] })
+    : data.labels!;
   const expectedLabels = resumed?.labels ?? baseMeta?.labels;
-  if (baseMeta && JSON.stringify(baseMeta.labels.actions) !== JSON.stringify(labels.actions)) {
+  if (!roomMode && baseMeta && JSON.stringify(baseMeta.labels.actions) !== JSON.stringify(labels.actions)) {
     throw new RunError("the footage dataset must use the base model's action names (untagged clips have action -1)");
   }
   if (baseMeta) labels.privacyAttributes = baseMeta.labels.privacyAttributes;
@@ -179,18 +173,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       `--resume: the dataset's labels differ from the run's (${resumed.labels.actions.length} vs ${labels.actions.length} actions)`,
     );
   }
-  const needsPrivacy = config.budget.loss === 'supervised';
-  if (needsPrivacy && !dataset.hasPrivacyLabels('train')) {
-    throw new ConfigError('budget.loss "supervised" needs privacy labels in the training split');
-  }
-  const span = (config.data.clipFrames - 1) * config.data.frameStride + 1;
-  if (m.frames < span) {
-    throw new ConfigError(`clips have ${m.frames} frames but data.clipFrames × frameStride needs ${span}`);
-  }
-  const trainBatches = new BatchSampler(dataset.count('train'), config.data.batchSize, config.seed);
-  const evalSplit: Split = dataset.count('val') >= config.data.batchSize ? 'val' : 'train';
-  if (evalSplit === 'train') warn('the dataset has no usable "val" split: thresholds are checked on training clips');
-  const evalBatches = new BatchSampler(dataset.count(evalSplit), config.data.batchSize, config.seed + 1);
+  // A room batch holds one pair per person: never more pairs than people in the split.
+  const pairsPerBatch = (split: Split) =>
+    roomMode ? Math.min(config.data.batchSize, data.people!(split)) : config.data.batchSize;
+  const trainBatches = new BatchSampler(data.count('train'), pairsPerBatch('train'), config.seed);
+  const evalSplit: Split = data.count('val') >= pairsPerBatch('val') && pairsPerBatch('val') >= 2 ? 'val' : 'train';
+  if (evalSplit === 'train') warn('the dataset has no usable "val" split: thresholds are checked on training data');
+  const evalBatches = new BatchSampler(data.count(evalSplit), pairsPerBatch(evalSplit), config.seed + 1);
   const evalIndices = Array.from({ length: config.eval.batches }, (_, k) => evalBatches.indices(k));
 
   // ---- models ----
@@ -200,12 +189,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const state: CheckpointMeta['state'] = resumed
     ? { ...resumed.state }
     : baseMeta
-      ? { phase: 'init-TB', step: 0, phaseStep: 0, minimaxStep: 0, cursor: 0, doneT: true, doneB: false }
+      ? { phase: 'init-TB', step: 0, phaseStep: 0, minimaxStep: 0, cursor: 0, doneT: !roomMode, doneB: false }
       : { phase: 'init-A', step: 0, phaseStep: 0, minimaxStep: 0, cursor: 0, doneT: false, doneB: false };
   let metrics: Record<string, number> = resumed ? { ...resumed.metrics } : {};
   const kind = resumed?.kind ?? (baseMeta ? 'finetune' : 'train');
   // The data shape travels with the model: fine-tuning samples new footage at the same size.
-  const dataShape = { frames: m.frames, height: m.height, width: m.width };
+  const dataShape = data.shape;
   const extra = resumed?.extra ?? {
     dataShape,
     ...(baseMeta ? { base: opts.base, baseSha256: fileSha256(resolveCheckpointPath(opts.base!)) } : {}),
@@ -226,11 +215,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       ? 0.95 * budgetChanceLevel(config)
       : (config.minimax.thBMax ?? Number.POSITIVE_INFINITY);
 
-  const privacyOpts = { privacy: needsPrivacy, ...(privacyColumns ? { privacyColumns } : {}) };
-  const nextBatch = (): ClipBatch => dataset.readBatch('train', trainBatches.indices(state.cursor++), privacyOpts);
+  const nextBatch = (): NativeBatch => {
+    const k = state.cursor++;
+    return data.read('train', trainBatches.indices(k), k);
+  };
   const evaluate = async (): Promise<StepStats> => {
     const all: StepStats[] = [];
-    for (const idx of evalIndices) all.push(await engine.evaluate(dataset.readBatch(evalSplit, idx, privacyOpts)));
+    for (const [k, idx] of evalIndices.entries()) all.push(await engine.evaluate(data.read(evalSplit, idx, k)));
     return meanStats(all);
   };
   const checkpoint = async () => {
@@ -400,8 +391,68 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     throw err;
   } finally {
     fs.closeSync(metricsLog);
-    dataset.close();
+    data.close();
   }
+}
+
+/** What the loop needs of its data, whichever kind it is. */
+interface TrainData {
+  shape: { frames: number; height: number; width: number };
+  /** The dataset's label space (clip datasets; room data has none). */
+  labels?: LabelSpace;
+  count(split: Split): number;
+  /** People with two sightings in a split (room data). */
+  people?(split: Split): number;
+  read(split: Split, indices: number[], seed: number): NativeBatch;
+  close(): void;
+}
+
+function openClipData(dir: string, config: TrainConfig): TrainData {
+  const dataset = ClipDataset.open(dir);
+  const m = dataset.manifest;
+  // The supervised baseline may be trained on a subset of the attributes (e.g. person only, to
+  // test how it generalises to room attributes it never saw).
+  const chosen = config.budget.attributes;
+  const missing = chosen?.filter((a) => !m.privacyAttributes.includes(a)) ?? [];
+  if (missing.length)
+    throw new ConfigError(`budget.attributes: the dataset has no attribute ${missing.map((a) => `"${a}"`).join(', ')}`);
+  const privacyColumns = chosen ? chosen.map((a) => m.privacyAttributes.indexOf(a)) : undefined;
+  const needsPrivacy = config.budget.loss === 'supervised';
+  if (needsPrivacy && !dataset.hasPrivacyLabels('train')) {
+    throw new ConfigError('budget.loss "supervised" needs privacy labels in the training split');
+  }
+  const span = (config.data.clipFrames - 1) * config.data.frameStride + 1;
+  if (m.frames < span) {
+    throw new ConfigError(`clips have ${m.frames} frames but data.clipFrames × frameStride needs ${span}`);
+  }
+  const privacyOpts = { privacy: needsPrivacy, ...(privacyColumns ? { privacyColumns } : {}) };
+  return {
+    shape: { frames: m.frames, height: m.height, width: m.width },
+    labels: { actions: m.actions, multiLabelActions: m.multiLabel, privacyAttributes: chosen ?? m.privacyAttributes },
+    count: (split) => dataset.count(split),
+    read: (split, indices) => dataset.readBatch(split, indices, privacyOpts),
+    close: () => dataset.close(),
+  };
+}
+
+function openRoomData(dir: string, config: TrainConfig): TrainData {
+  if (!isRoomDataset(dir)) throw new ConfigError(`room mode needs a room dataset (${dir} has no room.json)`);
+  const divisor = 2 ** (config.model.fA.widths.length - 1);
+  if (config.room.cropSize % Math.max(4, divisor) !== 0)
+    throw new ConfigError(`room.cropSize must be divisible by ${Math.max(4, divisor)}`);
+  const dataset = RoomDataset.open(dir, {
+    cropSize: config.room.cropSize,
+    jitter: config.room.jitter,
+    minGapS: config.room.minGapS,
+  });
+  const m = dataset.manifest;
+  return {
+    shape: { frames: 1, height: m.height, width: m.width },
+    count: (split) => dataset.count(split),
+    people: (split) => (split === 'test' ? 0 : dataset.tracks(split)),
+    read: (split, indices, seed) => dataset.readBatch(split, indices, seed),
+    close: () => dataset.close(),
+  };
 }
 
 function truncateMetrics(file: string, lastStep: number): void {

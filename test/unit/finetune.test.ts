@@ -40,6 +40,7 @@ describe('room adaptation (finetune)', () => {
       footage: [footageDir],
       base,
       out,
+      recipe: 'synthroom',
       steps: 12,
       clips: 64,
       overrides: {
@@ -84,6 +85,7 @@ describe('room adaptation (finetune)', () => {
       footage: [footageDir],
       base,
       out,
+      recipe: 'synthroom',
       steps: 6,
       clips: 32,
       overrides: { threads: 2, init: { maxStepsTB: 2 } },

@@ -5,23 +5,30 @@ import { finetune, readTags } from '../../core/training/finetune.js';
 import { parseCommandArgs, printJson, progress, UsageError, type Command } from '../cli-kit.js';
 import { formatDuration, ProgressReporter } from '../progress-bar.js';
 import { withCore } from './library.js';
+import { MAX_WORKING_SIZE, MIN_WORKING_SIZE } from '../../core/media/working-size.js';
 
 export const finetuneCommand: Command = {
   name: 'finetune',
   summary: 'adapt the anonymizer to a room from its unlabeled footage',
   usage: `spact finetune --footage FILES|DIR… | --room NAME|ID  --base RUN_DIR|default --out RUN_DIR
-               [--steps N] [--clips N] [--labels FILE] [--teacher anonymized|raw] [--resume]
-               [--data-dir DIR] [--json]
+               [--recipe room|synthroom] [--size auto|N] [--steps N] [--resume] [--data-dir DIR] [--json]
+               synthroom only: [--clips N] [--labels FILE] [--teacher anonymized|raw]
 
-Samples clips from the room's footage in bounded memory, then fine-tunes the base model: f_B is
-updated on the room's own frames with the SSL loss, f_A maximizes it, and utility is kept by
-distillation from the frozen base action model — no privacy labels and no action labels are
-needed; the action model keeps learning the teacher's soft labels on the anonymized clips.
---teacher sets what the teacher sees: clips "anonymized" by the frozen base anonymizer (default, the
-input the base action model was trained on), or "raw" clips (which pull the anonymizer back
-towards its input: less privacy in bench:adapt). --labels adds operator-tagged actions as a
-supervised term: {"tags": [{"file": "cam1.mp4", "start": 12, "end": 14, "action": "fall"}]}.
-With --room, the room's library clips are the footage. --json prints {run, checkpoint, steps, final}.`,
+No labels of any kind are needed. The default recipe, "room", is for real cameras: independent
+pretrained judges label the raw footage once (people, their body keypoints, who is who over time;
+cached for later fine-tunes of the same footage); the anonymizer is then trained so that a student
+of those judges still finds every person and pose on its output, while an identity model that
+tries to link each person across time (the same person at another time vs other people) fails.
+It works at the room's working size (--size, default auto: measured from how tall people are).
+The last fifth of the longest footage file (3–10 s) is held out: every snapshot is audited on it
+(identity attackers, person recall, pose agreement) and the best becomes the run's model
+(RUN_DIR/selected.pt; the audit before and after is in RUN_DIR/selection.json).
+"synthroom" is the recipe of SynthRoom-style rooms: sampled clips, the SSL budget f_B on the
+room's frames, utility by distillation from the frozen base action model; --teacher sets what the
+teacher sees ("anonymized" by the base anonymizer, default, or "raw"), --labels adds operator-tagged
+actions: {"tags": [{"file": "cam1.mp4", "start": 12, "end": 14, "action": "fall"}]}.
+With --room, the room's library clips are the footage (and the room's working size the default).
+--json prints {run, checkpoint, steps, final, workingSize, selection}.`,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {
       footage: { type: 'string', multiple: true },
@@ -32,6 +39,8 @@ With --room, the room's library clips are the footage. --json prints {run, check
       clips: { type: 'string' },
       labels: { type: 'string' },
       teacher: { type: 'string' },
+      recipe: { type: 'string' },
+      size: { type: 'string' },
       resume: { type: 'boolean' },
       'data-dir': { type: 'string' },
       json: { type: 'boolean' },
@@ -40,6 +49,19 @@ With --room, the room's library clips are the footage. --json prints {run, check
     if (!values.resume && !values.base) throw new UsageError('--base RUN_DIR|default is required');
     if (!values.resume && !values.footage?.length && !values.room)
       throw new UsageError('give --footage FILES|DIR or --room');
+    const recipe = values.recipe;
+    if (recipe !== undefined && recipe !== 'room' && recipe !== 'synthroom')
+      throw new UsageError(`--recipe must be room or synthroom, got "${recipe}"`);
+    if (recipe !== undefined && values.resume) throw new UsageError('--recipe cannot change on --resume');
+    const synthOnly = ['clips', 'labels', 'teacher'].filter((k) => values[k as 'clips'] !== undefined);
+    if ((recipe ?? 'room') === 'room' && !values.resume && synthOnly.length)
+      throw new UsageError(`--${synthOnly[0]} belongs to --recipe synthroom`);
+    let size: number | 'auto' | undefined;
+    if (values.size !== undefined) {
+      size = values.size === 'auto' ? 'auto' : Number(values.size);
+      if (size !== 'auto' && (!Number.isInteger(size) || size < MIN_WORKING_SIZE || size > MAX_WORKING_SIZE))
+        throw new UsageError(`--size must be auto or an integer ${MIN_WORKING_SIZE}–${MAX_WORKING_SIZE}`);
+    }
     const teacher = values.teacher;
     if (teacher !== undefined && teacher !== 'anonymized' && teacher !== 'raw')
       throw new UsageError(`--teacher must be anonymized or raw, got "${teacher}"`);
@@ -53,11 +75,16 @@ With --room, the room's library clips are the footage. --json prints {run, check
     };
     let footage = values.footage ?? [];
     if (values.room) {
-      footage = await withCore(values['data-dir'], async (core) => {
+      const found = await withCore(values['data-dir'], async (core) => {
         const room = core.library.resolveRoom(values.room!);
-        return core.library.clips({ roomId: room.id }).map((c) => c.path);
+        // The size anonymization uses for this room (measured people, or the room's number).
+        const resolved = room.workingSize !== 'auto' || room.personHeight ? room.resolvedWorkingSize?.max : undefined;
+        const workingSize: number | 'auto' = resolved ?? 'auto';
+        return { files: core.library.clips({ roomId: room.id }).map((c) => c.path), workingSize };
       });
+      footage = found.files;
       if (footage.length === 0) throw new UsageError(`room ${values.room} has no clips`);
+      size ??= found.workingSize;
     }
     const bar = new ProgressReporter();
     const steps = int('steps', values.steps);
@@ -70,6 +97,8 @@ With --room, the room's library clips are the footage. --json prints {run, check
       ...(clips ? { clips } : {}),
       ...(values.labels ? { tags: readTags(values.labels) } : {}),
       ...(teacher ? { teacher } : {}),
+      ...(recipe ? { recipe } : {}),
+      ...(size !== undefined ? { size } : {}),
       resume: Boolean(values.resume),
       onStatus: (m) => progress(m),
       onWarning: (m) => progress(`warning: ${m}`),
@@ -77,7 +106,7 @@ With --room, the room's library clips are the footage. --json prints {run, check
         const eta = p.etaSeconds === null ? '' : ` · ETA ${formatDuration(p.etaSeconds)}`;
         bar.update(
           p.phase === 'minimax' ? p.minimaxStep / Math.max(1, p.minimaxSteps) : null,
-          `${p.phase === 'minimax' ? `fine-tune ${p.minimaxStep}/${p.minimaxSteps}` : `${p.phase} step ${p.step}`} · L_B ${p.stats.loss_B?.toFixed(3) ?? '–'} · distill ${p.stats.loss_T?.toFixed(3) ?? '–'}${eta}`,
+          `${p.phase === 'minimax' ? `fine-tune ${p.minimaxStep}/${p.minimaxSteps}` : `${p.phase} step ${p.step}`} · L_B ${p.stats.loss_B?.toFixed(3) ?? '–'} · utility ${p.stats.loss_T?.toFixed(3) ?? '–'}${eta}`,
         );
       },
     });

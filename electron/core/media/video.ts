@@ -113,6 +113,10 @@ export interface DecodeOptions {
   batch: number;
   /** Read the input at its native rate (live preview of a file). */
   realtime?: boolean;
+  /** Decode only from this time (seconds) … */
+  startS?: number;
+  /** … for this long (seconds). */
+  durationS?: number;
 }
 
 /**
@@ -130,6 +134,8 @@ export async function* decodeFrames(
     'error',
     ...(opts.realtime ? ['-re'] : []),
     ...(/^rtsps?:\/\//.test(file) ? ['-rtsp_transport', 'tcp'] : []),
+    ...(opts.startS ? ['-ss', String(opts.startS)] : []),
+    ...(opts.durationS !== undefined ? ['-t', String(opts.durationS)] : []),
     '-i',
     file,
     '-map',

@@ -1,14 +1,22 @@
-// Room adaptation from unlabeled footage: sample clips from the room's videos (bounded memory),
-// then fine-tune the base model on them — f_B learns the room with the SSL loss, f_A maximizes it,
-// and utility is kept by distillation from the frozen base action model (no labels needed;
-// operator-tagged clips add a supervised term).
+// Room adaptation from unlabeled footage. Two recipes:
+//   room (default, real cameras): the judges' pseudo-labels on the raw footage (people, poses,
+//     who is who over time) — a student f_U must still find people and poses on f_A's output
+//     while an identity budget f_Bid tries to link each person across time; working size = the
+//     room's; the model is chosen on held-out footage by the privacy audit's own figures;
+//   synthroom (SynthRoom-style rooms): sampled clips, f_B learns the room with the SSL loss, f_A
+//     maximizes it, utility by distillation from the frozen base action model (operator-tagged
+//     clips add a supervised term).
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import {
+  CHECKPOINT_FILE,
+  copyCheckpoint,
   deepMerge,
   readCheckpointMeta,
   resolveCheckpointPath,
+  SELECTED_FILE,
   train,
   type DistillTeacher,
   type TrainConfigOverrides,
@@ -16,25 +24,48 @@ import {
   type TrainResult,
 } from '../../../native-models/ts/index.js';
 import { SpactError } from '../errors.js';
+import { probeVideo } from '../media/video.js';
+import { estimatePersonHeightFraction, resolveWorkingSize, type WorkingSizeSetting } from '../media/working-size.js';
+import type { Judges } from '../privacy-audit/judges.js';
 import { expandFootage, sampleFootage, type ActionTag } from './footage.js';
+import { buildRoomDataset, type FootagePart } from './room-footage.js';
+import { selectOnFootage, type RoomSelection } from './room-selection.js';
+
+export type FinetuneRecipe = 'room' | 'synthroom';
+export const DEFAULT_RECIPE: FinetuneRecipe = 'room';
 
 export interface FinetuneOptions {
   footage: string[];
   base: string; // run folder or checkpoint
   out: string;
+  /** room (default): real cameras; synthroom: SynthRoom-style rooms with the distillation recipe. */
+  recipe?: FinetuneRecipe;
   steps?: number;
-  /** Clips to sample from the footage. */
+  /** synthroom: clips to sample from the footage. */
   clips?: number;
   fps?: number;
   tags?: ActionTag[];
-  /** What the distillation teacher sees (default: DEFAULT_DISTILL_TEACHER). */
+  /** synthroom: what the distillation teacher sees (default: DEFAULT_DISTILL_TEACHER). */
   teacher?: DistillTeacher;
+  /** room: the working size (short side, px) — the room's setting; 'auto' measures the people. */
+  size?: WorkingSizeSetting;
+  /** room: footage held out to choose the model (default: the tail of the longest footage file). */
+  selection?: FootagePart | null;
+  /** room: the judges (loaded once by the caller) and where their findings are cached. */
+  judges?: Judges;
+  cacheDir?: string;
   overrides?: TrainConfigOverrides;
   resume?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: TrainProgress) => void;
   onWarning?: (m: string) => void;
   onStatus?: (m: string) => void;
+}
+
+export interface FinetuneResult extends TrainResult {
+  /** room recipe: the audit of the held-out footage before (base) and after (candidates, chosen). */
+  selection?: RoomSelection | null;
+  workingSize?: number;
 }
 
 export const FOOTAGE_DATA_DIR = 'footage-data';
@@ -72,7 +103,7 @@ export function readTags(file: string): ActionTag[] {
   });
 }
 
-export async function finetune(opts: FinetuneOptions): Promise<TrainResult> {
+async function finetuneSynthRoom(opts: FinetuneOptions): Promise<TrainResult> {
   const dataDir = path.join(path.resolve(opts.out), FOOTAGE_DATA_DIR);
   if (opts.resume) {
     return train({
@@ -130,4 +161,163 @@ export async function finetune(opts: FinetuneOptions): Promise<TrainResult> {
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
   });
+}
+
+/** The room recipe's defaults, sized for ~15 minutes on a 2-core CPU (bench/RESULTS.md, "Real
+ *  footage"): labelling ≤ ROOM_MAX_FRAMES frames, f_U and f_Bid initialised, then the minimax. */
+export const ROOM_MAX_FRAMES = 240;
+export const ROOM_DEFAULT_STEPS = 300;
+const ROOM_DEFAULTS = (steps: number): TrainConfigOverrides => ({
+  room: { enabled: true },
+  data: { batchSize: 8 },
+  optim: { lrT: 1e-3, lrB: 1e-3 },
+  minimax: { steps, lrA: 1e-3, thBMax: null },
+  init: { maxStepsTB: 150, thT0: 0.05, thB0: 0.3 },
+  checkpoint: { every: Math.max(5, Math.round(steps / 10)), snapshotEvery: Math.max(5, Math.round(steps / 4)) },
+  eval: { every: Math.max(5, Math.round(steps / 10)), batches: 2 },
+});
+export const SELECTION_FILE = 'selection.json';
+
+export async function finetune(opts: FinetuneOptions): Promise<FinetuneResult> {
+  const recipe = opts.recipe ?? (opts.resume ? recipeOf(opts.out) : DEFAULT_RECIPE);
+  return recipe === 'room' ? finetuneRoom(opts) : finetuneSynthRoom(opts);
+}
+
+function recipeOf(out: string): FinetuneRecipe {
+  const file = path.join(out, CHECKPOINT_FILE);
+  if (!fs.existsSync(file)) throw new SpactError('not-found', `${out} holds no run to resume`);
+  return readCheckpointMeta(file).config.room?.enabled ? 'room' : 'synthroom';
+}
+
+/** The held-out part: the last fifth of the longest footage file, 3–10 s (none if too short). */
+async function defaultSelectionPart(files: string[]): Promise<FootagePart | null> {
+  let best: { file: string; d: number } | null = null;
+  for (const file of files) {
+    const d = (await probeVideo(file)).durationS;
+    if (!best || d > best.d) best = { file, d };
+  }
+  if (!best || best.d < 12) return null;
+  const len = Math.min(10, Math.max(3, best.d / 5));
+  return { file: best.file, startS: best.d - len, endS: best.d };
+}
+
+async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
+  const out = path.resolve(opts.out);
+  const dataDir = path.join(out, FOOTAGE_DATA_DIR);
+  const status = opts.onStatus ?? (() => undefined);
+  const cacheDir = opts.cacheDir ?? path.join(os.tmpdir(), 'spact-judges-cache');
+  const loadJudges = async () => {
+    if (opts.judges) return opts.judges;
+    status('loading the person and pose judges…');
+    const { Judges: J } = await import('../privacy-audit/judges.js');
+    return J.load();
+  };
+  const trainOpts = {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
+  };
+  let result: TrainResult;
+  let plan: { base: string; size: number; selection: FootagePart | null };
+  const planFile = path.join(out, 'room-plan.json');
+  if (opts.resume) {
+    if (!fs.existsSync(planFile)) throw new SpactError('not-found', `${out} holds no room fine-tune to resume`);
+    plan = JSON.parse(fs.readFileSync(planFile, 'utf8')) as typeof plan;
+    result = await train({
+      data: dataDir,
+      out,
+      resume: true,
+      ...(opts.steps !== undefined ? { overrides: { minimax: { steps: opts.steps } } } : {}),
+      ...trainOpts,
+    });
+  } else {
+    if (fs.existsSync(path.join(out, CHECKPOINT_FILE))) {
+      throw new SpactError('conflict', `${opts.out} already holds a run; use --resume or another --out`);
+    }
+    const baseFile = resolveCheckpointPath(opts.base);
+    readCheckpointMeta(baseFile); // a clear error for a bad base before the slow part
+    const files = expandFootage(opts.footage);
+    const judges = await loadJudges();
+    let size: number;
+    if (typeof opts.size === 'number') size = opts.size;
+    else {
+      status('measuring how tall people are in the footage…');
+      const estimate = await estimatePersonHeightFraction(files, judges, opts.signal ? { signal: opts.signal } : {});
+      size = resolveWorkingSize('auto', await probeVideo(files[0]!), estimate.fraction);
+    }
+    const selection = opts.selection === undefined ? await defaultSelectionPart(files) : opts.selection;
+    // The held-out part never reaches training.
+    const parts: FootagePart[] = files.flatMap((file) => {
+      if (!selection || path.resolve(selection.file) !== path.resolve(file)) return [{ file }];
+      const before = selection.startS ?? 0;
+      return before > 1 ? [{ file, startS: 0, endS: before }] : [];
+    });
+    if (parts.length === 0)
+      throw new SpactError('bad-input', 'no footage is left for training once the held-out part is set aside');
+    fs.mkdirSync(out, { recursive: true });
+    plan = { base: baseFile, size, selection };
+    fs.writeFileSync(planFile, `${JSON.stringify(plan, null, 2)}\n`);
+    status(`labelling the footage at ${size} px (people, poses, tracks)…`);
+    const built = await buildRoomDataset(parts, dataDir, {
+      size,
+      fps: opts.fps ?? 10,
+      maxFrames: ROOM_MAX_FRAMES,
+      segmentS: 10,
+      valFraction: 0.1,
+      judges,
+      cacheDir: path.join(cacheDir, 'pseudo-labels'),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onProgress: status,
+    });
+    status(
+      `${built.manifest.frames} frames at ${built.manifest.width}×${built.manifest.height}` +
+        (built.cachedFrames ? ` (${built.cachedFrames} labelled before, from the cache)` : ''),
+    );
+    const steps = opts.steps ?? ROOM_DEFAULT_STEPS;
+    result = await train({
+      data: dataDir,
+      out,
+      base: baseFile,
+      overrides: deepMerge(ROOM_DEFAULTS(steps), opts.overrides ?? {}),
+      ...trainOpts,
+    });
+  }
+  if (result.stopReason === 'cancelled') return { ...result, workingSize: plan.size };
+
+  // ---- choose the model on held-out footage, by the audit's own figures ----
+  let selection: RoomSelection | null = null;
+  if (plan.selection) {
+    const judges = await loadJudges();
+    const snaps = path.join(out, 'snapshots');
+    const candidates = [
+      ...(fs.existsSync(snaps)
+        ? fs
+            .readdirSync(snaps)
+            .filter((f) => /^step-\d+\.pt$/.test(f))
+            .sort()
+            .map((f) => path.join(snaps, f))
+        : []),
+    ];
+    const finalStep = readCheckpointMeta(result.checkpoint).state.minimaxStep;
+    if (!candidates.some((c) => readCheckpointMeta(c).state.minimaxStep === finalStep))
+      candidates.push(result.checkpoint);
+    selection = await selectOnFootage(candidates, plan.base, plan.selection, plan.size, judges, {
+      cacheDir: path.join(cacheDir, 'audit'),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onProgress: status,
+    });
+    for (const w of selection.warnings) opts.onWarning?.(w);
+    copyCheckpoint(selection.chosen, path.join(out, SELECTED_FILE));
+    const tmp = path.join(out, `${SELECTION_FILE}.tmp`);
+    fs.writeFileSync(tmp, `${JSON.stringify(selection, null, 2)}\n`);
+    fs.renameSync(tmp, path.join(out, SELECTION_FILE));
+  } else {
+    opts.onWarning?.('the footage is too short to hold a part out for choosing the model: the last checkpoint is used');
+  }
+  return {
+    ...result,
+    checkpoint: selection ? path.join(out, SELECTED_FILE) : result.checkpoint,
+    selection,
+    workingSize: plan.size,
+  };
 }
