@@ -233,22 +233,88 @@ const LiveSource = z.union([
 
 const Rgb = z.string().max(8_000_000); // base64 RGB frame
 
+/** A share in [0, 1] (rank-1, recall, agreement). */
+const Rate = z.number().min(0).max(1);
+const Count = z.number().int().min(0);
+
+/** One identity attacker of the privacy audit: rank-1 (how often it picks the right person) on the
+ *  anonymized video, on the raw video (its ceiling) and on grey silhouettes (shape only). */
+export const AuditAttackerView = z.object({
+  id: z.enum(['appearance-reid', 'cnn-raw', 'colour-raw', 'linkage', 'cnn-anonymized', 'colour-anonymized']),
+  /** What the attacker holds: raw pictures of the people, or only the anonymized footage. */
+  holds: z.enum(['raw', 'anonymized']),
+  label: z.string(),
+  anonymized: Rate,
+  raw: Rate,
+  silhouette: Rate,
+});
+export type AuditAttackerView = z.infer<typeof AuditAttackerView>;
+
+/** The privacy audit of an anonymized video against its raw source (VideoAuditReport of
+ *  electron/core/privacy-audit/video-audit.ts, field for field). */
+export const VideoAuditReportView = z.object({
+  /** What was judged: a window of consecutive frames at the judges' size. */
+  window: z.object({
+    startS: z.number().min(0),
+    endS: z.number().min(0),
+    frames: Count,
+    fps: z.number().positive(),
+    width: Count,
+    height: Count,
+  }),
+  /** People followed on the raw video; usable = with enough gallery and probe pictures. */
+  tracks: z.object({ total: Count, usable: Count, galleryCrops: Count, probeCrops: Count }),
+  identity: z.object({
+    /** 1 / usable people: what guessing scores (null when fewer than 2 people can be told apart). */
+    chance: Rate.nullable(),
+    attackers: z.array(AuditAttackerView),
+    worstWithRaw: Rate.nullable(),
+    worstAnonymizedOnly: Rate.nullable(),
+    worst: Rate.nullable(),
+    silhouetteWorstWithRaw: Rate.nullable(),
+    silhouetteWorstAnonymizedOnly: Rate.nullable(),
+  }),
+  utility: z.object({
+    personsOnRaw: Count,
+    personRecall: Rate.nullable(),
+    keypointsOnRaw: Count,
+    poseAgreement: Rate.nullable(),
+  }),
+  faces: z.object({
+    framesJudged: Count,
+    onRaw: Count,
+    onAnonymized: Count,
+    reid: z.array(
+      z.object({
+        judge: z.enum(['human', 'face-api']),
+        identities: Count,
+        rank1: Rate,
+        rank1RawVsRaw: Rate,
+        chance: Rate,
+      }),
+    ),
+    rank1: Rate.nullable(),
+    genderAgreement: Rate.nullable(),
+  }),
+  /** Plain-words reading of the figures. */
+  verdict: z.object({
+    identity: z.enum(['inconclusive', 'identifiable', 'beyond-shape', 'shape-only']),
+    utility: z.enum(['inconclusive', 'people-lost', 'people-kept']),
+    summary: z.string(),
+  }),
+});
+export type VideoAuditReportView = z.infer<typeof VideoAuditReportView>;
+
+/** A stored privacy audit of one anonymized output of a clip. */
 export const AuditReportView = z.object({
+  id: Id,
   clipId: Id,
   outputId: Id,
-  frames: z.number().int(),
-  faces_raw: z.number().int(),
-  faces_anonymized: z.number().int(),
-  reid_rank1: z.number(),
-  gender_agreement: z.number().nullable(),
-  age_mae: z.number().nullable(),
-  person_recall: z.number().nullable(),
-  pose_pck: z.number().nullable(),
-  judges_on_raw: z.object({
-    face_detector_agreement: z.number().nullable(),
-    persons: z.number().int(),
-    reid_rank1_raw_vs_raw: z.number(),
-  }),
+  modelId: Id,
+  /** The role that asked for it. */
+  actor: z.string(),
+  createdAt: z.string(),
+  report: VideoAuditReportView,
 });
 export type AuditReportView = z.infer<typeof AuditReportView>;
 
@@ -289,10 +355,22 @@ export const methods = {
   /** Raw playback: admin only, audited. The main side refuses every other role. */
   'clips.rawAccess': { request: z.object({ clipId: Id }).strict(), response: z.object({ granted: z.literal(true) }) },
 
-  /** Privacy audit of a clip's newest anonymized output with independent pretrained judges. */
+  /** Privacy audit of a clip's newest anonymized output with independent pretrained judges: a job
+   *  (minutes; progress as job.updated events, cancel with jobs.cancel) that stores its report.
+   *  The window judged starts at startS (default 0) and ends at endS (default: 30 s later or the
+   *  clip's end). A clip already being audited answers with that job. */
   'clips.audit': {
-    request: z.object({ clipId: Id, frames: z.number().int().min(1).max(32).optional() }).strict(),
-    response: AuditReportView,
+    request: z
+      .object({ clipId: Id, startS: z.number().min(0).optional(), endS: z.number().positive().optional() })
+      .strict()
+      .refine((r) => r.startS === undefined || r.endS === undefined || r.startS < r.endS, 'startS must be before endS'),
+    response: z.object({ jobId: Id, clipId: Id, outputId: Id }),
+  },
+  /** The latest stored audit of a clip (of one of its outputs when outputId is given), and the
+   *  clip's audit job while one is queued or running. */
+  'clips.auditReport': {
+    request: z.object({ clipId: Id, outputId: Id.optional() }).strict(),
+    response: z.object({ audit: AuditReportView.nullable(), job: JobView.nullable() }),
   },
   'models.list': { request: Empty, response: z.array(ModelView) },
   'jobs.list': { request: Empty, response: z.array(JobView) },

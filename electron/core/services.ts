@@ -4,7 +4,16 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import type { ClipView, JobView, MediaKind, ModelView, OutputView, Role, Settings } from '../contract.js';
+import type {
+  AuditReportView,
+  ClipView,
+  JobView,
+  MediaKind,
+  ModelView,
+  OutputView,
+  Role,
+  Settings,
+} from '../contract.js';
 import { ApiDispatcher, type Handlers } from './api-dispatcher.js';
 import { APP_SIZE_DEFAULTS, readAppSizeSettings, type OutputRecord } from './anonymize/anonymize-service.js';
 import { openAppCore, type AppCore } from './app-core.js';
@@ -18,7 +27,7 @@ import { ffmpegPath } from './media/ffmpeg.js';
 import { probeVideo } from './media/video.js';
 import { resolveWorkingSize } from './media/working-size.js';
 import { RunsService } from './training/runs-service.js';
-import { auditPair } from './privacy-audit/audit.js';
+import { PrivacyAuditStore, runAuditJob, type AuditJob, type StoredAudit } from './privacy-audit/audit.js';
 import { Judges } from './privacy-audit/judges.js';
 import { SessionService } from './session/session-service.js';
 
@@ -90,7 +99,6 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     (e) => events.emit('run.progress', e),
   );
   core.jobs.register('finetune', (payload, ctx) => runs.execute(payload as { runId: number; resume: boolean }, ctx));
-  core.jobs.start();
   const live = new LiveService(
     (f) => events.emit('live.frame', f),
     (e) => events.emit('live.ended', e),
@@ -142,6 +150,31 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     });
   };
   core.anonymize.loadPersonDetector = loadJudges;
+
+  // Privacy audits run as jobs (minutes) and are stored with the output they judged.
+  const audits = new PrivacyAuditStore(core.db);
+  core.jobs.register('audit', (payload, ctx) =>
+    runAuditJob(
+      {
+        library: core.library,
+        anonymize: core.anonymize,
+        store: audits,
+        log: core.audit,
+        judges: loadJudges,
+        cacheDir: path.join(core.dataDir, 'audit-cache'),
+      },
+      payload as AuditJob,
+      ctx,
+    ),
+  );
+  /** The clip's audit job while it is queued or running. */
+  const auditJobOf = (clipId: number): JobRecord | null =>
+    [...core.jobs.list({ status: 'running' }), ...core.jobs.list({ status: 'queued' })].find(
+      (j) => j.kind === 'audit' && (j.payload as AuditJob).clipId === clipId,
+    ) ?? null;
+  const auditView = (a: StoredAudit): AuditReportView => a;
+
+  core.jobs.start();
 
   const handlers: Handlers = {
     'app.info': (_req, ctx) => readAppInfo(ctx.transport),
@@ -218,20 +251,30 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       return { granted: true as const };
     },
 
-    'clips.audit': async (r) => {
+    'clips.audit': (r) => {
       session.require('operator', 'privacy audits');
       const clip = core.library.clip(r.clipId);
       const out = core.anonymize.latestOutput(clip.id);
       if (!out) throw new SpactError('conflict', `clip ${clip.id} has no anonymized output to audit`);
-      const report = await auditPair(clip.path, out.path, {
-        frames: r.frames ?? 4,
-        judges: await loadJudges(),
-      });
-      core.audit.record(session.current, 'privacy-audit', `output:${out.id}`, {
-        reid_rank1: report.reid_rank1,
-        faces: [report.faces_raw, report.faces_anonymized],
-      });
-      return { clipId: clip.id, outputId: out.id, ...report };
+      const running = auditJobOf(clip.id);
+      if (running) return { jobId: running.id, clipId: clip.id, outputId: (running.payload as AuditJob).outputId };
+      const job: AuditJob = {
+        clipId: clip.id,
+        outputId: out.id,
+        actor: session.current,
+        ...(r.startS !== undefined ? { startS: r.startS } : {}),
+        ...(r.endS !== undefined ? { endS: r.endS } : {}),
+      };
+      // Not retried: a failed audit is reported, not run again behind the user's back.
+      return { jobId: core.jobs.enqueue('audit', job, { maxAttempts: 1 }).id, clipId: clip.id, outputId: out.id };
+    },
+    'clips.auditReport': (r) => {
+      const clip = core.library.clip(r.clipId);
+      if (r.outputId !== undefined && core.anonymize.output(r.outputId).clipId !== clip.id)
+        throw new SpactError('not-found', `output ${r.outputId} is not an output of clip ${clip.id}`);
+      const latest = audits.latest(r.outputId !== undefined ? { outputId: r.outputId } : { clipId: clip.id });
+      const job = auditJobOf(clip.id);
+      return { audit: latest ? auditView(latest) : null, job: job ? jobView(job) : null };
     },
     'models.list': (): ModelView[] => {
       const def = core.defaultModel();

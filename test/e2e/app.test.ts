@@ -90,11 +90,33 @@ describe('SPAct Desktop in browser mode', () => {
       )
       .toBe(true);
     await shot('library');
-    // The audit panel: independent judges on raw vs anonymized frames of this clip.
+    // The privacy audit panel: opens in view with the focus, runs the audit as a job with progress.
     await row.getByTestId('audit').click();
-    await page.getByTestId('audit-report').waitFor({ timeout: 120_000 });
-    expect(await page.getByTestId('audit-report').textContent()).toContain('Face re-identification');
+    const panel = page.getByTestId('audit-report');
+    await panel.waitFor();
+    expect(await panel.evaluate((el) => el.ownerDocument.activeElement === el)).toBe(true);
+    expect(await panel.getByTestId('audit-none').textContent()).toContain('not been audited');
+    await panel.getByTestId('audit-run').click();
+    // A test pattern has nobody to follow: the verdict says so in words, and not as good news.
+    const identity = panel.getByTestId('audit-identity');
+    await identity.waitFor({ timeout: 200_000 });
+    expect(await identity.textContent()).toMatch(/Inconclusive: too few people.*not evidence/s);
+    expect(await identity.getAttribute('class')).toContain('unknown');
+    expect(await panel.getByTestId('audit-utility').textContent()).toMatch(/Inconclusive/);
+    expect(await panel.getByTestId('audit-judged').textContent()).toMatch(/nobody followed/);
+    expect(await panel.getByTestId('audit-when').textContent()).toMatch(/Last audit: .*output #1/);
     await shot('library-audit');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shot('library-audit-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+    // Escape closes it; opened again, the last audit is still there (stored with the output).
+    await panel.press('Escape');
+    await expect.poll(() => page.getByTestId('audit-report').count()).toBe(0);
+    await row.getByTestId('audit').click();
+    await expect
+      .poll(() => page.getByTestId('audit-identity').textContent(), { timeout: 10_000 })
+      .toMatch(/Inconclusive: too few people/);
+    await page.getByTestId('audit-close').click();
   });
 
   it("shows the room's working size (auto, measured on its clip) and changes it from the keyboard", async () => {

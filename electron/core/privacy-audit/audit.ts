@@ -1,39 +1,19 @@
-// Privacy audit of an anonymization with independent judges: the same frames of the raw and the
-// anonymized video are given to pretrained face, person and pose models. Privacy evidence: faces
-// found, face re-identification (is the anonymized face's embedding nearest to the right raw
-// face?), gender/age agreement. Utility evidence: person detection recall and keypoint agreement
-// (PCK) relative to raw. The judges' own behaviour on raw frames is reported beside each number.
+// Privacy audits in the library: the audit job of a clip's newest anonymized output (the video
+// audit of video-audit.ts with the app's shared judges, progress and cancel), the stored reports
+// (table privacy_audits, schema 3), and sampleFrames, frames spread over a file (also used to
+// measure how tall people are for the auto working size).
 import { spawn } from 'node:child_process';
 
+import type { AnonymizeService } from '../anonymize/anonymize-service.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { nowIso, type Db } from '../db/database.js';
 import { SpactError } from '../errors.js';
+import type { JobContext } from '../jobs/job-runner.js';
+import type { LibraryService } from '../library/library-service.js';
 import { ffmpegPath, ffmpegReason } from '../media/ffmpeg.js';
 import { probeVideo } from '../media/video.js';
-import { Judges, type Box, type FaceFinding, type FrameFindings } from './judges.js';
-
-export interface AuditReport {
-  frames: number;
-  width: number;
-  height: number;
-  faces_raw: number;
-  faces_anonymized: number;
-  /** Share of raw faces whose identity is recovered from the anonymized frame (worst judge). */
-  reid_rank1: number;
-  reid_by_judge: Record<string, number>;
-  gender_agreement: number | null;
-  age_mae: number | null;
-  person_recall: number | null;
-  pose_pck: number | null;
-  judges_on_raw: {
-    faces_by_judge: Record<string, number>;
-    /** Agreement of the two face detectors on raw frames: how reliable "faces found" is. */
-    face_detector_agreement: number | null;
-    mean_face_score: number | null;
-    persons: number;
-    mean_person_score: number | null;
-    mean_keypoint_score: number | null;
-    reid_rank1_raw_vs_raw: number;
-  };
-}
+import type { Judges } from './judges.js';
+import { auditVideo, type VideoAuditReport } from './video-audit.js';
 
 /** `count` frames spread over the file (images give one), RGB at a fixed width. */
 export async function sampleFrames(
@@ -83,146 +63,170 @@ export async function sampleFrames(
   return { frames, width, height };
 }
 
-function iou(a: Box, b: Box): number {
-  const x0 = Math.max(a.x, b.x);
-  const y0 = Math.max(a.y, b.y);
-  const x1 = Math.min(a.x + a.w, b.x + b.w);
-  const y1 = Math.min(a.y + a.h, b.y + b.h);
-  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
-  const union = a.w * a.h + b.w * b.h - inter;
-  return union > 0 ? inter / union : 0;
+// ---------------------------------------------------------------- stored audits
+
+/** What the audit job of a library output is asked to do. */
+export interface AuditJob {
+  clipId: number;
+  outputId: number;
+  /** The role that asked for it (recorded with the report and in the audit log). */
+  actor: string;
+  startS?: number;
+  endS?: number | null;
 }
 
-function cosine(a: number[], b: number[]): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return na && nb ? dot / Math.sqrt(na * nb) : -1;
+export interface StoredAudit {
+  id: number;
+  clipId: number;
+  outputId: number;
+  modelId: number;
+  actor: string;
+  createdAt: string;
+  report: VideoAuditReport;
 }
 
-const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : null);
-
-/**
- * Rank-1 re-identification per judge: for every raw face (the gallery is all raw faces of all
- * frames), find the anonymized face at the same place in the same frame; it counts as
- * re-identified when its nearest raw embedding is that very raw face. Faces that vanish count as
- * not re-identified.
- */
-function reid(raw: FrameFindings[], anon: FrameFindings[], judge: FaceFinding['judge']): number | null {
-  const gallery = raw.flatMap((f, frame) => f.faces.filter((x) => x.judge === judge).map((face) => ({ frame, face })));
-  if (gallery.length === 0) return null;
-  let hits = 0;
-  for (const g of gallery) {
-    const candidates = anon[g.frame]!.faces.filter((x) => x.judge === judge && iou(x.box, g.face.box) > 0.3);
-    const query = candidates.sort((a, b) => iou(b.box, g.face.box) - iou(a.box, g.face.box))[0];
-    if (!query) continue;
-    const best = gallery.reduce((a, b) =>
-      cosine(query.embedding, b.face.embedding) > cosine(query.embedding, a.face.embedding) ? b : a,
-    );
-    if (best === g) hits++;
-  }
-  return hits / gallery.length;
+interface AuditRow {
+  id: number;
+  output_id: number;
+  clip_id: number;
+  model_id: number;
+  actor: string;
+  report: string;
+  created_at: string;
 }
 
-export async function auditPair(
-  rawFile: string,
-  anonFile: string,
-  opts: { frames?: number; width?: number; judges?: Judges } = {},
-): Promise<AuditReport> {
-  const count = opts.frames ?? 8;
-  const rawInfo = await probeVideo(rawFile);
-  const width = Math.min(opts.width ?? 640, rawInfo.width);
-  const raw = await sampleFrames(rawFile, count, width);
-  // The anonymized video is judged at the raw frames' size: its own (smaller) size must not hide
-  // a face from the detector that the cloud could still upscale and recognise.
-  const anon = await sampleFrames(anonFile, count, width);
-  const n = Math.min(raw.frames.length, anon.frames.length);
-  const judges = opts.judges ?? (await Judges.load());
-  const rawF: FrameFindings[] = [];
-  const anonF: FrameFindings[] = [];
-  for (let i = 0; i < n; i++) {
-    rawF.push(await judges.analyze(raw.frames[i]!, raw.width, raw.height));
-    anonF.push(await judges.analyze(anon.frames[i]!, anon.width, anon.height));
+const toStored = (r: AuditRow): StoredAudit => ({
+  id: r.id,
+  clipId: r.clip_id,
+  outputId: r.output_id,
+  modelId: r.model_id,
+  actor: r.actor,
+  createdAt: r.created_at,
+  report: JSON.parse(r.report) as VideoAuditReport,
+});
+
+const SELECT_AUDIT = `SELECT a.id, a.output_id, o.clip_id, o.model_id, a.actor, a.report, a.created_at
+  FROM privacy_audits a JOIN outputs o ON o.id = a.output_id`;
+
+/** The privacy audits of anonymized outputs; an audit goes when its output (or clip) is deleted. */
+export class PrivacyAuditStore {
+  constructor(private readonly db: Db) {}
+
+  save(outputId: number, actor: string, report: VideoAuditReport): StoredAudit {
+    const info = this.db
+      .prepare(
+        `INSERT INTO privacy_audits (output_id, actor, start_s, end_s, identity_verdict, utility_verdict, report, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        outputId,
+        actor,
+        report.window.startS,
+        report.window.endS,
+        report.verdict.identity,
+        report.verdict.utility,
+        JSON.stringify(report),
+        nowIso(),
+      );
+    return this.get(Number(info.lastInsertRowid));
   }
 
-  const reidBy: Record<string, number> = {};
-  for (const judge of ['human', 'face-api'] as const) {
-    const r = reid(rawF, anonF, judge);
-    if (r !== null) reidBy[judge] = r;
+  get(id: number): StoredAudit {
+    const r = this.db.prepare(`${SELECT_AUDIT} WHERE a.id = ?`).get(id) as AuditRow | undefined;
+    if (!r) throw new SpactError('not-found', `privacy audit ${id} does not exist`);
+    return toStored(r);
   }
-  const selfReid = Math.min(...(['human', 'face-api'] as const).map((j) => reid(rawF, rawF, j) ?? 1));
 
-  // Attribute agreement on faces found at the same place by the same judge.
-  const genderHits: number[] = [];
-  const ageErr: number[] = [];
-  rawF.forEach((f, i) => {
-    for (const face of f.faces) {
-      const match = anonF[i]!.faces.find((a) => a.judge === face.judge && iou(a.box, face.box) > 0.3);
-      if (!match) continue;
-      if (face.gender && match.gender) genderHits.push(face.gender === match.gender ? 1 : 0);
-      if (face.age !== null && match.age !== null) ageErr.push(Math.abs(face.age - match.age));
-    }
-  });
+  /** The newest audit of a clip (of any of its outputs), or of one output. */
+  latest(by: { clipId: number } | { outputId: number }): StoredAudit | null {
+    const r = (
+      'outputId' in by
+        ? this.db.prepare(`${SELECT_AUDIT} WHERE a.output_id = ? ORDER BY a.id DESC LIMIT 1`).get(by.outputId)
+        : this.db.prepare(`${SELECT_AUDIT} WHERE o.clip_id = ? ORDER BY a.id DESC LIMIT 1`).get(by.clipId)
+    ) as AuditRow | undefined;
+    return r ? toStored(r) : null;
+  }
+}
 
-  // Utility: persons still detected, and keypoints still where they were.
-  const recalls: number[] = [];
-  const pck: number[] = [];
-  rawF.forEach((f, i) => {
-    for (const p of f.persons) recalls.push(anonF[i]!.persons.some((q) => iou(q.box, p.box) > 0.3) ? 1 : 0);
-    for (const body of f.bodies) {
-      const match = anonF[i]!.bodies.find((b) => iou(b.box, body.box) > 0.3);
-      const tolerance = 0.2 * Math.max(body.box.w, body.box.h);
-      for (const k of body.keypoints.filter((k) => k.score >= 0.3)) {
-        const m = match?.keypoints.find((q) => q.part === k.part);
-        pck.push(m && Math.hypot(m.x - k.x, m.y - k.y) <= tolerance ? 1 : 0);
-      }
-    }
-  });
+// ---------------------------------------------------------------- the audit job
 
-  const facesBy = (fs: FrameFindings[], judge: string) =>
-    fs.reduce((a, f) => a + f.faces.filter((x) => x.judge === judge).length, 0);
-  const humanFaces = rawF.flatMap((f) => f.faces.filter((x) => x.judge === 'human'));
-  const apiFaces = rawF.flatMap((f, i) => f.faces.filter((x) => x.judge === 'face-api').map((face) => ({ face, i })));
-  const agreement =
-    humanFaces.length + apiFaces.length > 0
-      ? rawF.reduce((acc, f) => {
-          const h = f.faces.filter((x) => x.judge === 'human');
-          const a = f.faces.filter((x) => x.judge === 'face-api');
-          return (
-            acc +
-            h.filter((x) => a.some((y) => iou(x.box, y.box) > 0.3)).length +
-            a.filter((y) => h.some((x) => iou(x.box, y.box) > 0.3)).length
-          );
-        }, 0) /
-        (humanFaces.length + apiFaces.length)
-      : null;
-  const countFaces = (fs: FrameFindings[]) => Math.max(facesBy(fs, 'human'), facesBy(fs, 'face-api'));
+/** Where the audit stands (0–1) by its progress messages (video-audit.ts): the raw side first
+ *  (skipped when cached), then the identity attackers, then the judges on the anonymized frames. */
+export function auditProgressFraction(message: string): number | null {
+  const at = (re: RegExp, from: number, span: number) => {
+    const m = re.exec(message);
+    return m ? from + (span * Number(m[1])) / Math.max(1, Number(m[2])) : null;
+  };
+  return (
+    at(/finding people on raw frame (\d+)\/(\d+)/, 0.02, 0.23) ??
+    at(/finding people on anonymized frame (\d+)\/(\d+)/, 0.8, 0.12) ??
+    (/decoding the raw window/.test(message)
+      ? 0.01
+      : /judging the pose of .* raw/.test(message)
+        ? 0.26
+        : /looking for faces on raw/.test(message)
+          ? 0.3
+          : /training identity attackers on the raw video/.test(message)
+            ? 0.5
+            : /training identity attackers/.test(message)
+              ? 0.33
+              : /judging poses on anonymized/.test(message)
+                ? 0.93
+                : null)
+  );
+}
 
-  return {
-    frames: n,
-    width: raw.width,
-    height: raw.height,
-    faces_raw: countFaces(rawF),
-    faces_anonymized: countFaces(anonF),
-    reid_rank1: Object.keys(reidBy).length ? Math.max(...Object.values(reidBy)) : 0,
-    reid_by_judge: reidBy,
-    gender_agreement: mean(genderHits),
-    age_mae: mean(ageErr),
-    person_recall: mean(recalls),
-    pose_pck: mean(pck),
-    judges_on_raw: {
-      faces_by_judge: { human: facesBy(rawF, 'human'), 'face-api': facesBy(rawF, 'face-api') },
-      face_detector_agreement: agreement,
-      mean_face_score: mean(rawF.flatMap((f) => f.faces.map((x) => x.score))),
-      persons: rawF.reduce((a, f) => a + f.persons.length, 0),
-      mean_person_score: mean(rawF.flatMap((f) => f.persons.map((p) => p.score))),
-      mean_keypoint_score: mean(rawF.flatMap((f) => f.bodies.flatMap((b) => b.keypoints.map((k) => k.score)))),
-      reid_rank1_raw_vs_raw: selfReid,
+export interface AuditJobDeps {
+  library: LibraryService;
+  anonymize: AnonymizeService;
+  store: PrivacyAuditStore;
+  log: AuditLog;
+  /** The app's judges, loaded once and shared. */
+  judges: () => Promise<Judges>;
+  /** Cached judge results of raw clips and outputs (content-keyed). */
+  cacheDir: string;
+}
+
+/** The audit job: judges the output against its clip, stores the report, records it in the log. */
+export async function runAuditJob(
+  deps: AuditJobDeps,
+  job: AuditJob,
+  ctx: JobContext,
+): Promise<{ auditId: number; clipId: number; outputId: number; identity: string; utility: string }> {
+  const clip = deps.library.clip(job.clipId);
+  const out = deps.anonymize.output(job.outputId);
+  if (out.clipId !== clip.id)
+    throw new SpactError('validation', `output ${out.id} is not an output of clip ${clip.id}`);
+  let done = 0;
+  ctx.progress(0, 'loading the judges…');
+  const judges = await deps.judges();
+  const report = await auditVideo(clip.path, out.path, {
+    judges,
+    cacheDir: deps.cacheDir,
+    ...(job.startS !== undefined ? { startS: job.startS } : {}),
+    ...(job.endS !== undefined ? { endS: job.endS } : {}),
+    signal: ctx.signal,
+    onProgress: (message) => {
+      done = Math.max(done, auditProgressFraction(message) ?? done);
+      ctx.progress(done, message);
     },
+  });
+  if (ctx.signal.aborted) throw new SpactError('cancelled', 'the audit was cancelled');
+  const saved = deps.store.save(out.id, job.actor, report);
+  deps.log.record(job.actor, 'privacy-audit', `output:${out.id}`, {
+    auditId: saved.id,
+    window: [report.window.startS, report.window.endS],
+    identity: report.verdict.identity,
+    utility: report.verdict.utility,
+    worst: report.identity.worst,
+    chance: report.identity.chance,
+    personRecall: report.utility.personRecall,
+  });
+  return {
+    auditId: saved.id,
+    clipId: clip.id,
+    outputId: out.id,
+    identity: report.verdict.identity,
+    utility: report.verdict.utility,
   };
 }

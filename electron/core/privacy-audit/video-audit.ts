@@ -9,11 +9,13 @@
 //              and per-person pose agreement (MoveNet on each person's crop, raw vs anonymized).
 // The raw side (decode, detections, tracks, raw poses, raw-trained attackers) is computed once and
 // can be cached on disk, so many anonymizations of one clip are judged at the cost of their own.
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
 import { SpactError } from '../errors.js';
+import { ffmpegPath, ffmpegReason } from '../media/ffmpeg.js';
 import { decodeFrames, probeVideo } from '../media/video.js';
 import {
   appearanceRank1,
@@ -145,8 +147,27 @@ export async function decodeWindow(
     }
     if (index >= last) break;
   }
+  // A still image has no duration: the fps filter gives no frame of it, so its one frame is
+  // decoded as it is.
+  if (frames.length === 0 && first === 0) {
+    const still = await decodeStill(file, size);
+    if (still) frames.push(still);
+  }
   if (frames.length === 0) throw new SpactError('bad-input', `${file}: no frame in the judged window`);
   return { ...size, frames };
+}
+
+/** The first frame of a file at `size` (RGB), or null when there is none. */
+function decodeStill(file: string, size: { width: number; height: number }): Promise<Uint8Array | null> {
+  const args = ['-hide_banner', '-loglevel', 'error', '-i', file, '-map', '0:v:0', '-frames:v', '1'];
+  args.push('-vf', `scale=${size.width}:${size.height}:flags=area`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  return new Promise((resolve, reject) => {
+    execFile(ffmpegPath(), args, { encoding: 'buffer', maxBuffer: 1 << 30 }, (err, stdout, stderr) => {
+      if (err) return reject(new SpactError('bad-input', `${file}: decoding failed (${ffmpegReason(String(stderr))})`));
+      const bytes = size.width * size.height * 3;
+      resolve(stdout.length >= bytes ? new Uint8Array(stdout.subarray(0, bytes)) : null);
+    });
+  });
 }
 
 // ---------------------------------------------------------------- the raw side
@@ -466,6 +487,7 @@ export async function judgeUtility(
   opts.onProgress?.('judging poses on anonymized person crops…');
   const poses: (BodyFinding | null)[] = [];
   for (const p of raw.poses) {
+    if (opts.signal?.aborted) throw new SpactError('cancelled', 'the audit was cancelled');
     const c = poseCrop(video.frames[p.frame]!, width, height, p.box);
     poses.push(await judges.pose(c.rgb, c.side, c.side));
   }
@@ -634,14 +656,22 @@ export async function judgeAnonymized(
   judges: Judges,
   opts: VideoAuditOptions = {},
 ): Promise<VideoAuditReport> {
+  // Training the attackers takes most of the time: a cancel is honoured between them.
+  const check = () => {
+    if (opts.signal?.aborted) throw new SpactError('cancelled', 'the audit was cancelled');
+  };
+  check();
   opts.onProgress?.('training identity attackers…');
   const scores = await identityScores(raw, anon, opts.classifier);
-  raw.reference ??= scores
-    ? {
-        raw: (await identityScores(raw, raw.video, opts.classifier))!,
-        silhouette: (await identityScores(raw, raw.silhouette(), opts.classifier))!,
-      }
-    : null;
+  check();
+  if (scores && raw.reference === undefined) {
+    opts.onProgress?.('training identity attackers on the raw video and on silhouettes…');
+    const onRaw = (await identityScores(raw, raw.video, opts.classifier))!;
+    check();
+    raw.reference = { raw: onRaw, silhouette: (await identityScores(raw, raw.silhouette(), opts.classifier))! };
+    check();
+  }
+  raw.reference ??= null;
   const onRaw = raw.reference?.raw;
   const onSilhouette = raw.reference?.silhouette;
   const judged = await judgeUtility(raw, anon, judges, opts);

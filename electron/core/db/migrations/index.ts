@@ -1,8 +1,10 @@
 // Migrations in order; schema version = position + 1 (stored in PRAGMA user_version).
 import { sql as m0001 } from './0001-initial.js';
 import { sql as m0002 } from './0002-room-working-size.js';
+import { sql as m0003 } from './0003-privacy-audits.js';
 
 export const MIGRATIONS: { name: string; sql: string }[] = [
   { name: '0001-initial', sql: m0001 },
   { name: '0002-room-working-size', sql: m0002 },
+  { name: '0003-privacy-audits', sql: m0003 },
 ];
