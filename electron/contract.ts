@@ -164,21 +164,6 @@ export const JobView = z.object({
 });
 export type JobView = z.infer<typeof JobView>;
 
-export const RunView = z.object({
-  id: Id,
-  kind: z.enum(['train', 'finetune']),
-  roomId: Id.nullable(),
-  status: z.enum(['queued', 'running', 'done', 'failed', 'cancelled']),
-  progress: z.number(),
-  steps: z.number().int(),
-  error: z.string().nullable(),
-  modelId: Id.nullable(),
-  createdAt: z.string(),
-  finishedAt: z.string().nullable(),
-  final: z.record(z.string(), z.number()).nullable(),
-});
-export type RunView = z.infer<typeof RunView>;
-
 export const MetricPoint = z.object({
   step: z.number().int(),
   phase: z.string(),
@@ -318,6 +303,64 @@ export const AuditReportView = z.object({
 });
 export type AuditReportView = z.infer<typeof AuditReportView>;
 
+/** The fine-tune recipes: 'room' (real cameras: the judges' pseudo-labels, the model chosen on
+ *  held-out footage by the privacy audit) and 'synthroom' (SynthRoom-style synthetic rooms:
+ *  distillation from the base action model). */
+export const FinetuneRecipe = z.enum(['room', 'synthroom']);
+export type FinetuneRecipe = z.infer<typeof FinetuneRecipe>;
+
+/** The privacy audit of one model on a room's held-out footage (AuditSummary of
+ *  electron/core/training/room-selection.ts, field for field). */
+export const RunAuditSummary = z.object({
+  /** People followed long enough to test identity. */
+  tracks: Count,
+  chance: Rate.nullable(),
+  worstWithRaw: Rate.nullable(),
+  worstAnonymizedOnly: Rate.nullable(),
+  silhouetteWorstWithRaw: Rate.nullable(),
+  silhouetteWorstAnonymizedOnly: Rate.nullable(),
+  personRecall: Rate.nullable(),
+  poseAgreement: Rate.nullable(),
+  verdict: z.string(),
+});
+export type RunAuditSummary = z.infer<typeof RunAuditSummary>;
+
+/** How a room run chose its model (RUN_DIR/selection.json, without file paths): the audit of the
+ *  base model ("before") and of every checkpoint on footage held out of training. */
+export const RunSelectionView = z.object({
+  /** The held-out part: a clip of the room (by name; clipId null when it is no longer in the library). */
+  part: z.object({ clipId: Id.nullable(), name: z.string(), startS: z.number().min(0), endS: z.number().min(0) }),
+  workingSize: z.number().int().positive(),
+  rule: z.string(),
+  /** The base model on the same footage (null for a model trained from scratch). */
+  base: RunAuditSummary.nullable(),
+  candidates: z.array(z.object({ name: z.string(), minimaxStep: Count, chosen: z.boolean(), audit: RunAuditSummary })),
+  warnings: z.array(z.string()),
+});
+export type RunSelectionView = z.infer<typeof RunSelectionView>;
+
+export const RunView = z.object({
+  id: Id,
+  kind: z.enum(['train', 'finetune']),
+  roomId: Id.nullable(),
+  recipe: FinetuneRecipe,
+  status: z.enum(['queued', 'running', 'done', 'failed', 'cancelled']),
+  progress: z.number(),
+  steps: z.number().int(),
+  /** Room runs: the working size the footage was labelled and trained at (null until known). */
+  workingSize: z.number().int().positive().nullable(),
+  error: z.string().nullable(),
+  modelId: Id.nullable(),
+  createdAt: z.string(),
+  finishedAt: z.string().nullable(),
+  final: z.record(z.string(), z.number()).nullable(),
+  /** Room runs: the audit before and after on held-out footage (null when none was held out). */
+  selection: RunSelectionView.nullable(),
+  /** What the run warned about (e.g. footage too short to hold a part out). */
+  warnings: z.array(z.string()),
+});
+export type RunView = z.infer<typeof RunView>;
+
 /** Every call the renderer can make: channel name → request and response schemas. */
 export const methods = {
   'app.info': { request: Empty, response: AppInfo },
@@ -377,15 +420,24 @@ export const methods = {
   'jobs.cancel': { request: z.object({ id: Id }).strict(), response: JobView },
 
   'runs.list': { request: Empty, response: z.array(RunView) },
+  'runs.get': { request: z.object({ runId: Id }).strict(), response: RunView },
   'runs.start': {
     request: z
       .object({
         roomId: Id,
         baseModelId: Id.nullable().optional(),
-        steps: z.number().int().min(1).max(100_000),
+        /** Default 'room'. */
+        recipe: FinetuneRecipe.optional(),
+        /** Minimax steps; default per recipe (room 300, synthroom 200). */
+        steps: z.number().int().min(1).max(100_000).optional(),
+        /** synthroom: clips sampled from the footage (default 256). */
         clips: z.number().int().min(4).max(20_000).optional(),
       })
-      .strict(),
+      .strict()
+      .refine((r) => r.clips === undefined || r.recipe === 'synthroom', {
+        message: 'clips belongs to the synthroom recipe',
+        path: ['clips'],
+      }),
     response: RunView,
   },
   'runs.cancel': { request: z.object({ runId: Id }).strict(), response: RunView },
@@ -456,6 +508,8 @@ export const events = {
     minimaxSteps: z.number().int(),
     stats: z.record(z.string(), z.number()),
     etaSeconds: z.number().nullable(),
+    /** What the run is doing in words (labelling the footage, choosing the model, …). */
+    message: z.string().optional(),
   }),
   'live.frame': z.object({
     streamId: Id,

@@ -97,6 +97,12 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     core.dataDir,
     () => core.jobs,
     (e) => events.emit('run.progress', e),
+    // Room runs share the audits' judges (loaded once) and cache what they find in the data folder.
+    {
+      judges: () => loadJudges(),
+      cacheDir: path.join(core.dataDir, 'cache', 'judges'),
+      measureRoom: (roomId, o) => core.anonymize.measureRoom(roomId, o),
+    },
   );
   core.jobs.register('finetune', (payload, ctx) => runs.execute(payload as { runId: number; resume: boolean }, ctx));
   const live = new LiveService(
@@ -295,10 +301,17 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     },
 
     'runs.list': () => runs.list(),
+    'runs.get': (r) => runs.get(r.runId),
     'runs.start': (r) => {
       session.require('operator', 'fine-tuning');
       const base = chooseModel(r.baseModelId, r.roomId);
-      return runs.start({ roomId: r.roomId, baseModelId: base, steps: r.steps, clips: r.clips ?? 256 });
+      return runs.start({
+        roomId: r.roomId,
+        baseModelId: base,
+        ...(r.recipe ? { recipe: r.recipe } : {}),
+        ...(r.steps !== undefined ? { steps: r.steps } : {}),
+        ...(r.clips !== undefined ? { clips: r.clips } : {}),
+      });
     },
     'runs.cancel': (r) => {
       session.require('operator', 'cancelling runs');

@@ -147,16 +147,82 @@ describe('SPAct Desktop in browser mode', () => {
     await expect.poll(() => form.getAttribute('data-working-size')).toBe('auto');
   });
 
-  it('fine-tunes to the room and shows progress advancing to done', async () => {
+  it('fine-tunes a room of real footage with the room recipe and shows what it found', async () => {
+    // The room recipe needs people followed over time: a room with 6 s of real pedestrians.
+    await page.getByTestId('nav-library').click();
+    await page.getByTestId('new-room').fill('Square');
+    await page.getByRole('button', { name: 'Add room' }).click();
+    await expect
+      .poll(() => page.getByTestId('room-select').evaluate((s) => (s as unknown as { value: string }).value))
+      .not.toBe('1');
+    await page
+      .getByTestId('file-input')
+      .setInputFiles(path.join(projectRoot, 'test/fixtures/footage/room-a-excerpt.mp4'));
+    await expect.poll(() => page.getByTestId('clip-row').first().textContent()).toContain('room-a-excerpt');
+
     await page.getByTestId('nav-finetune').click();
+    await expect.poll(() => page.getByTestId('ft-room').textContent()).toContain('Square (1 clips)');
+    await page.getByTestId('ft-room').selectOption({ label: 'Square (1 clips)' });
+    // Real camera is the default recipe, with its own step budget; the synthetic room has another.
+    expect(await page.getByTestId('ft-recipe-room').isChecked()).toBe(true);
+    expect(await page.getByTestId('ft-steps').inputValue()).toBe('300');
+    await page.getByTestId('ft-recipe-synthroom').check();
+    expect(await page.getByTestId('ft-steps').inputValue()).toBe('200');
+    await page.getByTestId('ft-recipe-room').focus();
+    await page.keyboard.press('Space');
+    expect(await page.getByTestId('ft-steps').inputValue()).toBe('300');
+    expect(await page.getByTestId('ft-recipe-hint').textContent()).toMatch(/people are measured when the run starts/);
     await page.getByTestId('ft-steps').fill('4');
     await page.getByTestId('ft-start').click();
+
+    // What the run is doing, in words: the room's people measured, then the footage labelled.
+    const message = page.getByTestId('ft-message');
+    await expect
+      .poll(() => message.textContent(), { timeout: 120_000 })
+      .toMatch(/labelling the footage|finding people|judging poses/);
     const progress = page.getByTestId('ft-progress');
-    await progress.waitFor({ timeout: 60_000 });
     const first = await progress.textContent();
-    await expect.poll(() => progress.textContent(), { timeout: 60_000 }).not.toBe(first);
-    await expect.poll(() => page.getByTestId('run-status').first().textContent(), { timeout: 120_000 }).toBe('done');
+    await expect.poll(() => progress.textContent(), { timeout: 120_000 }).not.toBe(first);
+    await expect.poll(() => page.getByTestId('run-status').first().textContent(), { timeout: 240_000 }).toBe('done');
+    expect(await page.getByTestId('run-row').first().textContent()).toMatch(/real camera · 4 steps · \d+ px/);
+    expect(await page.locator('figcaption').first().textContent()).toMatch(/utility \(student\).*identity budget/);
+    // 6 s is too short to hold a part out for choosing the model: said so, not shown as an audit.
+    const outcome = page.getByTestId('ft-outcome');
+    await outcome.waitFor();
+    expect(await outcome.getByTestId('ft-no-selection').textContent()).toMatch(/no footage could be held out/);
+    expect(await outcome.getByTestId('ft-warnings').textContent()).toMatch(/too short to hold a part out/);
     await shot('finetune');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shot('finetune-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+
+    // Promote asks first, with what the audit did (not) show; Escape keeps the current model.
+    await page.getByTestId('ft-promote').first().click();
+    const confirm = page.getByTestId('ft-promote-panel');
+    await confirm.waitFor();
+    expect(await confirm.evaluate((el) => el.ownerDocument.activeElement === el)).toBe(true);
+    expect(await confirm.getByTestId('ft-promote-comparison').textContent()).toMatch(/not audited on held-out footage/);
+    await shot('finetune-promote');
+    await confirm.press('Escape');
+    await expect.poll(() => page.getByTestId('ft-promote-panel').count()).toBe(0);
+    await page.getByTestId('ft-promote').first().click();
+    await page.getByTestId('ft-promote-confirm').focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.getByTestId('ft-promote-panel').count()).toBe(0);
+    const active = await page.evaluate(async () => {
+      const post = (m: string, body: unknown) =>
+        fetch(`/api/${m}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify(body),
+        })
+          .then((r) => r.json())
+          .then((r) => (r as { value: unknown }).value);
+      const runs = (await post('runs.list', {})) as { modelId: number; roomId: number }[];
+      const rooms = (await post('rooms.list', {})) as { id: number; activeModelId: number | null }[];
+      return { model: runs[0]!.modelId, active: rooms.find((r) => r.id === runs[0]!.roomId)!.activeModelId };
+    });
+    expect(active.active).toBe(active.model);
   });
 
   it('exports the room and writes the manifest to disk', async () => {

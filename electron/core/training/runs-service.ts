@@ -1,22 +1,56 @@
 // Fine-tuning runs as the app tracks them: a row in `runs` (config, status, progress), per-step
 // metrics in `run_metrics`, a run folder under the data folder, and a job that does the work.
-// A finished run's model is registered in the library and can be promoted to a room.
+// Two recipes (electron/core/training/finetune.ts): 'room' (real cameras, the default: the judges
+// label the room's footage at the room's working size and the model is chosen on held-out footage
+// by the privacy audit) and 'synthroom' (SynthRoom-style synthetic rooms). A finished run's model
+// is registered in the library and can be promoted to a room.
 import fs from 'node:fs';
 import path from 'node:path';
 
-import type { MetricPoint, RunView } from '../../contract.js';
+import { RunSelectionView, type FinetuneRecipe, type MetricPoint, type RunView } from '../../contract.js';
 import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
 import { SpactError } from '../errors.js';
 import type { JobContext, JobQueue } from '../jobs/job-runner.js';
-import type { LibraryService } from '../library/library-service.js';
-import { finetune } from './finetune.js';
+import type { LibraryService, Room } from '../library/library-service.js';
+import type { Judges } from '../privacy-audit/judges.js';
+import { finetune, ROOM_DEFAULT_STEPS, SELECTION_FILE, type FinetuneOptions } from './finetune.js';
+import type { RoomSelection } from './room-selection.js';
+
+export const DEFAULT_RUN_RECIPE: FinetuneRecipe = 'room';
+/** Minimax steps when none are given: the room recipe's budget (~15 min on 2 cores), and synthroom's. */
+export const DEFAULT_RUN_STEPS: Record<FinetuneRecipe, number> = { room: ROOM_DEFAULT_STEPS, synthroom: 200 };
+const DEFAULT_SYNTHROOM_CLIPS = 256;
 
 export interface RunConfig {
   roomId: number;
   baseModelId: number;
+  /** Default 'room'. Runs stored before recipes existed have none: they were synthroom runs. */
+  recipe?: FinetuneRecipe;
+  /** Default per recipe (DEFAULT_RUN_STEPS). */
+  steps?: number;
+  /** synthroom: clips sampled from the footage. */
+  clips?: number;
+}
+
+/** What the runs table keeps in its config column: the request, and what the run found out. */
+interface StoredRunConfig {
+  roomId: number;
+  baseModelId: number;
+  recipe?: FinetuneRecipe;
   steps: number;
-  clips: number;
+  clips?: number;
+  /** room: the working size the footage is labelled and trained at, once known. */
+  workingSize?: number;
+  warnings?: string[];
+}
+
+/** What room runs need from the rest of the app: the judges (loaded once, shared with the audits),
+ *  where their findings are cached, and the measurement of a room's people. */
+export interface RoomRunDeps {
+  judges: () => Promise<Judges>;
+  cacheDir: string;
+  measureRoom: (roomId: number, opts: { signal?: AbortSignal }) => Promise<Room>;
 }
 
 interface RunRow {
@@ -41,7 +75,10 @@ export interface RunProgressEvent {
   minimaxSteps: number;
   stats: Record<string, number>;
   etaSeconds: number | null;
+  message?: string;
 }
+
+const recipeOf = (cfg: StoredRunConfig): FinetuneRecipe => cfg.recipe ?? 'synthroom';
 
 export class RunsService {
   constructor(
@@ -50,6 +87,8 @@ export class RunsService {
     private readonly dataDir: string,
     private readonly jobs: () => JobQueue,
     private readonly emit: (e: RunProgressEvent) => void,
+    /** Without it, room runs load the judges themselves and measure 'auto' rooms on their own. */
+    private readonly roomDeps?: RoomRunDeps,
   ) {}
 
   list(): RunView[] {
@@ -66,8 +105,53 @@ export class RunsService {
     return r;
   }
 
+  private config(r: RunRow): StoredRunConfig {
+    return JSON.parse(r.config) as StoredRunConfig;
+  }
+
+  /** Records what a run found out (its working size, its warnings) beside its config. */
+  private note(id: number, change: Pick<StoredRunConfig, 'workingSize' | 'warnings'>): void {
+    const cfg = { ...this.config(this.row(id)), ...change };
+    this.db.prepare(`UPDATE runs SET config = ? WHERE id = ?`).run(JSON.stringify(cfg), id);
+  }
+
+  /** RUN_DIR/selection.json as the renderer may see it: clips by name, checkpoints by file name. */
+  private selection(r: RunRow): RunView['selection'] {
+    const file = r.run_dir ? path.join(r.run_dir, SELECTION_FILE) : '';
+    if (!file || !fs.existsSync(file)) return null;
+    let s: RoomSelection;
+    try {
+      s = JSON.parse(fs.readFileSync(file, 'utf8')) as RoomSelection;
+    } catch {
+      return null; // unreadable: as if none
+    }
+    const clip =
+      r.room_id === null
+        ? undefined
+        : this.library.clips({ roomId: r.room_id }).find((c) => path.resolve(c.path) === path.resolve(s.part.file));
+    const view = RunSelectionView.safeParse({
+      part: {
+        clipId: clip?.id ?? null,
+        name: clip?.name ?? path.basename(s.part.file),
+        startS: s.part.startS ?? 0,
+        endS: s.part.endS ?? clip?.durationS ?? 0,
+      },
+      workingSize: s.workingSize,
+      rule: s.rule,
+      base: s.base,
+      candidates: s.candidates.map((c) => ({
+        name: path.basename(c.checkpoint),
+        minimaxStep: c.minimaxStep,
+        chosen: path.resolve(c.checkpoint) === path.resolve(s.chosen),
+        audit: c.audit,
+      })),
+      warnings: s.warnings,
+    });
+    return view.success ? view.data : null;
+  }
+
   private view(r: RunRow): RunView {
-    const cfg = JSON.parse(r.config) as RunConfig;
+    const cfg = this.config(r);
     const model = this.db.prepare(`SELECT id FROM models WHERE run_id = ?`).get(r.id) as { id: number } | undefined;
     const last = this.db
       .prepare(`SELECT loss_t, loss_b, l1, acc_t FROM run_metrics WHERE run_id = ? ORDER BY step DESC LIMIT 1`)
@@ -80,18 +164,23 @@ export class RunsService {
           ),
         )
       : null;
+    const selection = this.selection(r);
     return {
       id: r.id,
       kind: r.kind,
       roomId: r.room_id,
+      recipe: recipeOf(cfg),
       status: r.status,
       progress: r.progress,
       steps: cfg.steps,
+      workingSize: selection?.workingSize ?? cfg.workingSize ?? null,
       error: r.error,
       modelId: model?.id ?? null,
       createdAt: r.created_at,
       finishedAt: r.finished_at,
       final: final as Record<string, number> | null,
+      selection,
+      warnings: [...new Set([...(cfg.warnings ?? []), ...(selection?.warnings ?? [])])],
     };
   }
 
@@ -99,11 +188,21 @@ export class RunsService {
     const room = this.library.room(cfg.roomId);
     if (room.clips === 0) throw new SpactError('validation', `room "${room.name}" has no clips to fine-tune on`);
     this.library.model(cfg.baseModelId);
+    const recipe = cfg.recipe ?? DEFAULT_RUN_RECIPE;
+    if (recipe === 'room' && cfg.clips !== undefined)
+      throw new SpactError('validation', 'clips belongs to the synthroom recipe');
+    const stored: StoredRunConfig = {
+      roomId: cfg.roomId,
+      baseModelId: cfg.baseModelId,
+      recipe,
+      steps: cfg.steps ?? DEFAULT_RUN_STEPS[recipe],
+      ...(recipe === 'synthroom' ? { clips: cfg.clips ?? DEFAULT_SYNTHROOM_CLIPS } : {}),
+    };
     const info = this.db
       .prepare(
         `INSERT INTO runs (kind, room_id, config, status, run_dir, created_at) VALUES ('finetune', ?, ?, 'queued', '', ?)`,
       )
-      .run(cfg.roomId, JSON.stringify(cfg), nowIso());
+      .run(cfg.roomId, JSON.stringify(stored), nowIso());
     const id = Number(info.lastInsertRowid);
     const dir = path.join(this.dataDir, 'runs', `run-${id}`);
     this.db.prepare(`UPDATE runs SET run_dir = ? WHERE id = ?`).run(dir, id);
@@ -111,6 +210,7 @@ export class RunsService {
     return this.get(id);
   }
 
+  /** Continues a cancelled or failed run where its checkpoint left off, with the same recipe. */
   resume(id: number): RunView {
     const r = this.row(id);
     if (r.status !== 'cancelled' && r.status !== 'failed')
@@ -123,7 +223,7 @@ export class RunsService {
   }
 
   cancel(id: number): RunView {
-    const r = this.row(id);
+    this.row(id);
     const job = this.jobs()
       .list()
       .find(
@@ -134,7 +234,6 @@ export class RunsService {
       );
     if (!job) throw new SpactError('conflict', `run ${id} is not running`);
     this.jobs().cancel(job.id);
-    void r;
     return this.get(id);
   }
 
@@ -156,7 +255,8 @@ export class RunsService {
   /** The job body: runs (or resumes) the fine-tune and keeps the run row and metrics current. */
   async execute(payload: { runId: number; resume: boolean }, ctx: JobContext): Promise<unknown> {
     const r = this.row(payload.runId);
-    const cfg = JSON.parse(r.config) as RunConfig;
+    const cfg = this.config(r);
+    const recipe = recipeOf(cfg);
     const setStatus = (status: RunView['status'], extra: { error?: string | null; finished?: boolean } = {}) => {
       this.db
         .prepare(
@@ -168,20 +268,59 @@ export class RunsService {
     const insertMetric = this.db.prepare(
       `INSERT OR REPLACE INTO run_metrics (run_id, step, phase, loss_t, loss_b, l1, acc_t, ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    // The last training step seen: status messages between steps carry it, with their own phase.
+    let last: Omit<RunProgressEvent, 'runId' | 'status' | 'message'> = {
+      phase: payload.resume ? 'resuming' : recipe === 'room' ? 'labelling' : 'sampling',
+      step: 0,
+      minimaxStep: 0,
+      minimaxSteps: cfg.steps,
+      stats: {},
+      etaSeconds: null,
+    };
+    let fraction = r.progress;
+    /** A status message: the job's message and a run event ("labelling the footage…"). */
+    const say = (message: string, phase?: string) => {
+      // Training is followed by choosing the model on held-out footage (room runs).
+      const p = phase ?? (/held-out/.test(message) ? 'selecting' : last.phase);
+      ctx.progress(fraction, message);
+      this.emit({ runId: r.id, status: 'running', ...last, phase: p, message });
+    };
+    const warnings = [...(cfg.warnings ?? [])];
+    const warn = (m: string) => {
+      if (!warnings.includes(m)) warnings.push(m);
+      this.note(r.id, { warnings });
+      say(`warning: ${m}`);
+    };
     try {
       const base = this.library.model(cfg.baseModelId);
       const footage = this.library.clips({ roomId: cfg.roomId }).map((c) => c.path);
+      const room: Pick<FinetuneOptions, 'size' | 'judges' | 'cacheDir'> = {};
+      if (recipe === 'room') {
+        if (!payload.resume) {
+          const size = await this.roomWorkingSize(cfg.roomId, ctx.signal, (m) => say(m, 'measuring'));
+          if (typeof size === 'number') this.note(r.id, { workingSize: size });
+          room.size = size;
+        }
+        if (this.roomDeps) {
+          say('loading the person and pose judges…');
+          room.judges = await this.roomDeps.judges();
+          room.cacheDir = this.roomDeps.cacheDir;
+        }
+      }
       const result = await finetune({
         footage,
         base: base.checkpoint,
         out: r.run_dir,
+        recipe,
         steps: cfg.steps,
-        clips: cfg.clips,
+        ...(recipe === 'synthroom' ? { clips: cfg.clips ?? DEFAULT_SYNTHROOM_CLIPS } : {}),
+        ...room,
         resume: payload.resume,
         signal: ctx.signal,
-        onStatus: (m) => ctx.progress(0, m),
+        onStatus: (m) => say(m),
+        onWarning: warn,
         onProgress: (p) => {
-          const fraction = p.phase === 'minimax' ? p.minimaxStep / Math.max(1, p.minimaxSteps) : 0;
+          fraction = p.phase === 'minimax' ? p.minimaxStep / Math.max(1, p.minimaxSteps) : 0;
           this.db.prepare(`UPDATE runs SET progress = ? WHERE id = ?`).run(fraction, r.id);
           insertMetric.run(
             r.id,
@@ -194,9 +333,7 @@ export class RunsService {
             p.msPerStep,
           );
           ctx.progress(fraction, `${p.phase} step ${p.step}`);
-          this.emit({
-            runId: r.id,
-            status: 'running',
+          last = {
             phase: p.phase,
             step: p.step,
             minimaxStep: p.minimaxStep,
@@ -205,14 +342,17 @@ export class RunsService {
               Object.entries(p.stats).filter((e): e is [string, number] => typeof e[1] === 'number'),
             ),
             etaSeconds: p.etaSeconds,
-          });
+          };
+          this.emit({ runId: r.id, status: 'running', ...last });
         },
       });
+      if (result.workingSize !== undefined) this.note(r.id, { workingSize: result.workingSize });
       if (result.stopReason === 'cancelled') {
         setStatus('cancelled');
-        this.emitStatus(r.id, 'cancelled');
+        this.emitStatus(r.id, 'cancelled', last);
         return { cancelled: true };
       }
+      // Room runs: the checkpoint chosen on held-out footage (selected.pt), else the last one.
       this.library.registerModel(result.checkpoint, {
         name: `room ${cfg.roomId} run ${r.id}`,
         runId: r.id,
@@ -220,24 +360,52 @@ export class RunsService {
       });
       this.db.prepare(`UPDATE runs SET progress = 1 WHERE id = ?`).run(r.id);
       setStatus('done', { finished: true });
-      this.emitStatus(r.id, 'done');
-      return { checkpoint: result.checkpoint, steps: result.steps };
+      this.emitStatus(r.id, 'done', last);
+      return { checkpoint: result.checkpoint, steps: result.steps, workingSize: result.workingSize ?? null };
     } catch (err) {
-      setStatus('failed', { error: (err as Error).message, finished: true });
-      this.emitStatus(r.id, 'failed');
+      const cancelled = err instanceof SpactError && err.kind === 'cancelled';
+      setStatus(cancelled ? 'cancelled' : 'failed', {
+        error: cancelled ? null : (err as Error).message,
+        finished: true,
+      });
+      this.emitStatus(r.id, cancelled ? 'cancelled' : 'failed', last);
       throw err;
     }
   }
 
-  private emitStatus(runId: number, status: RunView['status']): void {
-    const v = this.get(runId);
+  /**
+   * The working size a room run labels and trains at: the room's number, or what its 'auto'
+   * resolves to from the people measured in its clips (measured first when it never was).
+   * 'auto' is left to the fine-tune (it measures the footage itself) when no measurement can be had.
+   */
+  private async roomWorkingSize(
+    roomId: number,
+    signal: AbortSignal,
+    say: (m: string) => void,
+  ): Promise<number | 'auto'> {
+    let room = this.library.room(roomId);
+    if (room.workingSize !== 'auto') return room.workingSize;
+    if (!room.personHeight && this.roomDeps) {
+      say(`measuring how tall people are in room "${room.name}"…`);
+      room = await this.roomDeps.measureRoom(roomId, { signal });
+    }
+    return room.personHeight ? (room.resolvedWorkingSize?.max ?? 'auto') : 'auto';
+  }
+
+  /** The run's end as an event: where training stopped (a finished run: its whole budget). */
+  private emitStatus(
+    runId: number,
+    status: RunView['status'],
+    at: { step: number; minimaxStep: number; minimaxSteps: number } | null = null,
+  ): void {
+    const steps = at?.minimaxSteps ?? this.get(runId).steps;
     this.emit({
       runId,
       status,
       phase: status,
-      step: 0,
-      minimaxStep: 0,
-      minimaxSteps: v.steps,
+      step: at?.step ?? 0,
+      minimaxStep: status === 'done' ? steps : (at?.minimaxStep ?? 0),
+      minimaxSteps: steps,
       stats: {},
       etaSeconds: null,
     });
