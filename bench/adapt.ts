@@ -1,5 +1,5 @@
 // `npm run bench:adapt [-- --preset small|tiny] [--base RUN_DIR] [--steps N] [--variants NAME,…]`: room adaptation
-// measured on SynthRoom's held-out "new room" split. The base model (the shipped default, or
+// measured on SynthRoom's held-out "new room" split. The base model (the SynthRoom model, or
 // --base) is fine-tuned on the new room's training clips with their labels removed — no privacy
 // and no action labels, as an operator would have — then base and fine-tuned anonymizers are
 // evaluated with the paper's protocol on the new room (fresh action model and attackers trained on
@@ -14,7 +14,7 @@ import {
   ClipDataset,
   ClipDatasetWriter,
   deepMerge,
-  defaultModelDir,
+  synthroomModelDir,
   evaluate,
   generateSynthRoom,
   readCheckpointMeta,
@@ -29,7 +29,7 @@ import { benchArg, benchDir, machineContext, mdTable, writeJsonAtomic, writeResu
 const arg = benchArg;
 const preset = (arg('--preset') ?? 'small') as SynthPreset;
 const steps = Number(arg('--steps') ?? (preset === 'tiny' ? 6 : 300));
-const base = resolveCheckpointPath(arg('--base') ?? defaultModelDir());
+const base = resolveCheckpointPath(arg('--base') ?? synthroomModelDir());
 const threads = Math.min(2, os.availableParallelism());
 // Fine-tune settings compared at the same step budget and seed; the names are cache keys.
 const VARIANTS: Record<string, { label: string; overrides: TrainConfigOverrides }> = {

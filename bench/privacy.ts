@@ -17,7 +17,7 @@ import {
   deepMerge,
   evaluate,
   exportWeightsOnly,
-  defaultModelDir,
+  synthroomModelDir,
   generateSynthRoom,
   PERSON_ATTRIBUTES,
   readCheckpointMeta,
@@ -45,7 +45,7 @@ const argv = process.argv.slice(2);
 const arg = benchArg;
 const preset = (arg('--preset') ?? 'small') as SynthPreset;
 const skipAblations = argv.includes('--skip-ablations');
-// Copy the selected SPAct model to native-models/models/default with its model card.
+// Copy the selected SPAct model to native-models/models/synthroom with its model card.
 const shipDefault = argv.includes('--ship-default');
 // Learned anonymizers are not retrained on the known-action split (the novel-action column then
 // shows baselines only, unless cached).
@@ -373,14 +373,14 @@ log(`done in ${minutes.toFixed(0)} min`);
 // The selected SPAct checkpoint becomes the shipped default model (weights only, with its card).
 async function shipDefaultModel(selection: Selection, raw: EvalResult, spact: EvalResult): Promise<void> {
   const selected = selection.chosen;
-  const dir = defaultModelDir();
+  const dir = synthroomModelDir();
   fs.mkdirSync(dir, { recursive: true });
   const candidate = path.join(learnedCache, 'spact-selected.pt');
   await exportWeightsOnly(selected, candidate, { selectedFrom: path.basename(selected), bench: `privacy-${preset}` });
   fs.copyFileSync(candidate, path.join(dir, 'checkpoint.pt.tmp'));
   fs.renameSync(path.join(dir, 'checkpoint.pt.tmp'), path.join(dir, 'checkpoint.pt'));
   const meta = readCheckpointMeta(path.join(dir, 'checkpoint.pt'));
-  const card = `# Model card: SPAct Desktop default anonymizer
+  const card = `# Model card: SPAct Desktop SynthRoom anonymizer (\`--model synthroom\`)
 
 - **What**: the learned anonymizer f_A (UNet ${meta.config.model.fA.widths.join('-')}), with the f_T and f_B it was
   trained against (kept as the base for room fine-tuning). Weights only (no optimizer state).
@@ -417,7 +417,7 @@ Trained on synthetic rooms only: real footage differs (textures, faces, lighting
 room with \`spact finetune\` and check it there with the privacy audit before relying on it.
 `;
   writeAtomic(path.join(dir, 'MODEL_CARD.md'), card);
-  log(`shipped the default model to ${dir}`);
+  log(`shipped the SynthRoom model to ${dir}`);
 }
 
 function numActionsOf(): number {

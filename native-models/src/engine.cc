@@ -75,6 +75,9 @@ Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)), rng_(static_cast<uint64
   if (cfg_.room) {
     if (cfg_.heatmaps < 1) throw BadInputError("room mode needs at least one heatmap channel");
     if (cfg_.idCropW < 8 || cfg_.idCropH < 8) throw BadInputError("identity crops must be at least 8x8");
+    if (cfg_.initTarget != "identity" && cfg_.initTarget != "detail") {
+      throw BadInputError("room initTarget must be identity or detail, got \"" + cfg_.initTarget + "\"");
+    }
     fU = HeatmapNet(cfg_.studentWidths, cfg_.heatmaps);
     fBid = ResNet2d(cfg_.fB);
     projId = Projection(fBid->featureDim, cfg_.fB.projDim);
@@ -439,7 +442,15 @@ Stats Engine::initA(const Batch& b) {
   fA->train();
   auto x = prepare(b, true).frames;
   auto recon = applyA(x);
-  auto loss = l1Loss(recon, x);
+  // Room mode may start f_A from the detail prior instead of the identity (engine.h, initTarget).
+  const bool detail = cfg_.room && cfg_.initTarget == "detail";
+  torch::Tensor target = x;
+  if (detail) {
+    torch::NoGradGuard ng;
+    const auto sz = x.sizes();
+    target = detailPrior(x.reshape({sz[0] * sz[1], sz[2], sz[3], sz[4]})).reshape(sz);
+  }
+  auto loss = l1Loss(recon, target);
   Stats s{{"l1", loss.item<double>()}};
   checkFinite(s, "init-A");
   optA_->zero_grad();

@@ -76,6 +76,11 @@ struct EngineConfig {
   // the shading of clothes may go. Weight 0 turns it off.
   double structureWeight = 0.0;
   int64_t structureRadius = 6;
+  // What f_A's init (Eq. 6) reconstructs: "identity" (SPAct), or "detail" — grey 0.5 plus the
+  // luminance detail (radius structureRadius) times detailGain: a classic appearance-free prior
+  // (colour and the shading of clothes gone, edges and shape kept) the minimax starts from.
+  std::string initTarget = "identity";
+  double detailGain = 1.2;
   double lrA = 1e-4, lrT = 1e-4, lrB = 1e-4;
   double weightDecay = 0.0;
   AugmentConfig augment;
@@ -175,6 +180,7 @@ class Engine {
   torch::Tensor utilityLoss(const torch::Tensor& logits, const torch::Tensor& target) const;
   torch::Tensor personCrops(const torch::Tensor& images, const torch::Tensor& boxes) const;
   torch::Tensor structureLoss(const torch::Tensor& out, const torch::Tensor& in) const;
+  torch::Tensor detailPrior(const torch::Tensor& images) const;  // [N,3,H,W] → the "detail" init target
   torch::Tensor identityLoss(const torch::Tensor& images, const torch::Tensor& boxes);
   std::vector<torch::Tensor> identityParameters() const;
   void checkFinite(const Stats& s, const char* step) const;

@@ -67,6 +67,8 @@ EngineConfig parseEngineConfig(const Napi::Object& c) {
     cfg.idCropH = integer(r, "idCropH", cfg.idCropH);
     cfg.structureWeight = num(r, "structureWeight", cfg.structureWeight);
     cfg.structureRadius = integer(r, "structureRadius", cfg.structureRadius);
+    cfg.initTarget = str(r, "initTarget", cfg.initTarget);
+    cfg.detailGain = num(r, "detailGain", cfg.detailGain);
   }
   cfg.lrA = num(c, "lrA", cfg.lrA);
   cfg.lrT = num(c, "lrT", cfg.lrT);

@@ -74,6 +74,11 @@ torch::Tensor Engine::structureLoss(const torch::Tensor& out, const torch::Tenso
   return (lumaDetail(out, cfg_.structureRadius) - target).abs().mean();
 }
 
+torch::Tensor Engine::detailPrior(const torch::Tensor& images) const {
+  auto d = (0.5 + cfg_.detailGain * lumaDetail(images, cfg_.structureRadius)).clamp(0.0, 1.0);
+  return d.expand({images.size(0), 3, images.size(2), images.size(3)});
+}
+
 torch::Tensor Engine::identityLoss(const torch::Tensor& images, const torch::Tensor& boxes) {
   const int64_t half = images.size(0) / 2;
   auto z = projId->forward(fBid->forward(personCrops(images, boxes)));

@@ -13,12 +13,16 @@ const ROOM_DEFAULTS = {
   cropSize: 160,
   studentWidths: [32, 64, 64],
   utilityPosWeight: 9,
-  omegaId: 0.5,
+  // The utility student's heatmap loss is ~0.06 where NT-Xent is ~1–3: at ω 0.5 the identity term
+  // blanked the frame within 100 steps; at 0.05 identity falls while people stay (bench/RESULTS.md).
+  omegaId: 0.05,
   adaptStudent: false,
   idCropW: 32,
   idCropH: 64,
   structureWeight: 0,
   structureRadius: 6,
+  initTarget: 'identity' as const,
+  detailGain: 1.2,
   minGapS: 1,
   jitter: 0.15,
 };
@@ -139,6 +143,10 @@ export const TrainConfigSchema = z
         // detail = luma minus its local mean (radius structureRadius px, twice). 0: off.
         structureWeight: z.number().min(0).default(0),
         structureRadius: z.number().int().min(1).max(64).default(6),
+        // f_A's init reconstructs the frame ('identity', SPAct) or the detail prior ('detail': grey
+        // 0.5 + detailGain × the luminance detail — colour and clothes' shading gone, edges kept).
+        initTarget: z.enum(['identity', 'detail']).default('identity'),
+        detailGain: z.number().min(0).max(10).default(1.2),
         minGapS: z.number().min(0), // the two times of a person are preferably this far apart (s)
         jitter: z.number().min(0).max(1), // brightness/contrast jitter of training crops
       })

@@ -24,8 +24,16 @@ export function defaultModelDir(): string {
   return path.join(nativeModelsDir(), 'models', 'default');
 }
 
-/** `default` → the shipped model; anything else is a run folder or checkpoint path. */
+/** The SynthRoom-trained model (bench:privacy's SPAct, see its card): the base of the SynthRoom
+ *  benchmarks and of `--recipe synthroom` fine-tunes. */
+export function synthroomModelDir(): string {
+  return path.join(nativeModelsDir(), 'models', 'synthroom');
+}
+
+/** `default` → the shipped model, `synthroom` → the SynthRoom one; anything else is a run folder
+ *  or checkpoint path. */
 export function resolveModelPath(model: string): string {
+  if (model === 'synthroom') return synthroomModelDir();
   if (model !== 'default') return path.resolve(model);
   const dir = defaultModelDir();
   if (!fs.existsSync(path.join(dir, 'checkpoint.pt'))) {

@@ -309,7 +309,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         break;
       }
       if (state.phaseStep >= config.init.maxStepsTB) {
-        if (!state.doneT || !state.doneB)
+        // Room runs stop their init at the cap by design (the thresholds are a ceiling, not a plan).
+        if ((!state.doneT || !state.doneB) && !roomMode)
           warn(`f_T/f_B init stopped at its step cap (${config.init.maxStepsTB}) before both thresholds`);
         await enterPhase('minimax');
         break;

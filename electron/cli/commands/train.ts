@@ -1,6 +1,24 @@
-import { train, type PresetName, type TrainConfigOverrides } from '../../../native-models/ts/index.js';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import {
+  CHECKPOINT_FILE,
+  readCheckpointMeta,
+  train,
+  type PresetName,
+  type TrainConfigOverrides,
+  type TrainProgress,
+} from '../../../native-models/ts/index.js';
+import { MAX_WORKING_SIZE, MIN_WORKING_SIZE } from '../../core/media/working-size.js';
+import { finetune } from '../../core/training/finetune.js';
 import { formatDuration, ProgressReporter } from '../progress-bar.js';
 import { parseCommandArgs, printJson, progress, UsageError, type Command } from '../cli-kit.js';
+
+/** A run folder whose checkpoint was trained with the room recipe. */
+function isRoomRun(out: string): boolean {
+  const file = path.join(out, CHECKPOINT_FILE);
+  return fs.existsSync(file) && Boolean(readCheckpointMeta(file).config.room?.enabled);
+}
 
 function fmt(v: number | undefined): string {
   return v === undefined ? '–' : v.toFixed(3);
@@ -9,8 +27,16 @@ function fmt(v: number | undefined): string {
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train the SPAct anonymizer (minimax of f_A against f_T and the SSL budget f_B)',
-  usage: `spact train --data DIR --out RUN_DIR [--preset edge|paper] [--config FILE] [--steps N]
+  usage: `spact train --data DIR | --footage FILES|DIR… [--size auto|N]
+            --out RUN_DIR [--preset edge|paper] [--config FILE] [--steps N]
             [--device auto|cpu|cuda|cuda:N] [--threads N] [--seed N] [--resume] [--json]
+
+With --footage (real cameras, no labels of any kind): the room recipe of \`spact finetune\` from a
+new model — the footage is labelled by pretrained judges at the working size (--size, default
+auto), f_A starts as the identity, a student of the judges and the identity budget learn, then the
+minimax runs; the last fifth of the longest file (3–10 s) is held out and chooses the model by the
+privacy audit (RUN_DIR/selected.pt, RUN_DIR/selection.json). This is how the shipped default
+model is trained (npm run train:default).
 
 Trains on a dataset folder in the engine's format (manifest.json + one raw clip file per split;
 \`spact synth\` writes one, see README "Dataset format"). Phases: identity init of f_A, init of
@@ -26,6 +52,8 @@ Ctrl+C stops after the current step and saves a checkpoint; --resume continues i
   async run(argv) {
     const { values } = parseCommandArgs(argv, {
       data: { type: 'string' },
+      footage: { type: 'string', multiple: true },
+      size: { type: 'string' },
       out: { type: 'string' },
       preset: { type: 'string' },
       config: { type: 'string' },
@@ -36,7 +64,11 @@ Ctrl+C stops after the current step and saves a checkpoint; --resume continues i
       resume: { type: 'boolean' },
       json: { type: 'boolean' },
     });
-    if (!values.data) throw new UsageError('--data DIR is required');
+    const footage = values.footage ?? [];
+    if (!values.data && footage.length === 0 && !values.resume)
+      throw new UsageError('--data DIR or --footage FILES is required');
+    if (values.data && footage.length) throw new UsageError('give --data or --footage, not both');
+    if (values.size !== undefined && footage.length === 0) throw new UsageError('--size belongs to --footage');
     if (!values.out) throw new UsageError('--out RUN_DIR is required');
     if (values.preset && values.preset !== 'edge' && values.preset !== 'paper') {
       throw new UsageError(`--preset must be edge or paper, got "${values.preset}"`);
@@ -64,7 +96,48 @@ Ctrl+C stops after the current step and saves a checkpoint; --resume continues i
     };
     process.once('SIGINT', onSigint);
     const bar = new ProgressReporter();
+    const onProgress = (p: TrainProgress) => {
+      const s = p.stats;
+      const losses = `L_T ${fmt(s.loss_T)} L_B ${fmt(s.loss_B)} L1 ${fmt(s.l1)}`;
+      const eta = p.etaSeconds === null ? '' : ` · ETA ${formatDuration(p.etaSeconds)}`;
+      const where = p.phase === 'minimax' ? `minimax ${p.minimaxStep}/${p.minimaxSteps}` : `${p.phase} step ${p.step}`;
+      bar.update(
+        p.phase === 'minimax' ? p.minimaxStep / Math.max(1, p.minimaxSteps) : null,
+        `${where} · ${losses} · ${p.msPerStep.toFixed(0)} ms/step${eta}`,
+      );
+    };
+    const roomRun = footage.length > 0 || (values.resume && isRoomRun(values.out));
+    let size: number | 'auto' | undefined;
+    if (values.size !== undefined) {
+      size = values.size === 'auto' ? 'auto' : Number(values.size);
+      if (size !== 'auto' && (!Number.isInteger(size) || size < MIN_WORKING_SIZE || size > MAX_WORKING_SIZE))
+        throw new UsageError(`--size must be auto or an integer ${MIN_WORKING_SIZE}–${MAX_WORKING_SIZE}`);
+    }
     try {
+      if (roomRun) {
+        if (values.config) throw new UsageError('--config is for --data runs; --footage runs use the room recipe');
+        const result = await finetune({
+          footage,
+          base: '',
+          out: values.out,
+          recipe: 'room',
+          ...(values.preset ? { preset: values.preset as PresetName } : {}),
+          ...(size !== undefined ? { size } : {}),
+          ...(steps !== undefined ? { steps } : {}),
+          overrides,
+          resume: Boolean(values.resume),
+          signal: controller.signal,
+          onStatus: (m) => progress(m),
+          onWarning: (m) => progress(`warning: ${m}`),
+          onProgress,
+        });
+        if (values.json) {
+          const { config: _config, ...rest } = result;
+          printJson(rest);
+        } else progress(`${result.stopReason === 'cancelled' ? 'stopped' : 'finished'}: model ${result.checkpoint}`);
+        return result.stopReason === 'cancelled' ? 130 : 0;
+      }
+      if (!values.data) throw new UsageError('--data DIR is required');
       const result = await train({
         data: values.data,
         out: values.out,
@@ -74,17 +147,7 @@ Ctrl+C stops after the current step and saves a checkpoint; --resume continues i
         resume: Boolean(values.resume),
         signal: controller.signal,
         onWarning: (m) => progress(`warning: ${m}`),
-        onProgress: (p) => {
-          const s = p.stats;
-          const losses = `L_T ${fmt(s.loss_T)} L_B ${fmt(s.loss_B)} L1 ${fmt(s.l1)}`;
-          const eta = p.etaSeconds === null ? '' : ` · ETA ${formatDuration(p.etaSeconds)}`;
-          const where =
-            p.phase === 'minimax' ? `minimax ${p.minimaxStep}/${p.minimaxSteps}` : `${p.phase} step ${p.step}`;
-          bar.update(
-            p.phase === 'minimax' ? p.minimaxStep / Math.max(1, p.minimaxSteps) : null,
-            `${where} · ${losses} · ${p.msPerStep.toFixed(0)} ms/step${eta}`,
-          );
-        },
+        onProgress,
       });
       if (values.json) {
         const { config: _config, ...rest } = result;

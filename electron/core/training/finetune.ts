@@ -19,6 +19,7 @@ import {
   SELECTED_FILE,
   train,
   type DistillTeacher,
+  type PresetName,
   type TrainConfigOverrides,
   type TrainProgress,
   type TrainResult,
@@ -36,7 +37,9 @@ export const DEFAULT_RECIPE: FinetuneRecipe = 'room';
 
 export interface FinetuneOptions {
   footage: string[];
-  base: string; // run folder or checkpoint
+  /** Run folder or checkpoint to start from; room recipe: '' trains a new model from `preset`. */
+  base: string;
+  preset?: PresetName;
   out: string;
   /** room (default): real cameras; synthroom: SynthRoom-style rooms with the distillation recipe. */
   recipe?: FinetuneRecipe;
@@ -171,9 +174,13 @@ const ROOM_DEFAULTS = (steps: number): TrainConfigOverrides => ({
   room: { enabled: true },
   data: { batchSize: 8 },
   optim: { lrT: 1e-3, lrB: 1e-3 },
-  minimax: { steps, lrA: 1e-3, thBMax: null },
-  init: { maxStepsTB: 150, thT0: 0.05, thB0: 0.3 },
-  checkpoint: { every: Math.max(5, Math.round(steps / 10)), snapshotEvery: Math.max(5, Math.round(steps / 4)) },
+  // f_A at 3e-4: on a real room the trade-off moves within ~100–200 steps; the held-out audit
+  // chooses among snapshots every tenth of the budget. No th_Bmax stop: its noisy validation
+  // estimate stopped a run before its first snapshot.
+  minimax: { steps, lrA: 3e-4, thBMax: null },
+  // The student and the identity budget learn the room first (half the minimax budget, ≤ 150).
+  init: { maxStepsA: 400, maxStepsTB: Math.min(150, Math.max(4, Math.round(steps / 2))), thT0: 0.05, thB0: 0.3 },
+  checkpoint: { every: Math.max(5, Math.round(steps / 10)), snapshotEvery: Math.max(5, Math.round(steps / 10)) },
   eval: { every: Math.max(5, Math.round(steps / 10)), batches: 2 },
 });
 export const SELECTION_FILE = 'selection.json';
@@ -218,7 +225,7 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
     ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
   };
   let result: TrainResult;
-  let plan: { base: string; size: number; selection: FootagePart | null };
+  let plan: { base: string | null; size: number; selection: FootagePart | null };
   const planFile = path.join(out, 'room-plan.json');
   if (opts.resume) {
     if (!fs.existsSync(planFile)) throw new SpactError('not-found', `${out} holds no room fine-tune to resume`);
@@ -234,8 +241,9 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
     if (fs.existsSync(path.join(out, CHECKPOINT_FILE))) {
       throw new SpactError('conflict', `${opts.out} already holds a run; use --resume or another --out`);
     }
-    const baseFile = resolveCheckpointPath(opts.base);
-    readCheckpointMeta(baseFile); // a clear error for a bad base before the slow part
+    // No base: a new model from the preset (the shipped default is trained this way).
+    const baseFile = opts.base ? resolveCheckpointPath(opts.base) : null;
+    if (baseFile) readCheckpointMeta(baseFile); // a clear error for a bad base before the slow part
     const files = expandFootage(opts.footage);
     const judges = await loadJudges();
     let size: number;
@@ -274,11 +282,15 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
         (built.cachedFrames ? ` (${built.cachedFrames} labelled before, from the cache)` : ''),
     );
     const steps = opts.steps ?? ROOM_DEFAULT_STEPS;
+    // Training crops at the working scale: 160 px (a person and their surroundings), smaller
+    // when the footage itself is smaller.
+    const side = Math.min(built.manifest.width, built.manifest.height);
+    const cropSize = Math.min(160, Math.floor(side / 8) * 8);
     result = await train({
       data: dataDir,
       out,
-      base: baseFile,
-      overrides: deepMerge(ROOM_DEFAULTS(steps), opts.overrides ?? {}),
+      ...(baseFile ? { base: baseFile } : { preset: opts.preset ?? 'edge' }),
+      overrides: deepMerge(deepMerge(ROOM_DEFAULTS(steps), { room: { cropSize } }), opts.overrides ?? {}),
       ...trainOpts,
     });
   }
@@ -301,6 +313,7 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
     const finalStep = readCheckpointMeta(result.checkpoint).state.minimaxStep;
     if (!candidates.some((c) => readCheckpointMeta(c).state.minimaxStep === finalStep))
       candidates.push(result.checkpoint);
+    status(`choosing the model on held-out footage (${candidates.length} checkpoint(s) and the base model)…`);
     selection = await selectOnFootage(candidates, plan.base, plan.selection, plan.size, judges, {
       cacheDir: path.join(cacheDir, 'audit'),
       ...(opts.signal ? { signal: opts.signal } : {}),
@@ -312,7 +325,9 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
     fs.writeFileSync(tmp, `${JSON.stringify(selection, null, 2)}\n`);
     fs.renameSync(tmp, path.join(out, SELECTION_FILE));
   } else {
-    opts.onWarning?.('the footage is too short to hold a part out for choosing the model: the last checkpoint is used');
+    opts.onWarning?.(
+      'the footage is too short (under 12 s) to set a part aside for choosing the model: the run keeps its last checkpoint, not checked on unseen footage',
+    );
   }
   return {
     ...result,

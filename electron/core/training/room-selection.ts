@@ -49,8 +49,8 @@ export interface RoomSelection {
   part: FootagePart;
   workingSize: number;
   rule: string;
-  /** The base model on the same footage: "before". */
-  base: AuditSummary;
+  /** The base model on the same footage: "before" (null for a model trained from scratch). */
+  base: AuditSummary | null;
   candidates: { checkpoint: string; minimaxStep: number; audit: AuditSummary }[];
   chosen: string;
   warnings: string[];
@@ -113,7 +113,7 @@ export function isBetter(a: AuditSummary, b: AuditSummary): boolean {
 
 export async function selectOnFootage(
   candidates: string[],
-  base: string,
+  base: string | null,
   part: FootagePart,
   size: number,
   judges: Judges,
@@ -142,15 +142,15 @@ export async function selectOnFootage(
         opts.cacheDir ? { cacheDir: opts.cacheDir } : {},
       ),
     );
-  progress('judging the base model on the held-out footage…');
-  const before = await judge(base);
+  if (base) progress('judging the base model on the held-out footage…');
+  const before = base ? await judge(base) : null;
   const judged: RoomSelection['candidates'] = [];
   for (const c of candidates) {
     progress(`judging ${path.basename(c)} on the held-out footage…`);
     judged.push({ checkpoint: c, minimaxStep: readCheckpointMeta(c).state.minimaxStep, audit: await judge(c) });
   }
   const best = judged.reduce((a, b) => (isBetter(b.audit, a.audit) ? b : a));
-  if (!isBetter(best.audit, before) && !(JSON.stringify(best.audit) === JSON.stringify(before)))
+  if (before && !isBetter(best.audit, before) && JSON.stringify(best.audit) !== JSON.stringify(before))
     warnings.push('no fine-tuned checkpoint does better than the base model on the held-out footage');
   return {
     part,
