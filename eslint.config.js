@@ -73,6 +73,7 @@ export default tseslint.config(
       'test/e2e/screenshots/**',
       'test/fixtures/**',
       'bench/results/**',
+      'bench/.cache/**',
       '**/*.d.ts.map',
     ],
   },
