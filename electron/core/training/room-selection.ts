@@ -17,7 +17,8 @@ export const UTILITY_GOAL = { recall: 0.9, pose: 0.8 };
 export const SELECTION_RULE =
   `lowest worst identity (max of the attackers holding raw pictures and those holding only anonymized footage) ` +
   `among the checkpoints keeping person recall ≥ ${UTILITY_GOAL.recall} and pose agreement ≥ ${UTILITY_GOAL.pose} on the held-out footage; ` +
-  `if none does, the one closest to keeping them (highest min(recall/${UTILITY_GOAL.recall}, pose/${UTILITY_GOAL.pose}))`;
+  `if none does, the one closest to keeping them (highest min(recall/${UTILITY_GOAL.recall}, pose/${UTILITY_GOAL.pose})); ` +
+  `the base model stays when it beats every checkpoint by this rule`;
 
 export interface AuditSummary {
   tracks: number;
@@ -150,15 +151,13 @@ export async function selectOnFootage(
     judged.push({ checkpoint: c, minimaxStep: readCheckpointMeta(c).state.minimaxStep, audit: await judge(c) });
   }
   const best = judged.reduce((a, b) => (isBetter(b.audit, a.audit) ? b : a));
-  if (before && !isBetter(best.audit, before) && JSON.stringify(best.audit) !== JSON.stringify(before))
-    warnings.push('no fine-tuned checkpoint does better than the base model on the held-out footage');
-  return {
-    part,
-    workingSize: size,
-    rule: SELECTION_RULE,
-    base: before,
-    candidates: judged,
-    chosen: best.checkpoint,
-    warnings,
-  };
+  let chosen = best.checkpoint;
+  if (base && before && isBetter(before, best.audit)) {
+    // Fine-tuning made things worse on unseen footage of the room: keep the base model.
+    chosen = base;
+    warnings.push(
+      'no fine-tuned checkpoint did better than the base model on the held-out footage: the run keeps the base model',
+    );
+  }
+  return { part, workingSize: size, rule: SELECTION_RULE, base: before, candidates: judged, chosen, warnings };
 }
