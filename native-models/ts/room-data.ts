@@ -168,6 +168,7 @@ export class RoomDataset {
     }
     const ds = new RoomDataset(dir, m, crop);
     if (ds.tracks('train') < 2) {
+      ds.close();
       throw new DatasetError(
         'the footage shows fewer than 2 people that could be followed over time: nothing to learn identity from',
       );

@@ -160,238 +160,244 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   // ---- data: SPAct clips (labelled or footage), or a real room's frames with pseudo-labels ----
   const roomMode = config.room?.enabled ?? false;
   const data = roomMode ? openRoomData(opts.data, config) : openClipData(opts.data, config);
-  const labels: LabelSpace = roomMode
-    ? (resumed?.labels ?? baseMeta?.labels ?? { actions: ['none'], multiLabelActions: false, privacyAttributes: [] })
-    : data.labels!;
-  const expectedLabels = resumed?.labels ?? baseMeta?.labels;
-  if (!roomMode && baseMeta && JSON.stringify(baseMeta.labels.actions) !== JSON.stringify(labels.actions)) {
-    throw new RunError("the footage dataset must use the base model's action names (untagged clips have action -1)");
-  }
-  if (baseMeta) labels.privacyAttributes = baseMeta.labels.privacyAttributes;
-  if (resumed && expectedLabels && JSON.stringify(expectedLabels.actions) !== JSON.stringify(labels.actions)) {
-    throw new RunError(
-      `--resume: the dataset's labels differ from the run's (${resumed.labels.actions.length} vs ${labels.actions.length} actions)`,
-    );
-  }
-  // A room batch holds one pair per person: never more pairs than people in the split.
-  const pairsPerBatch = (split: Split) =>
-    roomMode ? Math.min(config.data.batchSize, data.people!(split)) : config.data.batchSize;
-  const trainBatches = new BatchSampler(data.count('train'), pairsPerBatch('train'), config.seed);
-  const evalSplit: Split = data.count('val') >= pairsPerBatch('val') && pairsPerBatch('val') >= 2 ? 'val' : 'train';
-  if (evalSplit === 'train') warn('the dataset has no usable "val" split: thresholds are checked on training data');
-  const evalBatches = new BatchSampler(data.count(evalSplit), pairsPerBatch(evalSplit), config.seed + 1);
-  const evalIndices = Array.from({ length: config.eval.batches }, (_, k) => evalBatches.indices(k));
-
-  // ---- models ----
-  const engine = new SpactEngine(config, labels);
-  // Fine-tuning starts where the base left off: f_A is already an anonymizer, f_T is the frozen
-  // teacher; only f_B has to learn the new room first.
-  const state: CheckpointMeta['state'] = resumed
-    ? { ...resumed.state }
-    : baseMeta
-      ? { phase: 'init-TB', step: 0, phaseStep: 0, minimaxStep: 0, cursor: 0, doneT: !roomMode, doneB: false }
-      : { phase: 'init-A', step: 0, phaseStep: 0, minimaxStep: 0, cursor: 0, doneT: false, doneB: false };
-  let metrics: Record<string, number> = resumed ? { ...resumed.metrics } : {};
-  const kind = resumed?.kind ?? (baseMeta ? 'finetune' : 'train');
-  // The data shape travels with the model: fine-tuning samples new footage at the same size.
-  const dataShape = data.shape;
-  const extra = resumed?.extra ?? {
-    dataShape,
-    ...(baseMeta ? { base: opts.base, baseSha256: fileSha256(resolveCheckpointPath(opts.base!)) } : {}),
-  };
-  if (resumed) await engine.load(checkpointPath);
-  else if (baseMeta) await engine.load(resolveCheckpointPath(opts.base!), true);
-  if (state.phase === 'done' && state.minimaxStep < config.minimax.steps) state.phase = 'minimax';
-
-  fs.mkdirSync(runDir, { recursive: true });
-  fs.writeFileSync(path.join(runDir, 'config.json'), `${JSON.stringify({ config, labels }, null, 2)}\n`);
-  const metricsPath = path.join(runDir, 'metrics.jsonl');
-  // A killed run may have logged steps after its last checkpoint; they are redone, so drop them.
-  if (resumed && fs.existsSync(metricsPath)) truncateMetrics(metricsPath, resumed.state.step);
-  const metricsLog = fs.openSync(metricsPath, 'a');
-
-  const thBMax =
-    config.minimax.thBMax === 'auto'
-      ? 0.95 * budgetChanceLevel(config)
-      : (config.minimax.thBMax ?? Number.POSITIVE_INFINITY);
-
-  const nextBatch = (): NativeBatch => {
-    const k = state.cursor++;
-    return data.read('train', trainBatches.indices(k), k);
-  };
-  const evaluate = async (): Promise<StepStats> => {
-    const all: StepStats[] = [];
-    for (const [k, idx] of evalIndices.entries()) all.push(await engine.evaluate(data.read(evalSplit, idx, k)));
-    return meanStats(all);
-  };
-  const checkpoint = async () => {
-    const meta: CheckpointMeta = {
-      format: 'spact-run-v1',
-      kind,
-      extra,
-      config,
-      labels,
-      state: { ...state },
-      metrics,
-      createdAt: new Date().toISOString(),
-    };
-    await saveCheckpoint(engine, checkpointPath, meta);
-  };
-  const enterPhase = async (phase: Phase) => {
-    state.phase = phase;
-    state.phaseStep = 0;
-    await checkpoint();
-  };
-
-  let msPerStep = 0;
-  let stopReason: StopReason = 'budget';
-  const record = (stats: Record<string, number | undefined>, ms: number, val?: StepStats) => {
-    msPerStep = msPerStep === 0 ? ms : 0.9 * msPerStep + 0.1 * ms;
-    if (state.step % config.logEvery === 0 || val) {
-      const line: MetricsLine = {
-        step: state.step,
-        phase: state.phase,
-        time: new Date().toISOString(),
-        ms: Math.round(ms * 10) / 10,
-        lr_A: state.phase === 'minimax' ? (config.minimax.lrA ?? config.optim.lrA) : config.optim.lrA,
-        lr_T: config.optim.lrT,
-        lr_B: config.optim.lrB,
-        ...stats,
-        ...(val ? { val } : {}),
-      };
-      fs.writeSync(metricsLog, `${JSON.stringify(line)}\n`);
-    }
-    const left = Math.max(0, config.minimax.steps - state.minimaxStep);
-    opts.onProgress?.({
-      phase: state.phase,
-      step: state.step,
-      minimaxStep: state.minimaxStep,
-      minimaxSteps: config.minimax.steps,
-      stats,
-      msPerStep,
-      etaSeconds: state.phase === 'minimax' ? (left * msPerStep) / 1000 : null,
-    });
-  };
-  const timed = async (fn: () => Promise<StepStats>): Promise<[StepStats, number]> => {
-    const t0 = performance.now();
-    const stats = await fn();
-    return [stats, performance.now() - t0];
-  };
-  const dueEval = () => state.phaseStep % config.eval.every === 0;
-  const dueCheckpoint = () => state.step % config.checkpoint.every === 0;
-
+  // The data stays open for the whole run, and is closed whatever fails from here on.
   try {
-    // ---- phase 1: f_A ← identity, by L1 reconstruction until validation L1 ≤ thA0 (Eq. 6) ----
-    while (state.phase === 'init-A') {
-      if (opts.signal?.aborted) {
-        stopReason = 'cancelled';
-        break;
-      }
-      if (state.phaseStep >= config.init.maxStepsA) {
-        warn(`f_A identity init stopped at its step cap (${config.init.maxStepsA}) before L1 ≤ ${config.init.thA0}`);
-        await enterPhase('init-TB');
-        break;
-      }
-      const [stats, ms] = await timed(() => engine.initA(nextBatch()));
-      state.step++;
-      state.phaseStep++;
-      const val = dueEval() ? await evaluate() : undefined;
-      record(stats, ms, val);
-      if (val) metrics = { ...val };
-      if (val?.l1 !== undefined && val.l1 <= config.init.thA0) await enterPhase('init-TB');
-      else if (dueCheckpoint()) await checkpoint();
+    const labels: LabelSpace = roomMode
+      ? (resumed?.labels ?? baseMeta?.labels ?? { actions: ['none'], multiLabelActions: false, privacyAttributes: [] })
+      : data.labels!;
+    const expectedLabels = resumed?.labels ?? baseMeta?.labels;
+    if (!roomMode && baseMeta && JSON.stringify(baseMeta.labels.actions) !== JSON.stringify(labels.actions)) {
+      throw new RunError("the footage dataset must use the base model's action names (untagged clips have action -1)");
     }
-
-    // ---- phase 2: f_T and f_B on f_A's output until L_T ≤ thT0 and L_B ≤ thB0 (Eq. 7–8) ----
-    while (state.phase === 'init-TB' && stopReason !== 'cancelled') {
-      if (opts.signal?.aborted) {
-        stopReason = 'cancelled';
-        break;
-      }
-      if (state.phaseStep >= config.init.maxStepsTB) {
-        // Room runs stop their init at the cap by design (the thresholds are a ceiling, not a plan).
-        if ((!state.doneT || !state.doneB) && !roomMode)
-          warn(`f_T/f_B init stopped at its step cap (${config.init.maxStepsTB}) before both thresholds`);
-        await enterPhase('minimax');
-        break;
-      }
-      const [stats, ms] = await timed(() =>
-        engine.initTB(nextBatch(), { updateT: !state.doneT, updateB: !state.doneB }),
+    if (baseMeta) labels.privacyAttributes = baseMeta.labels.privacyAttributes;
+    if (resumed && expectedLabels && JSON.stringify(expectedLabels.actions) !== JSON.stringify(labels.actions)) {
+      throw new RunError(
+        `--resume: the dataset's labels differ from the run's (${resumed.labels.actions.length} vs ${labels.actions.length} actions)`,
       );
-      state.step++;
-      state.phaseStep++;
-      const val = dueEval() ? await evaluate() : undefined;
-      record(stats, ms, val);
-      if (val) {
-        metrics = { ...val };
-        if (val.loss_T !== undefined && val.loss_T <= config.init.thT0) state.doneT = true;
-        if (val.loss_B !== undefined && val.loss_B <= config.init.thB0) state.doneB = true;
-      }
-      if (state.doneT && state.doneB) await enterPhase('minimax');
-      else if (dueCheckpoint()) await checkpoint();
     }
+    // A room batch holds one pair per person: never more pairs than people in the split.
+    const pairsPerBatch = (split: Split) =>
+      roomMode ? Math.min(config.data.batchSize, data.people!(split)) : config.data.batchSize;
+    const trainBatches = new BatchSampler(data.count('train'), pairsPerBatch('train'), config.seed);
+    const evalSplit: Split = data.count('val') >= pairsPerBatch('val') && pairsPerBatch('val') >= 2 ? 'val' : 'train';
+    if (evalSplit === 'train') warn('the dataset has no usable "val" split: thresholds are checked on training data');
+    const evalBatches = new BatchSampler(data.count(evalSplit), pairsPerBatch(evalSplit), config.seed + 1);
+    const evalIndices = Array.from({ length: config.eval.batches }, (_, k) => evalBatches.indices(k));
 
-    // ---- phase 3: minimax until the step budget or L_B ≥ thBmax ----
-    // Also after a resume: loading the optimizer state restores the rate it was saved with.
-    if (state.phase === 'minimax') engine.setLearningRate('A', config.minimax.lrA ?? config.optim.lrA);
-    while (state.phase === 'minimax' && stopReason !== 'cancelled') {
-      if (opts.signal?.aborted) {
-        stopReason = 'cancelled';
-        break;
-      }
-      if (state.minimaxStep >= config.minimax.steps) {
-        await enterPhase('done');
-        break;
-      }
-      const [s1, ms1] = await timed(() => engine.stepA(nextBatch())); // step 1: f_A, with f_T and f_B frozen
-      const [s2, ms2] = await timed(() => engine.stepTB(nextBatch())); // step 2: f_T and f_B, next batch
-      state.step++;
-      state.phaseStep++;
-      state.minimaxStep++;
-      const val = dueEval() ? await evaluate() : undefined;
-      // Logged losses: L_T and L_B as f_A saw them in step 1 (what f_A optimised), L1 to the input.
-      record({ ...s1, ...prefixed(s2, 'step2_') }, ms1 + ms2, val);
-      if (val) metrics = { ...val };
-      if (config.budget.loss !== 'supervised' && val?.loss_B !== undefined && val.loss_B >= thBMax) {
-        stopReason = 'thBMax';
-        await enterPhase('done');
-        break;
-      }
-      if (config.checkpoint.snapshotEvery > 0 && state.minimaxStep % config.checkpoint.snapshotEvery === 0) {
-        await checkpoint();
-        copyCheckpoint(
-          checkpointPath,
-          path.join(runDir, 'snapshots', `step-${String(state.minimaxStep).padStart(6, '0')}.pt`),
-        );
-      } else if (dueCheckpoint()) await checkpoint();
-    }
-
-    // ---- final evaluation and checkpoint ----
-    const final = await evaluate();
-    metrics = { ...final };
-    await checkpoint();
-    return {
-      run: runDir,
-      checkpoint: checkpointPath,
-      steps: state.step,
-      minimaxSteps: state.minimaxStep,
-      stopReason,
-      final: {
-        loss_T: final.loss_T ?? Number.NaN,
-        loss_B: final.loss_B ?? Number.NaN,
-        l1: final.l1 ?? Number.NaN,
-        acc_T: final.acc_T ?? Number.NaN,
-      },
-      config,
+    // ---- models ----
+    const engine = new SpactEngine(config, labels);
+    // Fine-tuning starts where the base left off: f_A is already an anonymizer, f_T is the frozen
+    // teacher; only f_B has to learn the new room first.
+    const state: CheckpointMeta['state'] = resumed
+      ? { ...resumed.state }
+      : baseMeta
+        ? { phase: 'init-TB', step: 0, phaseStep: 0, minimaxStep: 0, cursor: 0, doneT: !roomMode, doneB: false }
+        : { phase: 'init-A', step: 0, phaseStep: 0, minimaxStep: 0, cursor: 0, doneT: false, doneB: false };
+    let metrics: Record<string, number> = resumed ? { ...resumed.metrics } : {};
+    const kind = resumed?.kind ?? (baseMeta ? 'finetune' : 'train');
+    // The data shape travels with the model: fine-tuning samples new footage at the same size.
+    const dataShape = data.shape;
+    const extra = resumed?.extra ?? {
+      dataShape,
+      ...(baseMeta ? { base: opts.base, baseSha256: fileSha256(resolveCheckpointPath(opts.base!)) } : {}),
     };
-  } catch (err) {
-    if (err instanceof NonFiniteLossError) {
-      const last = fs.existsSync(checkpointPath) ? `; the last good checkpoint (${checkpointPath}) is kept` : '';
-      throw new NonFiniteLossError(`${err.message} at step ${state.step + 1} (${state.phase})${last}`);
+    if (resumed) await engine.load(checkpointPath);
+    else if (baseMeta) await engine.load(resolveCheckpointPath(opts.base!), true);
+    if (state.phase === 'done' && state.minimaxStep < config.minimax.steps) state.phase = 'minimax';
+
+    fs.mkdirSync(runDir, { recursive: true });
+    fs.writeFileSync(path.join(runDir, 'config.json'), `${JSON.stringify({ config, labels }, null, 2)}\n`);
+    const metricsPath = path.join(runDir, 'metrics.jsonl');
+    // A killed run may have logged steps after its last checkpoint; they are redone, so drop them.
+    if (resumed && fs.existsSync(metricsPath)) truncateMetrics(metricsPath, resumed.state.step);
+    const metricsLog = fs.openSync(metricsPath, 'a');
+
+    const thBMax =
+      config.minimax.thBMax === 'auto'
+        ? 0.95 * budgetChanceLevel(config)
+        : (config.minimax.thBMax ?? Number.POSITIVE_INFINITY);
+
+    const nextBatch = (): NativeBatch => {
+      const k = state.cursor++;
+      return data.read('train', trainBatches.indices(k), k);
+    };
+    const evaluate = async (): Promise<StepStats> => {
+      const all: StepStats[] = [];
+      for (const [k, idx] of evalIndices.entries()) all.push(await engine.evaluate(data.read(evalSplit, idx, k)));
+      return meanStats(all);
+    };
+    const checkpoint = async () => {
+      const meta: CheckpointMeta = {
+        format: 'spact-run-v1',
+        kind,
+        extra,
+        config,
+        labels,
+        state: { ...state },
+        metrics,
+        createdAt: new Date().toISOString(),
+      };
+      await saveCheckpoint(engine, checkpointPath, meta);
+    };
+    const enterPhase = async (phase: Phase) => {
+      state.phase = phase;
+      state.phaseStep = 0;
+      await checkpoint();
+    };
+
+    let msPerStep = 0;
+    let stopReason: StopReason = 'budget';
+    const record = (stats: Record<string, number | undefined>, ms: number, val?: StepStats) => {
+      msPerStep = msPerStep === 0 ? ms : 0.9 * msPerStep + 0.1 * ms;
+      if (state.step % config.logEvery === 0 || val) {
+        const line: MetricsLine = {
+          step: state.step,
+          phase: state.phase,
+          time: new Date().toISOString(),
+          ms: Math.round(ms * 10) / 10,
+          lr_A: state.phase === 'minimax' ? (config.minimax.lrA ?? config.optim.lrA) : config.optim.lrA,
+          lr_T: config.optim.lrT,
+          lr_B: config.optim.lrB,
+          ...stats,
+          ...(val ? { val } : {}),
+        };
+        fs.writeSync(metricsLog, `${JSON.stringify(line)}\n`);
+      }
+      const left = Math.max(0, config.minimax.steps - state.minimaxStep);
+      opts.onProgress?.({
+        phase: state.phase,
+        step: state.step,
+        minimaxStep: state.minimaxStep,
+        minimaxSteps: config.minimax.steps,
+        stats,
+        msPerStep,
+        etaSeconds: state.phase === 'minimax' ? (left * msPerStep) / 1000 : null,
+      });
+    };
+    const timed = async (fn: () => Promise<StepStats>): Promise<[StepStats, number]> => {
+      const t0 = performance.now();
+      const stats = await fn();
+      return [stats, performance.now() - t0];
+    };
+    const dueEval = () => state.phaseStep % config.eval.every === 0;
+    const dueCheckpoint = () => state.step % config.checkpoint.every === 0;
+
+    try {
+      // ---- phase 1: f_A ← identity, by L1 reconstruction until validation L1 ≤ thA0 (Eq. 6) ----
+      while (state.phase === 'init-A') {
+        if (opts.signal?.aborted) {
+          stopReason = 'cancelled';
+          break;
+        }
+        if (state.phaseStep >= config.init.maxStepsA) {
+          warn(`f_A identity init stopped at its step cap (${config.init.maxStepsA}) before L1 ≤ ${config.init.thA0}`);
+          await enterPhase('init-TB');
+          break;
+        }
+        const [stats, ms] = await timed(() => engine.initA(nextBatch()));
+        state.step++;
+        state.phaseStep++;
+        const val = dueEval() ? await evaluate() : undefined;
+        record(stats, ms, val);
+        if (val) metrics = { ...val };
+        if (val?.l1 !== undefined && val.l1 <= config.init.thA0) await enterPhase('init-TB');
+        else if (dueCheckpoint()) await checkpoint();
+      }
+
+      // ---- phase 2: f_T and f_B on f_A's output until L_T ≤ thT0 and L_B ≤ thB0 (Eq. 7–8) ----
+      while (state.phase === 'init-TB' && stopReason !== 'cancelled') {
+        if (opts.signal?.aborted) {
+          stopReason = 'cancelled';
+          break;
+        }
+        if (state.phaseStep >= config.init.maxStepsTB) {
+          // Room runs stop their init at the cap by design (the thresholds are a ceiling, not a plan).
+          if ((!state.doneT || !state.doneB) && !roomMode)
+            warn(`f_T/f_B init stopped at its step cap (${config.init.maxStepsTB}) before both thresholds`);
+          await enterPhase('minimax');
+          break;
+        }
+        const [stats, ms] = await timed(() =>
+          engine.initTB(nextBatch(), { updateT: !state.doneT, updateB: !state.doneB }),
+        );
+        state.step++;
+        state.phaseStep++;
+        const val = dueEval() ? await evaluate() : undefined;
+        record(stats, ms, val);
+        if (val) {
+          metrics = { ...val };
+          // Room runs: the student learns on raw frames, so its raw loss says when it has learnt.
+          const studentLoss = roomMode ? val.loss_U_raw : val.loss_T;
+          if (studentLoss !== undefined && studentLoss <= config.init.thT0) state.doneT = true;
+          if (val.loss_B !== undefined && val.loss_B <= config.init.thB0) state.doneB = true;
+        }
+        if (state.doneT && state.doneB) await enterPhase('minimax');
+        else if (dueCheckpoint()) await checkpoint();
+      }
+
+      // ---- phase 3: minimax until the step budget or L_B ≥ thBmax ----
+      // Also after a resume: loading the optimizer state restores the rate it was saved with.
+      if (state.phase === 'minimax') engine.setLearningRate('A', config.minimax.lrA ?? config.optim.lrA);
+      while (state.phase === 'minimax' && stopReason !== 'cancelled') {
+        if (opts.signal?.aborted) {
+          stopReason = 'cancelled';
+          break;
+        }
+        if (state.minimaxStep >= config.minimax.steps) {
+          await enterPhase('done');
+          break;
+        }
+        const [s1, ms1] = await timed(() => engine.stepA(nextBatch())); // step 1: f_A, with f_T and f_B frozen
+        const [s2, ms2] = await timed(() => engine.stepTB(nextBatch())); // step 2: f_T and f_B, next batch
+        state.step++;
+        state.phaseStep++;
+        state.minimaxStep++;
+        const val = dueEval() ? await evaluate() : undefined;
+        // Logged losses: L_T and L_B as f_A saw them in step 1 (what f_A optimised), L1 to the input.
+        record({ ...s1, ...prefixed(s2, 'step2_') }, ms1 + ms2, val);
+        if (val) metrics = { ...val };
+        if (config.budget.loss !== 'supervised' && val?.loss_B !== undefined && val.loss_B >= thBMax) {
+          stopReason = 'thBMax';
+          await enterPhase('done');
+          break;
+        }
+        if (config.checkpoint.snapshotEvery > 0 && state.minimaxStep % config.checkpoint.snapshotEvery === 0) {
+          await checkpoint();
+          copyCheckpoint(
+            checkpointPath,
+            path.join(runDir, 'snapshots', `step-${String(state.minimaxStep).padStart(6, '0')}.pt`),
+          );
+        } else if (dueCheckpoint()) await checkpoint();
+      }
+
+      // ---- final evaluation and checkpoint ----
+      const final = await evaluate();
+      metrics = { ...final };
+      await checkpoint();
+      return {
+        run: runDir,
+        checkpoint: checkpointPath,
+        steps: state.step,
+        minimaxSteps: state.minimaxStep,
+        stopReason,
+        final: {
+          loss_T: final.loss_T ?? Number.NaN,
+          loss_B: final.loss_B ?? Number.NaN,
+          l1: final.l1 ?? Number.NaN,
+          acc_T: final.acc_T ?? Number.NaN,
+        },
+        config,
+      };
+    } catch (err) {
+      if (err instanceof NonFiniteLossError) {
+        const last = fs.existsSync(checkpointPath) ? `; the last good checkpoint (${checkpointPath}) is kept` : '';
+        throw new NonFiniteLossError(`${err.message} at step ${state.step + 1} (${state.phase})${last}`);
+      }
+      throw err;
+    } finally {
+      fs.closeSync(metricsLog);
     }
-    throw err;
   } finally {
-    fs.closeSync(metricsLog);
     data.close();
   }
 }

@@ -498,15 +498,34 @@ export async function judgeUtility(
   return result;
 }
 
-/** Person recall: raw people (score ≥ 0.4) found again on the anonymized frame at IoU ≥ 0.5. */
+/** Person recall: raw people (score ≥ 0.4) found again on the anonymized frame (score ≥ 0.4) at
+ *  IoU ≥ 0.5, one to one. */
 export function personRecall(raw: RawAnalysis, judged: UtilityJudgement): { persons: number; recall: number | null } {
+  // The same confidence on both sides, and one anonymized person answers for one raw person only
+  // (greedy by IoU): a person whose detector confidence collapses, or two people merged into one
+  // box, are not "still found".
+  const MIN_SCORE = 0.4;
   let persons = 0;
   let found = 0;
   raw.detections.forEach((dets, f) => {
-    for (const d of dets) {
-      if (d.score < 0.4) continue;
-      persons++;
-      if (judged.detections[f]!.some((q) => iou(q.box, d.box) >= 0.5)) found++;
+    const rawPeople = dets.filter((d) => d.score >= MIN_SCORE);
+    const anonPeople = judged.detections[f]!.filter((q) => q.score >= MIN_SCORE);
+    persons += rawPeople.length;
+    const pairs: { r: number; a: number; v: number }[] = [];
+    rawPeople.forEach((d, r) =>
+      anonPeople.forEach((q, a) => {
+        const v = iou(q.box, d.box);
+        if (v >= 0.5) pairs.push({ r, a, v });
+      }),
+    );
+    pairs.sort((x, y) => y.v - x.v);
+    const usedR = new Set<number>();
+    const usedA = new Set<number>();
+    for (const p of pairs) {
+      if (usedR.has(p.r) || usedA.has(p.a)) continue;
+      usedR.add(p.r);
+      usedA.add(p.a);
+      found++;
     }
   });
   return { persons, recall: persons ? found / persons : null };
@@ -560,7 +579,9 @@ export function faceReid(raw: RawAnalysis, anonFaces: FaceFinding[][], judge: Fa
   raw.faceFrames.forEach((frame, i) => {
     for (const face of raw.rawFaces[i]!.filter((x) => x.judge === judge)) {
       const t = faceTrack(face, frame, raw.tracks.length ? raw.tracks : []);
-      // Faces outside any tracked person (e.g. stills) are their own identity per position.
+      // In a video, a face outside every tracked person has no identity over time: left out.
+      // A still image has no tracks: each face there is its own identity.
+      if (t < 0 && raw.video.frames.length > 1) continue;
       const id = t >= 0 ? t : 1000 + raw.rawFaces[i]!.indexOf(face);
       if (!byTrack.has(id)) byTrack.set(id, []);
       byTrack.get(id)!.push({ i, face });

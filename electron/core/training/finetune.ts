@@ -14,6 +14,7 @@ import {
   CHECKPOINT_FILE,
   copyCheckpoint,
   deepMerge,
+  PRESETS,
   readCheckpointMeta,
   resolveCheckpointPath,
   SELECTED_FILE,
@@ -285,7 +286,9 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
     // Training crops at the working scale: 160 px (a person and their surroundings), smaller
     // when the footage itself is smaller.
     const side = Math.min(built.manifest.width, built.manifest.height);
-    const cropSize = Math.min(160, Math.floor(side / 8) * 8);
+    const widths = (baseFile ? readCheckpointMeta(baseFile).config : PRESETS[opts.preset ?? 'edge']).model.fA.widths;
+    const step = Math.max(8, 2 ** (widths.length - 1)); // ÷ 4 (heatmaps) and f_A's divisor
+    const cropSize = Math.min(160, Math.floor(side / step) * step);
     result = await train({
       data: dataDir,
       out,

@@ -105,11 +105,13 @@ function segmentsOf(
 ): { startS: number; durationS: number }[] {
   const length = endS - startS;
   if (length * fps <= frameBudget) return [{ startS, durationS: length }];
-  const count = Math.max(1, Math.floor(frameBudget / (segmentS * fps)));
+  // Segments never reach outside [startS, endS] (a held-out part may follow) nor past the budget.
+  const segLen = Math.min(segmentS, length, frameBudget / fps);
+  const count = Math.max(1, Math.floor(frameBudget / (segLen * fps)));
   const stride = length / count;
   return Array.from({ length: count }, (_, i) => ({
-    startS: startS + i * stride + (stride - segmentS) / 2,
-    durationS: segmentS,
+    startS: Math.min(endS - segLen, Math.max(startS, startS + i * stride + (stride - segLen) / 2)),
+    durationS: segLen,
   }));
 }
 
@@ -123,6 +125,15 @@ export async function buildRoomDataset(
   const infos: VideoInfo[] = [];
   for (const p of parts) infos.push(await probeVideo(p.file));
   const size = workingSize(infos[0]!, opts.size);
+  // One frame size for all of a room's footage: a camera with another aspect ratio would be stretched.
+  const aspect = (i: VideoInfo) => i.width / i.height;
+  const odd = infos.findIndex((i) => Math.abs(aspect(i) - aspect(infos[0]!)) > 0.02);
+  if (odd >= 0) {
+    throw new SpactError(
+      'bad-input',
+      `${parts[odd]!.file} is ${infos[odd]!.width}×${infos[odd]!.height}, another aspect ratio than ${parts[0]!.file} (${infos[0]!.width}×${infos[0]!.height}): fine-tune one camera at a time`,
+    );
+  }
   const durations = parts.map((p, i) =>
     Math.max(0, Math.min(p.endS ?? infos[i]!.durationS, infos[i]!.durationS) - (p.startS ?? 0)),
   );
@@ -188,7 +199,7 @@ export async function buildRoomDataset(
           cachedFrames += count;
         } else {
           if (cached)
-            throw new SpactError('internal', 'cached pseudo-labels do not match the footage; delete the cache');
+            throw new SpactError('internal', `cached pseudo-labels do not match the footage; delete ${cacheFile}`);
           // Keypoints for the people that are followed over time (the ones training uses).
           const tracks = buildTracks(detections);
           const keypoints: CachedLabels['keypoints'] = detections.map((d) => d.map(() => null));
@@ -225,7 +236,10 @@ export async function buildRoomDataset(
           }
         }
         trackBase += tracks.length;
+        // The loss-monitoring tail of each segment, a second away from the training frames (the
+        // same people walk on: adjacent frames would make its losses optimistic).
         const valFrom = Math.floor(count * (1 - opts.valFraction));
+        const gap = Math.round(fps);
         labels.detections.forEach((dets, f) => {
           people.push(
             dets.map((d, di) => ({
@@ -235,7 +249,8 @@ export async function buildRoomDataset(
               keypoints: labels.keypoints[f]![di] ?? null,
             })),
           );
-          (f >= valFrom ? val : train).push(first + f);
+          if (f >= valFrom) val.push(first + f);
+          else if (f < valFrom - gap) train.push(first + f);
         });
         sources.push({ file: part.file, startS: seg.startS, endS: seg.startS + seg.durationS, first, count });
       }

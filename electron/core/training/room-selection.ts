@@ -6,10 +6,17 @@ import path from 'node:path';
 
 import { Anonymizer } from '../../../native-models/ts/anonymizer.js';
 import { readCheckpointMeta } from '../../../native-models/ts/checkpoint.js';
+import { SpactError } from '../errors.js';
 import { probeVideo, workingSize } from '../media/video.js';
 import type { FrameSet } from '../privacy-audit/identity.js';
 import type { Judges } from '../privacy-audit/judges.js';
-import { analyzeRaw, judgeAnonymized, type RawAnalysis, type VideoAuditReport } from '../privacy-audit/video-audit.js';
+import {
+  analyzeRaw,
+  decodeWindow,
+  judgeAnonymized,
+  type RawAnalysis,
+  type VideoAuditReport,
+} from '../privacy-audit/video-audit.js';
 import type { FootagePart } from './room-footage.js';
 
 /** What the product promises on a real room: people kept for a detector and a pose model. */
@@ -82,22 +89,56 @@ export function resizeRgb(src: Uint8Array, sw: number, sh: number, dw: number, d
   return out;
 }
 
-/** The raw window anonymized by a model at the working size, back at the audit's size. */
+/** Shrinks or enlarges an RGB frame; shrinking averages over each output pixel's footprint first
+ *  (a box prefilter), so fine detail does not alias. */
+export function scaleRgb(src: Uint8Array, sw: number, sh: number, dw: number, dh: number): Uint8Array {
+  const fx = sw / dw;
+  const fy = sh / dh;
+  if (fx <= 1.01 && fy <= 1.01) return resizeRgb(src, sw, sh, dw, dh);
+  const rx = Math.max(0, Math.floor(fx / 2));
+  const ry = Math.max(0, Math.floor(fy / 2));
+  const blurred = new Uint8Array(src.length);
+  for (let y = 0; y < sh; y++) {
+    for (let x = 0; x < sw; x++) {
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        let n = 0;
+        for (let yy = Math.max(0, y - ry); yy <= Math.min(sh - 1, y + ry); yy++) {
+          for (let xx = Math.max(0, x - rx); xx <= Math.min(sw - 1, x + rx); xx++) {
+            sum += src[(yy * sw + xx) * 3 + c]!;
+            n++;
+          }
+        }
+        blurred[(y * sw + x) * 3 + c] = Math.round(sum / n);
+      }
+    }
+  }
+  return resizeRgb(blurred, sw, sh, dw, dh);
+}
+
+/** The audit window of `file` anonymized by a model the way the app does it — decoded straight at
+ *  the working size, through f_A — then brought to the audit's size, frame for frame with `raw`. */
 export async function anonymizeWindow(
   model: string,
+  file: string,
   raw: RawAnalysis,
   size: number,
   source: { width: number; height: number },
+  signal?: AbortSignal,
 ): Promise<FrameSet> {
   const anonymizer = await Anonymizer.load(model);
   const { width: aw, height: ah } = raw.video;
   const work = workingSize(source, size);
+  const w = raw.window;
+  const input = await decodeWindow(file, work, w.fps, w.startS, w.endS, signal);
   const frames: Uint8Array[] = [];
-  for (const f of raw.video.frames) {
-    const input = resizeRgb(f, aw, ah, work.width, work.height);
-    const out = await anonymizer.anonymize(input, 1, work.height, work.width);
-    frames.push(resizeRgb(out, work.width, work.height, aw, ah));
+  for (const f of input.frames.slice(0, raw.video.frames.length)) {
+    if (signal?.aborted) throw new SpactError('cancelled', 'choosing the model was cancelled');
+    const out = await anonymizer.anonymize(f, 1, work.height, work.width);
+    frames.push(scaleRgb(out, work.width, work.height, aw, ah));
   }
+  // A window shorter than the raw one (a damaged file) is judged as black frames.
+  while (frames.length < raw.video.frames.length) frames.push(new Uint8Array(aw * ah * 3));
   return { width: aw, height: ah, frames };
 }
 
@@ -136,12 +177,11 @@ export async function selectOnFootage(
     );
   const judge = async (model: string) =>
     summarize(
-      await judgeAnonymized(
-        raw,
-        await anonymizeWindow(model, raw, size, info),
-        judges,
-        opts.cacheDir ? { cacheDir: opts.cacheDir } : {},
-      ),
+      await judgeAnonymized(raw, await anonymizeWindow(model, part.file, raw, size, info, opts.signal), judges, {
+        ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onProgress: (m) => progress(`held-out footage: ${m}`),
+      }),
     );
   if (base) progress('judging the base model on the held-out footage…');
   const before = base ? await judge(base) : null;
@@ -150,7 +190,8 @@ export async function selectOnFootage(
     progress(`judging ${path.basename(c)} on the held-out footage…`);
     judged.push({ checkpoint: c, minimaxStep: readCheckpointMeta(c).state.minimaxStep, audit: await judge(c) });
   }
-  const best = judged.reduce((a, b) => (isBetter(b.audit, a.audit) ? b : a));
+  // Ties (e.g. identity not measurable on the held-out part) go to the later, longer-trained checkpoint.
+  const best = judged.reduce((a, b) => (isBetter(a.audit, b.audit) ? a : b));
   let chosen = best.checkpoint;
   if (base && before && isBetter(before, best.audit)) {
     // Fine-tuning made things worse on unseen footage of the room: keep the base model.
