@@ -636,7 +636,10 @@ void Engine::save(const std::string& path, const std::string& meta, bool weights
   {
     // A diverged network must never replace a good checkpoint.
     torch::NoGradGuard ng;
-    for (const auto& [name, m] : {std::pair<const char*, torch::nn::Module*>{"f_A", fA.get()}, {"f_T", fT.get()}, {"f_B", fB.get()}}) {
+    for (const auto& [name, m] : {std::pair<const char*, torch::nn::Module*>{"f_A", fA.get()}, {"f_T", fT.get()}, {"f_B", fB.get()},
+                                  {"f_U", fU ? fU.get() : nullptr}, {"f_Bid", fBid ? fBid.get() : nullptr},
+                                  {"the identity projection", projId ? projId.get() : nullptr}}) {
+      if (!m) continue;
       for (const auto& p : m->parameters()) {
         if (!torch::isfinite(p).all().item<bool>()) throw NonFiniteError(std::string("refusing to checkpoint non-finite weights of ") + name);
       }

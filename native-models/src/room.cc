@@ -245,7 +245,10 @@ Stats Engine::roomEvaluate(const Batch& b) {
   auto x = prepare(b, false).frames.select(1, 0);
   auto target = b.heatmaps.to(device_);
   auto a = fA->forward(x);
-  Stats s{{"l1", l1Loss(a, x).item<double>()}};
+  // l1 is the distance to what f_A's init reconstructs (the frame, or the detail prior), so the
+  // init's threshold means the same in both cases; l1_raw is always the distance to the frame.
+  const auto l1raw = l1Loss(a, x).item<double>();
+  Stats s{{"l1", cfg_.initTarget == "detail" ? l1Loss(a, detailPrior(x)).item<double>() : l1raw}, {"l1_raw", l1raw}};
   s["loss_T"] = utilityLoss(fU->forward(a), target).item<double>();
   s["loss_U_raw"] = utilityLoss(fU->forward(x), target).item<double>();
   s["loss_B"] = identityLoss(a, b.boxes.to(device_)).item<double>();

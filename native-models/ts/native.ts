@@ -12,7 +12,7 @@ export interface TorchInfo {
 }
 
 export type StepStats = Partial<
-  Record<'l1' | 'loss_T' | 'acc_T' | 'loss_B' | 'distill' | 'loss_U_raw' | 'structure', number>
+  Record<'l1' | 'l1_raw' | 'loss_T' | 'acc_T' | 'loss_B' | 'distill' | 'loss_U_raw' | 'structure', number>
 >;
 
 export interface NativeBatch {
