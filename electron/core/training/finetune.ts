@@ -171,7 +171,7 @@ async function finetuneSynthRoom(opts: FinetuneOptions): Promise<TrainResult> {
  *  footage"): labelling ≤ ROOM_MAX_FRAMES frames, f_U and f_Bid initialised, then the minimax. */
 export const ROOM_MAX_FRAMES = 240;
 export const ROOM_DEFAULT_STEPS = 300;
-const ROOM_DEFAULTS = (steps: number): TrainConfigOverrides => ({
+const ROOM_DEFAULTS = (steps: number, baseHasStudent: boolean): TrainConfigOverrides => ({
   room: { enabled: true },
   data: { batchSize: 8 },
   optim: { lrT: 1e-3, lrB: 1e-3 },
@@ -179,8 +179,16 @@ const ROOM_DEFAULTS = (steps: number): TrainConfigOverrides => ({
   // chooses among snapshots every tenth of the budget. No th_Bmax stop: its noisy validation
   // estimate stopped a run before its first snapshot.
   minimax: { steps, lrA: 3e-4, thBMax: null },
-  // The student and the identity budget learn the room first (half the minimax budget, ≤ 150).
-  init: { maxStepsA: 400, maxStepsTB: Math.min(150, Math.max(4, Math.round(steps / 2))), thT0: 0.05, thB0: 0.3 },
+  // The student and the identity budget learn the room first: a base trained with this recipe
+  // brings a student that only adapts (half the minimax budget, ≤ 150 steps); any other base (or a
+  // new model) needs one trained from scratch — an under-trained student scored a white frame
+  // almost as well as the raw one and f_A blanked the frame (bench/RESULTS.md): 4× longer.
+  init: {
+    maxStepsA: 400,
+    maxStepsTB: Math.max(4, Math.round(Math.min(150, steps / 2) * (baseHasStudent ? 1 : 4))),
+    thT0: 0.05,
+    thB0: 0.3,
+  },
   checkpoint: { every: Math.max(5, Math.round(steps / 10)), snapshotEvery: Math.max(5, Math.round(steps / 10)) },
   eval: { every: Math.max(5, Math.round(steps / 10)), batches: 2 },
 });
@@ -293,7 +301,12 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
       data: dataDir,
       out,
       ...(baseFile ? { base: baseFile } : { preset: opts.preset ?? 'edge' }),
-      overrides: deepMerge(deepMerge(ROOM_DEFAULTS(steps), { room: { cropSize } }), opts.overrides ?? {}),
+      overrides: deepMerge(
+        deepMerge(ROOM_DEFAULTS(steps, Boolean(baseFile && readCheckpointMeta(baseFile).config.room?.enabled)), {
+          room: { cropSize },
+        }),
+        opts.overrides ?? {},
+      ),
       ...trainOpts,
     });
   }
