@@ -50,3 +50,48 @@ describe('bench:privacy --preset tiny', () => {
     expect(again.rows).toEqual(json.rows);
   }, 900_000);
 });
+
+// bench:real on the 6 s real test excerpt (raw, grayscale, Gaussian blur σ 8, the default model at
+// 112 px), judged by the video privacy audit: the table, JSON and plots land in --out, never in bench/.
+describe('bench:real --quick', () => {
+  it('judges raw, filters and the default model on real footage and writes the table, the JSON and the plots', async () => {
+    const out = tmpDir('spact-bench-real-');
+    let log = '';
+    const code = await new Promise<number>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        [path.join(projectRoot, 'dist/node/bench/real.js'), '--quick', '--out', out],
+        { cwd: projectRoot, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      child.stderr.on('data', (d) => (log = (log + d).slice(-4000)));
+      child.on('close', (c) => resolve(c ?? -1));
+    });
+    expect(code, log).toBe(0);
+    const json = JSON.parse(fs.readFileSync(path.join(out, 'results', 'real.json'), 'utf8'));
+    expect(json.methods.map((m: { name: string }) => m.name)).toEqual(['raw', 'grayscale', 'blur8', 'default-112']);
+    expect(json.window.frames).toBe(30);
+    expect(json.tracks.usable).toBeGreaterThanOrEqual(2);
+    const by = Object.fromEntries(json.methods.map((m: { name: string; summary: unknown }) => [m.name, m.summary]));
+    // The raw video against itself: every person found again, the poses agreeing (not always all of
+    // them: the pose judge can name two keypoints alike), attackers at their ceiling.
+    expect(by.raw.recall).toBe(1);
+    expect(by.raw.pose).toBeGreaterThan(0.99);
+    expect(by.raw.worstWithRaw).toBeGreaterThan(json.chance);
+    for (const m of json.methods) {
+      for (const v of [m.summary.worstWithRaw, m.summary.worstAnonymizedOnly, m.summary.recall, m.summary.pose]) {
+        expect(v).toBeGreaterThanOrEqual(0);
+        expect(v).toBeLessThanOrEqual(1);
+      }
+    }
+    expect(json.methods.find((m: { name: string }) => m.name === 'default-112').workingSize).toBe('150×112');
+    const md = fs.readFileSync(path.join(out, 'RESULTS.md'), 'utf8');
+    expect(md).toContain('<!-- real:start -->');
+    expect(md).toContain('<!-- real:end -->');
+    for (const m of ['raw', 'grayscale', 'blur8', 'default-112']) expect(md).toContain(`(\`${m}\`) |`);
+    for (const svg of ['real-recall.svg', 'real-pose.svg']) {
+      const text = fs.readFileSync(path.join(out, 'results', svg), 'utf8');
+      expect(text).toMatch(/^<svg /);
+      for (const m of ['raw', 'grayscale', 'blur8', 'default-112']) expect(text).toContain(`>${m}</text>`);
+    }
+  }, 600_000);
+});
