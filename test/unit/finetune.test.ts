@@ -120,10 +120,26 @@ describe('room adaptation (finetune)', () => {
       base,
       '--out',
       out,
+      '--recipe',
+      'synthroom',
       '--teacher',
       'blurred',
     ]);
     expect(badTeacher.code).toBe(2);
     expect(badTeacher.stderr).toMatch(/--teacher must be anonymized or raw/);
+    // The distillation teacher is the SynthRoom recipe's: the default (room) recipe refuses it.
+    const teacherForRoom = await spact([
+      'finetune',
+      '--footage',
+      footageDir,
+      '--base',
+      base,
+      '--out',
+      out,
+      '--teacher',
+      'raw',
+    ]);
+    expect(teacherForRoom.code).toBe(2);
+    expect(teacherForRoom.stderr).toMatch(/--teacher belongs to --recipe synthroom/);
   });
 });

@@ -342,7 +342,7 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
     fs.renameSync(tmp, path.join(out, SELECTION_FILE));
   } else {
     opts.onWarning?.(
-      'the footage is too short (under 12 s) to set a part aside for choosing the model: the run keeps its last checkpoint, not checked on unseen footage',
+      'the footage is too short to hold a part out for choosing the model (that needs 12 s or more): the run keeps its last checkpoint, not checked on unseen footage',
     );
   }
   return {
