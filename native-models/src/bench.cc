@@ -4,9 +4,9 @@
 #include <cmath>
 #include <functional>
 
+#include "compute_thread.h"
 #include "engine.h"
 #include "engine_napi.h"
-#include "losses.h"
 
 namespace spact {
 namespace {
@@ -37,53 +37,6 @@ double bareMinimaxMs(const EngineConfig& cfg, int64_t iters, int64_t n, int64_t 
   return msSince(t0) / static_cast<double>(iters);
 }
 
-/**
- * The same minimax math written the straightforward way: ConvTranspose2d upsampling in f_A,
- * every parameter keeps requires_grad (weight gradients of the frozen nets are computed and
- * thrown away), f_A's graph is built in step 2 too, no augmentation short-cuts.
- */
-double naiveMinimaxMs(EngineConfig cfg, int64_t iters, int64_t n, int64_t t, int64_t h, int64_t w) {
-  cfg.fA.upsample = "transpose";
-  cfg.fA.channelsLast = false;
-  cfg.augment.enabled = false;
-  torch::manual_seed(static_cast<uint64_t>(cfg.seed));
-  UNet fA(cfg.fA);
-  R3D fT(cfg.fT, cfg.numActions);
-  ResNet2d fB(cfg.fB);
-  Projection proj(fB->featureDim, cfg.fB.projDim);
-  torch::optim::Adam optA(fA->parameters(), cfg.lrA), optT(fT->parameters(), cfg.lrT);
-  auto bp = fB->parameters();
-  for (auto& p : proj->parameters()) bp.push_back(p);
-  torch::optim::Adam optB(bp, cfg.lrB);
-  auto toFloat = [&](const torch::Tensor& u8) { return u8.permute({0, 1, 4, 2, 3}).to(torch::kFloat32).div(255.0); };
-  auto b1 = randomBatch(cfg, n, t, h, w), b2 = randomBatch(cfg, n, t, h, w);
-  auto forwardAll = [&](const Batch& b) {
-    auto x = toFloat(b.frames);
-    auto a = fA->forward(x.reshape({n * t, 3, h, w})).reshape({n, t, 3, h, w});
-    auto clip = a.slice(1, 0, cfg.clipFrames).permute({0, 2, 1, 3, 4});
-    auto lt = actionLoss(fT->forward(clip), b.actions, false);
-    auto f1 = a.select(1, 0), f2 = a.select(1, t - 1);
-    auto z = proj->forward(fB->forward(torch::cat({f1, f2}, 0)));
-    auto lb = ntXent(z.slice(0, 0, n), z.slice(0, n), cfg.temperature);
-    return std::make_pair(lt, lb);
-  };
-  auto iteration = [&]() {
-    auto [lt, lb] = forwardAll(b1);
-    optA.zero_grad(), optT.zero_grad(), optB.zero_grad();
-    (lt - cfg.omega * lb).backward();
-    optA.step();
-    auto [lt2, lb2] = forwardAll(b2);
-    optA.zero_grad(), optT.zero_grad(), optB.zero_grad();
-    (lt2 + lb2).backward();
-    optT.step();
-    optB.step();
-  };
-  iteration();  // warm-up
-  auto t0 = Clock::now();
-  for (int64_t i = 0; i < iters; ++i) iteration();
-  return msSince(t0) / static_cast<double>(iters);
-}
-
 /** size³ multiply-adds either through torch::mm (BLAS) or as a 1x1 convolution (oneDNN). */
 double gemmGflops(int64_t size, int64_t iters, bool viaConv) {
   torch::NoGradGuard ng;
@@ -110,35 +63,18 @@ double gemmGflops(int64_t size, int64_t iters, bool viaConv) {
   return 2.0 * static_cast<double>(size * size * size) * static_cast<double>(iters) / s / 1e9;
 }
 
-class BenchWorker : public Napi::AsyncWorker {
- public:
-  BenchWorker(Napi::Env env, std::function<double()> fn)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), fn_(std::move(fn)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
-    try {
-      value_ = fn_();
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), value_)); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::function<double()> fn_;
-  double value_ = 0;
-};
-
-Napi::Value Queue(Napi::Env env, std::function<double()> fn) {
-  auto* w = new BenchWorker(env, std::move(fn));
-  auto p = w->Promise();
-  w->Queue();
-  return p;
+/** Runs a benchmark on the process's compute thread, as the engine's own work runs. */
+Napi::Value Queue(Napi::Env env, int64_t threads, std::function<double()> fn) {
+  return detail::RunOn(env, nullptr, threads, [fn = std::move(fn)]() {
+    detail::TaskResult r;
+    r.kind = detail::TaskResult::kNumber;
+    r.number = fn();
+    return r;
+  });
 }
 
-/** benchMinimax(config, {variant: 'bare'|'naive', iterations, n, t, h, w}) → ms per iteration. */
+/** benchMinimax(config, {variant: 'bare', iterations, n, t, h, w}) → ms per iteration. The
+ *  same-work comparison with PyTorch is bench/torch-reference.py. */
 Napi::Value BenchMinimax(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto cfg = parseEngineConfig(info[0].As<Napi::Object>());
@@ -147,9 +83,9 @@ Napi::Value BenchMinimax(const Napi::CallbackInfo& info) {
   const int64_t iters = o.Get("iterations").As<Napi::Number>().Int64Value();
   const int64_t n = o.Get("n").As<Napi::Number>().Int64Value(), t = o.Get("t").As<Napi::Number>().Int64Value();
   const int64_t h = o.Get("h").As<Napi::Number>().Int64Value(), w = o.Get("w").As<Napi::Number>().Int64Value();
-  return Queue(env, [=]() {
-    if (cfg.threads > 0) at::set_num_threads(static_cast<int>(cfg.threads));
-    return variant == "naive" ? naiveMinimaxMs(cfg, iters, n, t, h, w) : bareMinimaxMs(cfg, iters, n, t, h, w);
+  return Queue(env, cfg.threads, [=]() {
+    if (variant != "bare") throw std::invalid_argument("benchMinimax variant must be \"bare\"");
+    return bareMinimaxMs(cfg, iters, n, t, h, w);
   });
 }
 
@@ -158,8 +94,7 @@ Napi::Value BenchGemm(const Napi::CallbackInfo& info) {
   const int64_t size = info[0].As<Napi::Number>().Int64Value(), iters = info[1].As<Napi::Number>().Int64Value();
   const int threads = info[2].As<Napi::Number>().Int32Value();
   const bool viaConv = info.Length() > 3 && info[3].IsString() && info[3].As<Napi::String>().Utf8Value() == "conv";
-  return Queue(info.Env(), [=]() {
-    if (threads > 0) at::set_num_threads(threads);
+  return Queue(info.Env(), threads, [=]() {
     return gemmGflops(size, iters, viaConv);
   });
 }

@@ -1,6 +1,7 @@
 #pragma once
-// Shared N-API plumbing: a long-lived compute thread per native object, promise settlement back on
-// the JS thread, error-kind prefixes, and readers for plain config objects.
+// Shared N-API plumbing: the process's one compute thread, promise settlement back on the JS
+// thread, error-kind prefixes, copies of JS typed arrays into tensors without libtorch kernels, and
+// readers for plain config objects.
 #include <napi.h>
 #include <torch/torch.h>
 
@@ -8,6 +9,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <future>
 #include <functional>
 #include <map>
 #include <memory>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "engine.h"
+#include "thread_audit.h"
 
 namespace spact {
 namespace detail {
@@ -34,25 +37,23 @@ struct TaskResult {
   Stats stats;
   torch::Tensor tensor;  // uint8 output
   std::string text;
-  enum { kStats, kTensor, kFloats, kText, kNone } kind = kNone;
+  double number = 0;
+  enum { kStats, kTensor, kFloats, kText, kNumber, kNone } kind = kNone;
 };
 
 /**
- * One long-lived thread per engine runs its steps in order. Unlike the libuv pool, the same thread
- * (and so the same OpenMP team, with warm caches) runs every step — measured ~20% faster per
- * minimax iteration — and training never occupies the pool that file and network I/O need.
+ * The process's one compute thread: every libtorch call of every engine and probe — construction,
+ * weight layout copies, loading, steps, inference, benchmarks — runs here, in order. libgomp keeps
+ * one OpenMP team per calling thread; work split over two threads (the JS thread and a compute
+ * thread, or one thread per engine) made every parallel region pay a wake-up of the other team's
+ * workers on the same CPUs (~+40% per minimax iteration, issue 12). One thread also means warm
+ * caches and training never occupies the libuv pool that file and network I/O need.
  */
 class ComputeThread {
  public:
   ComputeThread() : thread_([this] { Loop(); }) {}
-  ~ComputeThread() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
+  ComputeThread(const ComputeThread&) = delete;
+  ComputeThread& operator=(const ComputeThread&) = delete;
   void Post(std::function<void()> job) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -60,15 +61,40 @@ class ComputeThread {
     }
     cv_.notify_one();
   }
+  bool IsCurrent() const { return std::this_thread::get_id() == thread_.get_id(); }
+
+  /** Runs `fn` here and waits for it (for synchronous N-API methods); rethrows its exception. */
+  template <typename Fn>
+  auto Call(Fn fn) -> decltype(fn()) {
+    if (IsCurrent()) return fn();
+    using R = decltype(fn());
+    auto task = std::make_shared<std::packaged_task<R()>>(std::move(fn));
+    auto result = task->get_future();
+    Post([task] { (*task)(); });
+    return result.get();
+  }
+
+  /**
+   * Applies the process's thread count before a job. Only a change calls at::set_num_threads:
+   * in libtorch 1.13 it also clears oneDNN's primitive cache (~30–40 ms per minimax iteration
+   * when it was called before every step). 0 keeps libtorch's default. Compute thread only.
+   */
+  void ApplyThreads(int64_t threads) {
+    if (threads <= 0 || threads == appliedThreads_) return;
+    at::set_num_threads(static_cast<int>(threads));
+    appliedThreads_ = threads;
+    threadChanges_.fetch_add(1);
+  }
+  uint64_t ThreadChanges() const { return threadChanges_.load(); }
 
  private:
   void Loop() {
+    computeThreadId().store(std::this_thread::get_id());
     for (;;) {
       std::function<void()> job;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;
+        cv_.wait(lock, [this] { return !jobs_.empty(); });
         job = std::move(jobs_.front());
         jobs_.pop_front();
       }
@@ -78,9 +104,25 @@ class ComputeThread {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> jobs_;
-  bool stop_ = false;
+  int64_t appliedThreads_ = -1;
+  std::atomic<uint64_t> threadChanges_{0};
   std::thread thread_;
 };
+
+/** The one compute thread of this process, created on first use and never destroyed: joining it
+ *  at exit would race libtorch's own static teardown. */
+inline ComputeThread& Process() {
+  static ComputeThread* thread = new ComputeThread();
+  return *thread;
+}
+
+/** A tensor holding a copy of `bytes` bytes (torch::empty + memcpy: no libtorch kernel, so no
+ *  OpenMP team on the calling thread — from_blob().clone() runs a parallel copy). */
+inline torch::Tensor CopyToTensor(const void* data, size_t bytes, at::IntArrayRef sizes, torch::Dtype dtype) {
+  auto t = torch::empty(sizes, torch::TensorOptions().dtype(dtype));
+  if (bytes) std::memcpy(t.data_ptr(), data, bytes);
+  return t;
+}
 
 /** Outcome of one job, handed from the compute thread back to the JS thread. */
 struct Pending {
@@ -126,6 +168,9 @@ inline void Settle(Napi::Env env, Napi::Function, void*, Pending* p) {
     case TaskResult::kText:
       owned->deferred.Resolve(Napi::String::New(env, r.text));
       break;
+    case TaskResult::kNumber:
+      owned->deferred.Resolve(Napi::Number::New(env, r.number));
+      break;
     default:
       owned->deferred.Resolve(env.Undefined());
   }
@@ -133,14 +178,17 @@ inline void Settle(Napi::Env env, Napi::Function, void*, Pending* p) {
 
 using SettleFn = Napi::TypedThreadSafeFunction<void, Pending, Settle>;
 
-inline Napi::Value RunOn(Napi::Env env, ComputeThread& thread, std::shared_ptr<std::atomic<bool>> busy,
-                  std::function<TaskResult()> task) {
+/** Runs `task` on the compute thread (after applying `threads`, see ApplyThreads) and returns a
+ *  promise settled on the JS thread. */
+inline Napi::Value RunOn(Napi::Env env, std::shared_ptr<std::atomic<bool>> busy, int64_t threads,
+                         std::function<TaskResult()> task) {
   auto* pending = new Pending{Napi::Promise::Deferred::New(env), std::move(busy), {}, {}, false};
   auto promise = pending->deferred.Promise();
   // The thread-safe function keeps the event loop alive until the job has settled.
   auto tsfn = std::make_shared<SettleFn>(SettleFn::New(env, Napi::Function(), "spact-engine", 0, 1));
-  thread.Post([pending, tsfn, task = std::move(task)]() {
+  Process().Post([pending, tsfn, threads, task = std::move(task)]() {
     try {
+      Process().ApplyThreads(threads);
       pending->result = task();
     } catch (const std::exception& e) {
       pending->failed = true;
@@ -150,6 +198,15 @@ inline Napi::Value RunOn(Napi::Env env, ComputeThread& thread, std::shared_ptr<s
     tsfn->Release();
   });
   return promise;
+}
+
+/** Runs `fn` on the compute thread and waits (synchronous N-API methods: constructors, describe). */
+template <typename Fn>
+auto CallOn(int64_t threads, Fn fn) -> decltype(fn()) {
+  return Process().Call([threads, fn = std::move(fn)]() mutable {
+    Process().ApplyThreads(threads);
+    return fn();
+  });
 }
 
 inline std::vector<int64_t> intList(const Napi::Object& o, const char* key, std::vector<int64_t> fallback) {

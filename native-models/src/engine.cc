@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "losses.h"
+#include "thread_audit.h"
 #include "train_guards.h"
 
 namespace F = torch::nn::functional;
@@ -27,7 +28,7 @@ torch::Device resolveDevice(const std::string& spec) {
 }
 
 Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)), rng_(static_cast<uint64_t>(cfg_.seed) * 0x9E3779B97F4A7C15ULL + 1) {
-  if (cfg_.threads > 0) at::set_num_threads(static_cast<int>(cfg_.threads));
+  recordThread("Engine::Engine");  // the thread count is applied by the caller (compute_thread.h)
   device_ = resolveDevice(cfg_.device);
   torch::manual_seed(static_cast<uint64_t>(cfg_.seed));
   if (cfg_.omega < 0) throw BadInputError("omega must be >= 0");
@@ -123,6 +124,7 @@ std::vector<torch::Tensor> Engine::budgetParameters() const {
 }
 
 Stats Engine::parameterCounts() const {
+  recordThread("Engine::parameterCounts");
   int64_t b = 0;
   for (const auto& p : budgetParameters()) b += p.numel();
   Stats s{{"fA", static_cast<double>(countParameters(*fA))},
@@ -138,6 +140,7 @@ Stats Engine::parameterCounts() const {
 }
 
 Stats Engine::fingerprint() const {
+  recordThread("Engine::fingerprint");
   torch::NoGradGuard ng;
   auto sum = [](const std::vector<torch::Tensor>& ps) {
     double t = 0;
@@ -438,6 +441,7 @@ void Engine::checkFinite(const Stats& s, const char* step) const {
 }
 
 Stats Engine::initA(const Batch& b) {
+  recordThread("Engine::initA");
   checkBatch(b, false, false);
   fA->train();
   auto x = prepare(b, true).frames;
@@ -460,34 +464,45 @@ Stats Engine::initA(const Batch& b) {
 }
 
 Stats Engine::initTB(const Batch& b, bool updateT, bool updateB) {
+  recordThread("Engine::initTB");
   if (cfg_.room) return roomInit(b, updateT, updateB);
   checkBatch(b, updateT, updateB && cfg_.budgetLoss == "supervised");
+  Stats s, ms;
+  PhaseClock clock(profile_, device_, ms);
   auto x = prepare(b, true).frames;
+  clock.mark("copies");
   torch::Tensor a;
   {
     torch::NoGradGuard ng;
     fA->eval();
     a = applyA(x);
   }
-  Stats s;
+  clock.mark("fA_fwd");
   if (updateT) {
     fT->train();
     auto logits = fT->forward(clipForT(a));
     auto lt = actionLoss(logits, b.actions.to(device_), cfg_.multiLabelActions);
+    clock.mark("fT_fwd");
     s["loss_T"] = lt.item<double>();
     s["acc_T"] = actionAccuracy(logits, b.actions.to(device_), cfg_.multiLabelActions);
     checkFinite(s, "init-T");
+    clock.mark("stats");
     optT_->zero_grad();
     lt.backward();
+    clock.mark("fT_bwd");
     optT_->step();
+    clock.mark("optimizer");
   }
   if (updateB) {
     fB->train();
     auto lb = budgetLoss(a, b, true);
+    clock.mark("fB_fwd");
     s["loss_B"] = lb.item<double>();
     checkFinite(s, "init-B");
+    clock.mark("stats");
     optB_->zero_grad();
     lb.backward();
+    clock.mark("fB_bwd");
     optB_->step();
     if (cfg_.budgetLoss == "moco") {
       torch::NoGradGuard ng;
@@ -497,14 +512,41 @@ Stats Engine::initTB(const Batch& b, bool updateT, bool updateB) {
       auto ps = proj->parameters(), pd = keyProj_->parameters();
       for (size_t i = 0; i < ps.size(); ++i) pd[i].mul_(m).add_(ps[i], 1 - m);
     }
+    clock.mark("optimizer");
   }
+  s.insert(ms.begin(), ms.end());
   return s;
 }
 
+/**
+ * Backward of step 1 into f_A from `total` (utility − ω·budget, plus any extra term). With
+ * profiling and no extra term, the same gradient is built network by network — ∂utility/∂a and
+ * ∂budget/∂a through the frozen nets, then a.backward(g_u − ω·g_b) into f_A — so each net's
+ * backward is timed; otherwise one pass.
+ */
+void Engine::backwardIntoA(const torch::Tensor& a, const torch::Tensor& utility, const torch::Tensor& budget, double omega,
+                           const torch::Tensor& total, PhaseClock& clock, const char* utilityNet, const char* budgetNet,
+                           bool extraTerms) {
+  if (!clock.on() || extraTerms) {
+    total.backward();
+    clock.mark("backward");
+    return;
+  }
+  auto gU = torch::autograd::grad({utility}, {a}, {}, /*retain_graph=*/true)[0];
+  clock.mark(utilityNet);
+  auto gB = torch::autograd::grad({budget}, {a}, {}, /*retain_graph=*/true)[0];
+  clock.mark(budgetNet);
+  a.backward(gU - omega * gB);
+  clock.mark("fA_bwd");
+}
+
 Stats Engine::stepA(const Batch& b) {
+  recordThread("Engine::stepA");
   if (cfg_.room) return roomStepA(b);
   if (cfg_.distill) return distillStepA(b);
   checkBatch(b, true, cfg_.budgetLoss == "supervised");
+  Stats s, ms;
+  PhaseClock clock(profile_, device_, ms);
   auto x = prepare(b, true).frames;
   fA->train();
   // f_T and f_B are frozen in step 1: no weight gradients, running statistics untouched —
@@ -512,27 +554,34 @@ Stats Engine::stepA(const Batch& b) {
   BatchStatsNoUpdate frozen{fT.get(), fB.get(), proj ? proj.get() : nullptr};
   NoWeightGrad frozenT(fT->parameters());
   NoWeightGrad frozenB(budgetParameters());
-  Stats s;
+  clock.mark("copies");
   {
     auto a = applyA(x);
+    clock.mark("fA_fwd");
     auto logits = fT->forward(clipForT(a));
     auto actions = b.actions.to(device_);
     auto lt = actionLoss(logits, actions, cfg_.multiLabelActions);
+    clock.mark("fT_fwd");
     auto lb = budgetLoss(a, b, false);
-    auto loss = lt - cfg_.omega * lb;
+    clock.mark("fB_fwd");
+    auto loss = lt - cfg_.omega * lb;  // Eq. 9: keep the action, lose the budget
     s["loss_T"] = lt.item<double>();
     s["loss_B"] = lb.item<double>();
     s["acc_T"] = actionAccuracy(logits, actions, cfg_.multiLabelActions);
     s["l1"] = l1Loss(a.detach(), x).item<double>();
     checkFinite(s, "minimax step 1");
+    clock.mark("stats");
     optA_->zero_grad();
-    loss.backward();
+    backwardIntoA(a, lt, lb, cfg_.omega, loss, clock, "fT_bwd", "fB_bwd", false);
     optA_->step();
+    clock.mark("optimizer");
   }
+  s.insert(ms.begin(), ms.end());
   return s;
 }
 
 Stats Engine::stepTB(const Batch& b) {
+  recordThread("Engine::stepTB");
   if (cfg_.room) return roomStepB(b);
   if (fTTeacher) return distillStepTB(b);
   // Fine-tuning without distillAdaptT keeps the base f_T frozen: it is the teacher.
@@ -568,6 +617,7 @@ Stats Engine::distillStepTB(const Batch& b) {
 }
 
 Stats Engine::evaluate(const Batch& b) {
+  recordThread("Engine::evaluate");
   if (cfg_.room) return roomEvaluate(b);
   if (cfg_.distill) return distillEvaluate(b);
   checkBatch(b, b.actions.defined(), cfg_.budgetLoss == "supervised");
@@ -597,6 +647,7 @@ Stats Engine::evaluate(const Batch& b) {
 }
 
 torch::Tensor Engine::anonymize(const torch::Tensor& framesNHWC) {
+  recordThread("Engine::anonymize");
   if (!framesNHWC.defined() || framesNHWC.dim() != 4 || framesNHWC.size(3) != 3 || framesNHWC.scalar_type() != torch::kUInt8) {
     throw BadInputError("frames must be uint8 [N, H, W, 3]");
   }
@@ -633,6 +684,7 @@ void readModule(torch::serialize::InputArchive& root, const std::string& key, to
 }  // namespace
 
 void Engine::save(const std::string& path, const std::string& meta, bool weightsOnly) {
+  recordThread("Engine::save");
   {
     // A diverged network must never replace a good checkpoint.
     torch::NoGradGuard ng;
@@ -693,6 +745,7 @@ std::string Engine::readMeta(const std::string& path) {
 }
 
 std::string Engine::load(const std::string& path, bool weightsOnly, bool onlyAnonymizer) {
+  recordThread("Engine::load");
   torch::serialize::InputArchive root;
   root.load_from(path, device_);
   c10::IValue format;
@@ -774,6 +827,7 @@ std::string Engine::load(const std::string& path, bool weightsOnly, bool onlyAno
 }
 
 void Engine::setLearningRate(const std::string& which, double lr) {
+  recordThread("Engine::setLearningRate");
   if (!(lr > 0) || !std::isfinite(lr)) throw BadInputError("learning rate must be a positive number");
   torch::optim::Adam* opt = which == "A" ? optA_.get() : which == "T" ? optT_.get() : which == "B" ? optB_.get() : nullptr;
   // Room mode: "T" and "B" are its utility student and identity budget.

@@ -14,6 +14,8 @@
 
 namespace spact {
 
+class PhaseClock;  // train_guards.h
+
 struct AugmentConfig {
   bool enabled = true;
   double cropMinScale = 0.8;  // random resized crop: area fraction kept
@@ -141,6 +143,9 @@ class Engine {
   /** Sets the Adam learning rate of one optimizer ("A", "T" or "B"); also after load(), which
    *  restores the rate saved with the optimizer state. */
   void setLearningRate(const std::string& which, double lr);
+  /** Profiling: steps add the wall time of their phases to their stats as ms_<phase>
+   *  (bench:engine); step 1 then runs its backward network by network (same gradients). */
+  void setProfiling(bool on) { profile_ = on; }
 
   UNet fA{nullptr};
   R3D fT{nullptr};
@@ -182,6 +187,9 @@ class Engine {
   torch::Tensor structureLoss(const torch::Tensor& out, const torch::Tensor& in) const;
   torch::Tensor detailPrior(const torch::Tensor& images) const;  // [N,3,H,W] → the "detail" init target
   torch::Tensor identityLoss(const torch::Tensor& images, const torch::Tensor& boxes);
+  void backwardIntoA(const torch::Tensor& a, const torch::Tensor& utility, const torch::Tensor& budget, double omega,
+                     const torch::Tensor& total, PhaseClock& clock, const char* utilityNet, const char* budgetNet,
+                     bool extraTerms);
   std::vector<torch::Tensor> identityParameters() const;
   void checkFinite(const Stats& s, const char* step) const;
   void checkBatch(const Batch& b, bool needActions, bool needPrivacy) const;
@@ -195,6 +203,7 @@ class Engine {
   torch::Tensor queue_;
   int64_t queuePtr_ = 0;
   std::mt19937_64 rng_;
+  bool profile_ = false;
 };
 
 /** Resolves "auto" | "cpu" | "cuda" | "cuda:N" to a device; "auto" picks CUDA when available. */

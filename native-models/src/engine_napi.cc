@@ -1,7 +1,8 @@
-// N-API surface of the engine: `new Engine(config)` and promise-returning step methods that run on
-// the libuv thread pool (never on the JS thread). Inputs are copied out of JS-owned typed arrays on
-// the JS thread; outputs are returned in new JS-owned typed arrays (Electron forbids external
-// buffers). One call at a time per engine: a second concurrent call is rejected, not queued.
+// N-API surface of the engine: `new Engine(config)` and promise-returning step methods. Every
+// libtorch call runs on the process's compute thread (compute_thread.h), never on the JS thread:
+// inputs are memcpy'd out of JS-owned typed arrays on the JS thread (no libtorch kernel there);
+// outputs are returned in new JS-owned typed arrays (Electron forbids external buffers). One call
+// at a time per engine: a second concurrent call is rejected, not queued.
 #include <napi.h>
 
 #include <atomic>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "compute_thread.h"
 #include "engine.h"
@@ -103,7 +105,7 @@ Batch parseBatch(const Napi::Object& o, const EngineConfig& cfg) {
                                          std::to_string(n * t * h * w * 3));
   }
   Batch b;
-  b.frames = torch::from_blob(f.Data(), {n, t, h, w, 3}, torch::kUInt8).clone();
+  b.frames = CopyToTensor(f.Data(), f.ByteLength(), {n, t, h, w, 3}, torch::kUInt8);
   if (o.Has("actions") && !o.Get("actions").IsUndefined() && !o.Get("actions").IsNull()) {
     auto av = o.Get("actions");
     if (cfg.multiLabelActions) {
@@ -112,14 +114,15 @@ Batch parseBatch(const Napi::Object& o, const EngineConfig& cfg) {
       }
       auto a = av.As<Napi::Float32Array>();
       if (static_cast<int64_t>(a.ElementLength()) != n * cfg.numActions) throw Napi::RangeError::New(env, "[bad-input] batch.actions has the wrong length");
-      b.actions = torch::from_blob(a.Data(), {n, cfg.numActions}, torch::kFloat32).clone();
+      b.actions = CopyToTensor(a.Data(), a.ByteLength(), {n, cfg.numActions}, torch::kFloat32);
     } else {
       if (!av.IsTypedArray() || av.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
         throw Napi::TypeError::New(env, "[bad-input] batch.actions must be an Int32Array of class indices");
       }
       auto a = av.As<Napi::Int32Array>();
       if (static_cast<int64_t>(a.ElementLength()) != n) throw Napi::RangeError::New(env, "[bad-input] batch.actions must have n entries");
-      b.actions = torch::from_blob(a.Data(), {n}, torch::kInt32).to(torch::kLong);
+      std::vector<int64_t> labels(a.Data(), a.Data() + n);
+      b.actions = CopyToTensor(labels.data(), labels.size() * sizeof(int64_t), {n}, torch::kLong);
     }
   }
   if (o.Has("privacy") && !o.Get("privacy").IsUndefined() && !o.Get("privacy").IsNull()) {
@@ -131,7 +134,7 @@ Batch parseBatch(const Napi::Object& o, const EngineConfig& cfg) {
     if (cfg.numPrivacy < 1 || static_cast<int64_t>(p.ElementLength()) != n * cfg.numPrivacy) {
       throw Napi::RangeError::New(env, "[bad-input] batch.privacy has the wrong length");
     }
-    b.privacy = torch::from_blob(p.Data(), {n, cfg.numPrivacy}, torch::kFloat32).clone();
+    b.privacy = CopyToTensor(p.Data(), p.ByteLength(), {n, cfg.numPrivacy}, torch::kFloat32);
   }
   if (cfg.room) {
     // Room mode: pseudo-label heatmaps [n, K, h/4, w/4] and the person's box [n, 4] per frame.
@@ -145,8 +148,10 @@ Batch parseBatch(const Napi::Object& o, const EngineConfig& cfg) {
         static_cast<int64_t>(bv.As<Napi::Float32Array>().ElementLength()) != n * 4) {
       throw Napi::TypeError::New(env, "[bad-input] room batches need boxes: a Float32Array of n*4");
     }
-    b.heatmaps = torch::from_blob(hv.As<Napi::Float32Array>().Data(), {n, cfg.heatmaps, h / 4, w / 4}, torch::kFloat32).clone();
-    b.boxes = torch::from_blob(bv.As<Napi::Float32Array>().Data(), {n, 4}, torch::kFloat32).clone();
+    auto hm = hv.As<Napi::Float32Array>();
+    auto bx = bv.As<Napi::Float32Array>();
+    b.heatmaps = CopyToTensor(hm.Data(), hm.ByteLength(), {n, cfg.heatmaps, h / 4, w / 4}, torch::kFloat32);
+    b.boxes = CopyToTensor(bx.Data(), bx.ByteLength(), {n, 4}, torch::kFloat32);
   }
   return b;
 }
@@ -167,6 +172,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod("describe", &EngineWrap::Describe),
                            InstanceMethod("fingerprint", &EngineWrap::Fingerprint),
                            InstanceMethod("setLearningRate", &EngineWrap::SetLearningRate),
+                           InstanceMethod("setProfiling", &EngineWrap::SetProfiling),
                        });
   }
 
@@ -174,7 +180,14 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "[bad-input] new Engine(config) needs a config object");
     try {
-      engine_ = std::make_shared<Engine>(parseEngineConfig(info[0].As<Napi::Object>()));
+      auto cfg = parseEngineConfig(info[0].As<Napi::Object>());
+      const int64_t threads = cfg.threads;
+      // Built on the compute thread: construction copies weights into their layouts in parallel.
+      std::tie(engine_, description_) = CallOn(threads, [cfg = std::move(cfg)]() {
+        auto e = std::make_shared<Engine>(cfg);
+        Description d{e->device().str(), e->parameterCounts(), e->fA->divisor(), at::get_num_threads()};
+        return std::make_pair(e, d);
+      });
     } catch (const Napi::Error&) {
       throw;
     } catch (const std::exception& e) {
@@ -189,7 +202,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (!busy_->compare_exchange_strong(expected, true)) {
       throw Napi::Error::New(env, "[busy] the engine is already running a step; await the previous call");
     }
-    return RunOn(env, *thread_, busy_, std::move(task));
+    return RunOn(env, busy_, engine_->config().threads, std::move(task));
   }
 
   Batch BatchArg(const Napi::CallbackInfo& info) {
@@ -204,15 +217,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return r;
   }
 
-  // Each libuv thread initialises its OpenMP team size once; re-apply the configured count.
-  static void applyThreads(const Engine& e) {
-    if (e.config().threads > 0) at::set_num_threads(static_cast<int>(e.config().threads));
-  }
-
   Napi::Value InitA(const Napi::CallbackInfo& info) {
     auto b = BatchArg(info);
     auto e = engine_;
-    return Run(info, [e, b]() { applyThreads(*e); return statsOf(e->initA(b)); });
+    return Run(info, [e, b]() { return statsOf(e->initA(b)); });
   }
   Napi::Value InitTB(const Napi::CallbackInfo& info) {
     auto b = BatchArg(info);
@@ -223,22 +231,22 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       bb = boolean(o, "updateB", true);
     }
     auto e = engine_;
-    return Run(info, [e, b, t, bb]() { applyThreads(*e); return statsOf(e->initTB(b, t, bb)); });
+    return Run(info, [e, b, t, bb]() { return statsOf(e->initTB(b, t, bb)); });
   }
   Napi::Value StepA(const Napi::CallbackInfo& info) {
     auto b = BatchArg(info);
     auto e = engine_;
-    return Run(info, [e, b]() { applyThreads(*e); return statsOf(e->stepA(b)); });
+    return Run(info, [e, b]() { return statsOf(e->stepA(b)); });
   }
   Napi::Value StepTB(const Napi::CallbackInfo& info) {
     auto b = BatchArg(info);
     auto e = engine_;
-    return Run(info, [e, b]() { applyThreads(*e); return statsOf(e->stepTB(b)); });
+    return Run(info, [e, b]() { return statsOf(e->stepTB(b)); });
   }
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     auto b = BatchArg(info);
     auto e = engine_;
-    return Run(info, [e, b]() { applyThreads(*e); return statsOf(e->evaluate(b)); });
+    return Run(info, [e, b]() { return statsOf(e->evaluate(b)); });
   }
   Napi::Value Anonymize(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -252,10 +260,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       throw Napi::RangeError::New(env, "[bad-input] frames has " + std::to_string(f.ElementLength()) + " bytes, expected n*h*w*3 = " +
                                            std::to_string(n * h * w * 3));
     }
-    auto frames = torch::from_blob(f.Data(), {n, h, w, 3}, torch::kUInt8).clone();
+    auto frames = CopyToTensor(f.Data(), f.ByteLength(), {n, h, w, 3}, torch::kUInt8);
     auto e = engine_;
     return Run(info, [e, frames]() {
-      applyThreads(*e);
       TaskResult r;
       r.kind = TaskResult::kTensor;
       r.tensor = e->anonymize(frames);
@@ -270,7 +277,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     const bool weightsOnly = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
     auto e = engine_;
     return Run(info, [e, path, meta, weightsOnly]() {
-      applyThreads(*e);
       e->save(path, meta, weightsOnly);
       return TaskResult{};
     });
@@ -291,8 +297,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value Fingerprint(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (busy_->load()) throw Napi::Error::New(env, "[busy] the engine is running a step");
+    auto e = engine_;
+    auto stats = CallOn(e->config().threads, [e]() { return e->fingerprint(); });
     auto o = Napi::Object::New(env);
-    for (const auto& [k, v] : engine_->fingerprint()) o.Set(k, Napi::Number::New(env, v));
+    for (const auto& [k, v] : stats) o.Set(k, Napi::Number::New(env, v));
     return o;
   }
   Napi::Value SetLearningRate(const Napi::CallbackInfo& info) {
@@ -302,27 +310,46 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     }
     if (busy_->load()) throw Napi::Error::New(env, "[busy] the engine is running a step");
     try {
-      engine_->setLearningRate(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().DoubleValue());
+      auto e = engine_;
+      auto which = info[0].As<Napi::String>().Utf8Value();
+      const double lr = info[1].As<Napi::Number>().DoubleValue();
+      CallOn(e->config().threads, [e, which, lr]() { e->setLearningRate(which, lr); });
     } catch (const spact::BadInputError& e) {
       throw Napi::Error::New(env, std::string("[bad-input] ") + e.what());
     }
     return env.Undefined();
   }
+  Napi::Value SetProfiling(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsBoolean()) throw Napi::TypeError::New(env, "[bad-input] setProfiling(on: boolean)");
+    if (busy_->load()) throw Napi::Error::New(env, "[busy] the engine is running a step");
+    auto e = engine_;
+    const bool on = info[0].As<Napi::Boolean>().Value();
+    CallOn(e->config().threads, [e, on]() { e->setProfiling(on); });
+    return env.Undefined();
+  }
   Napi::Value Describe(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    const auto& d = description_;
     auto o = Napi::Object::New(env);
-    o.Set("device", Napi::String::New(env, engine_->device().str()));
+    o.Set("device", Napi::String::New(env, d.device));
     auto params = Napi::Object::New(env);
-    for (const auto& [k, v] : engine_->parameterCounts()) params.Set(k, Napi::Number::New(env, v));
+    for (const auto& [k, v] : d.parameters) params.Set(k, Napi::Number::New(env, v));
     o.Set("parameters", params);
-    o.Set("divisor", Napi::Number::New(env, static_cast<double>(engine_->fA->divisor())));
-    o.Set("threads", Napi::Number::New(env, at::get_num_threads()));
+    o.Set("divisor", Napi::Number::New(env, static_cast<double>(d.divisor)));
+    o.Set("threads", Napi::Number::New(env, static_cast<double>(d.threads)));
     return o;
   }
 
+  // Read once at construction: describe() never waits behind another engine's step.
+  struct Description {
+    std::string device;
+    Stats parameters;
+    int64_t divisor = 1, threads = 0;
+  };
   std::shared_ptr<Engine> engine_;
+  Description description_;
   std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
-  std::unique_ptr<ComputeThread> thread_ = std::make_unique<ComputeThread>();
 };
 
 Napi::Value ReadCheckpointMeta(const Napi::CallbackInfo& info) {
@@ -345,15 +372,26 @@ Napi::Value NtXentDebug(const Napi::CallbackInfo& info) {
   if (static_cast<int64_t>(z1a.ElementLength()) != n * d || static_cast<int64_t>(z2a.ElementLength()) != n * d) {
     throw Napi::RangeError::New(env, "ntXent: arrays must hold n*d values");
   }
-  auto z1 = torch::from_blob(z1a.Data(), {n, d}, torch::kFloat64).clone().set_requires_grad(true);
-  auto z2 = torch::from_blob(z2a.Data(), {n, d}, torch::kFloat64).clone().set_requires_grad(true);
-  auto loss = ntXent(z1, z2, tau);
-  loss.backward();
+  struct Result {
+    double loss;
+    std::vector<double> grad1, grad2;
+  };
+  const double* p1 = z1a.Data();
+  const double* p2 = z2a.Data();
+  auto r = CallOn(0, [p1, p2, n, d, tau]() {
+    auto z1 = CopyToTensor(p1, n * d * sizeof(double), {n, d}, torch::kFloat64).set_requires_grad(true);
+    auto z2 = CopyToTensor(p2, n * d * sizeof(double), {n, d}, torch::kFloat64).set_requires_grad(true);
+    auto loss = ntXent(z1, z2, tau);
+    loss.backward();
+    auto g1 = z1.grad().contiguous(), g2 = z2.grad().contiguous();
+    return Result{loss.item<double>(), std::vector<double>(g1.data_ptr<double>(), g1.data_ptr<double>() + n * d),
+                  std::vector<double>(g2.data_ptr<double>(), g2.data_ptr<double>() + n * d)};
+  });
   auto out = Napi::Object::New(env);
-  out.Set("loss", Napi::Number::New(env, loss.item<double>()));
+  out.Set("loss", Napi::Number::New(env, r.loss));
   auto g1 = Napi::Float64Array::New(env, n * d), g2 = Napi::Float64Array::New(env, n * d);
-  std::memcpy(g1.Data(), z1.grad().contiguous().data_ptr<double>(), n * d * sizeof(double));
-  std::memcpy(g2.Data(), z2.grad().contiguous().data_ptr<double>(), n * d * sizeof(double));
+  std::memcpy(g1.Data(), r.grad1.data(), n * d * sizeof(double));
+  std::memcpy(g2.Data(), r.grad2.data(), n * d * sizeof(double));
   out.Set("grad1", g1);
   out.Set("grad2", g2);
   return out;
@@ -361,7 +399,25 @@ Napi::Value NtXentDebug(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+/** threadAudit() → {onCompute, offCompute, offNames, threadChanges}: where engine work ran. */
+Napi::Value ThreadAuditInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& a = threadAudit();
+  auto o = Napi::Object::New(env);
+  o.Set("onCompute", Napi::Number::New(env, static_cast<double>(a.onCompute.load())));
+  o.Set("offCompute", Napi::Number::New(env, static_cast<double>(a.offCompute.load())));
+  auto names = Napi::Array::New(env);
+  {
+    std::lock_guard<std::mutex> lock(a.mu);
+    for (size_t i = 0; i < a.offNames.size(); ++i) names.Set(static_cast<uint32_t>(i), a.offNames[i]);
+  }
+  o.Set("offNames", names);
+  o.Set("threadChanges", Napi::Number::New(env, static_cast<double>(Process().ThreadChanges())));
+  return o;
+}
+
 void RegisterEngine(Napi::Env env, Napi::Object exports) {
+  exports.Set("threadAudit", Napi::Function::New(env, ThreadAuditInfo, "threadAudit"));
   exports.Set("Engine", EngineWrap::Define(env));
   exports.Set("readCheckpointMeta", Napi::Function::New(env, ReadCheckpointMeta, "readCheckpointMeta"));
   exports.Set("ntXentDebug", Napi::Function::New(env, NtXentDebug, "ntXentDebug"));

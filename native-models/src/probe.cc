@@ -2,13 +2,14 @@
 
 #include "engine.h"
 #include "losses.h"
+#include "thread_audit.h"
 
 namespace F = torch::nn::functional;
 
 namespace spact {
 
 Probe::Probe(ProbeConfig cfg) : cfg_(std::move(cfg)), rng_(static_cast<uint64_t>(cfg_.seed) * 0x2545F4914F6CDD1DULL + 7) {
-  if (cfg_.threads > 0) at::set_num_threads(static_cast<int>(cfg_.threads));
+  recordThread("Probe::Probe");  // the thread count is applied by the caller (compute_thread.h)
   device_ = resolveDevice(cfg_.device);
   torch::manual_seed(static_cast<uint64_t>(cfg_.seed));
   if (cfg_.numOutputs < 1) throw BadInputError("a probe needs at least one output");
@@ -79,6 +80,7 @@ torch::Tensor Probe::forwardClips(const torch::Tensor& x, bool training) {
 }
 
 double Probe::train(const torch::Tensor& framesU8, const torch::Tensor& targets) {
+  recordThread("Probe::train");
   if (r3d_) r3d_->train();
   if (resnet_) resnet_->train(), head_->train();
   if (mlp_) mlp_->train();
@@ -102,6 +104,7 @@ double Probe::train(const torch::Tensor& framesU8, const torch::Tensor& targets)
 }
 
 torch::Tensor Probe::predict(const torch::Tensor& framesU8) {
+  recordThread("Probe::predict");
   torch::NoGradGuard ng;
   if (r3d_) r3d_->eval();
   if (resnet_) resnet_->eval(), head_->eval();

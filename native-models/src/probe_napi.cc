@@ -1,5 +1,5 @@
 // N-API surface of the evaluation probes: `new Probe(config)`, `train(batch)` and
-// `predict(batch)` returning promises, run on the probe's own compute thread.
+// `predict(batch)` returning promises, run on the process's compute thread (compute_thread.h).
 #include <napi.h>
 
 #include "compute_thread.h"
@@ -40,7 +40,7 @@ torch::Tensor framesArg(const Napi::Object& o) {
   if (n <= 0 || t <= 0 || h <= 0 || w <= 0 || static_cast<int64_t>(f.ElementLength()) != n * t * h * w * 3) {
     throw Napi::RangeError::New(env, "[bad-input] batch.frames does not hold n*t*h*w*3 bytes");
   }
-  return torch::from_blob(f.Data(), {n, t, h, w, 3}, torch::kUInt8).clone();
+  return CopyToTensor(f.Data(), f.ByteLength(), {n, t, h, w, 3}, torch::kUInt8);
 }
 
 class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
@@ -53,7 +53,8 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "[bad-input] new Probe(config)");
     try {
-      probe_ = std::make_shared<Probe>(parseProbeConfig(info[0].As<Napi::Object>()));
+      auto cfg = parseProbeConfig(info[0].As<Napi::Object>());
+      probe_ = CallOn(cfg.threads, [cfg]() { return std::make_shared<Probe>(cfg); });
     } catch (const std::exception& e) {
       throw Napi::Error::New(env, kindMessage(e));
     }
@@ -63,7 +64,7 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
   Napi::Value Run(const Napi::CallbackInfo& info, std::function<TaskResult()> task) {
     bool expected = false;
     if (!busy_->compare_exchange_strong(expected, true)) throw Napi::Error::New(info.Env(), "[busy] the probe is busy");
-    return RunOn(info.Env(), *thread_, busy_, std::move(task));
+    return RunOn(info.Env(), busy_, probe_->config().threads, std::move(task));
   }
 
   Napi::Value Train(const Napi::CallbackInfo& info) {
@@ -79,20 +80,22 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
           static_cast<int64_t>(tv.As<Napi::Float32Array>().ElementLength()) != n * k) {
         throw Napi::TypeError::New(env, "[bad-input] targets must be a Float32Array of n*numOutputs");
       }
-      targets = torch::from_blob(tv.As<Napi::Float32Array>().Data(), {n, k}, torch::kFloat32).clone();
+      auto ta = tv.As<Napi::Float32Array>();
+      targets = CopyToTensor(ta.Data(), ta.ByteLength(), {n, k}, torch::kFloat32);
     } else {
       if (!tv.IsTypedArray() || tv.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
           static_cast<int64_t>(tv.As<Napi::Int32Array>().ElementLength()) != n) {
         throw Napi::TypeError::New(env, "[bad-input] targets must be an Int32Array of n class indices");
       }
-      targets = torch::from_blob(tv.As<Napi::Int32Array>().Data(), {n}, torch::kInt32).to(torch::kLong);
-      if (targets.min().item<int64_t>() < 0 || targets.max().item<int64_t>() >= k) {
-        throw Napi::RangeError::New(env, "[bad-input] target class out of range");
+      auto ta = tv.As<Napi::Int32Array>();
+      std::vector<int64_t> classes(ta.Data(), ta.Data() + n);
+      for (auto c : classes) {
+        if (c < 0 || c >= k) throw Napi::RangeError::New(env, "[bad-input] target class out of range");
       }
+      targets = CopyToTensor(classes.data(), classes.size() * sizeof(int64_t), {n}, torch::kLong);
     }
     auto p = probe_;
     return Run(info, [p, frames, targets]() {
-      if (p->config().threads > 0) at::set_num_threads(static_cast<int>(p->config().threads));
       TaskResult r;
       r.kind = TaskResult::kStats;
       r.stats["loss"] = p->train(frames, targets);
@@ -105,7 +108,6 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
     auto frames = framesArg(info[0].As<Napi::Object>());
     auto p = probe_;
     return Run(info, [p, frames]() {
-      if (p->config().threads > 0) at::set_num_threads(static_cast<int>(p->config().threads));
       TaskResult r;
       r.kind = TaskResult::kFloats;
       r.tensor = p->predict(frames).to(torch::kFloat32).contiguous();
@@ -115,7 +117,6 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
 
   std::shared_ptr<Probe> probe_;
   std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
-  std::unique_ptr<ComputeThread> thread_ = std::make_unique<ComputeThread>();
 };
 
 }  // namespace

@@ -130,10 +130,12 @@ torch::Tensor photometric(const torch::Tensor& x, std::mt19937_64& rng) {
 
 Stats Engine::roomInit(const Batch& b, bool updateU, bool updateB) {
   checkBatch(b, false, false);
+  Stats s, ms;
+  PhaseClock clock(profile_, device_, ms);
   auto x = prepare(b, false).frames.select(1, 0);
   auto target = b.heatmaps.to(device_);
   auto boxes = b.boxes.to(device_);
-  Stats s;
+  clock.mark("copies");
   if (updateU) {
     // The student learns what the pretrained judges saw on the raw frames.
     fU->train();
@@ -142,12 +144,16 @@ Stats Engine::roomInit(const Batch& b, bool updateU, bool updateB) {
       torch::NoGradGuard ng;
       xa = photometric(x, rng_);
     }
+    clock.mark("augment");
     auto lu = utilityLoss(fU->forward(xa), target);
+    clock.mark("fU_fwd");
     s["loss_T"] = lu.item<double>();
     checkFinite(s, "student init");
     optU_->zero_grad();
     lu.backward();
+    clock.mark("fU_bwd");
     optU_->step();
+    clock.mark("optimizer");
   }
   if (updateB) {
     torch::Tensor a;
@@ -156,20 +162,27 @@ Stats Engine::roomInit(const Batch& b, bool updateU, bool updateB) {
       fA->eval();
       a = fA->forward(x);
     }
+    clock.mark("fA_fwd");
     fBid->train();
     projId->train();
     auto lb = identityLoss(a, boxes);
+    clock.mark("fBid_fwd");
     s["loss_B"] = lb.item<double>();
     checkFinite(s, "identity budget init");
     optBid_->zero_grad();
     lb.backward();
+    clock.mark("fBid_bwd");
     optBid_->step();
+    clock.mark("optimizer");
   }
+  s.insert(ms.begin(), ms.end());
   return s;
 }
 
 Stats Engine::roomStepA(const Batch& b) {
   checkBatch(b, false, false);
+  Stats s, ms;
+  PhaseClock clock(profile_, device_, ms);
   auto x = prepare(b, false).frames.select(1, 0);
   auto target = b.heatmaps.to(device_);
   auto boxes = b.boxes.to(device_);
@@ -180,11 +193,14 @@ Stats Engine::roomStepA(const Batch& b) {
   BatchStatsNoUpdate frozen{fBid.get(), projId.get()};
   NoWeightGrad frozenU(fU->parameters());
   NoWeightGrad frozenB(identityParameters());
-  Stats s;
+  clock.mark("copies");
   {
     auto a = fA->forward(x);
+    clock.mark("fA_fwd");
     auto lu = utilityLoss(fU->forward(a), target);
+    clock.mark("fU_fwd");
     auto lb = identityLoss(a, boxes);
+    clock.mark("fBid_fwd");
     auto loss = lu - cfg_.omegaId * lb;
     if (cfg_.structureWeight > 0) {
       auto ls = structureLoss(a, x);
@@ -195,10 +211,13 @@ Stats Engine::roomStepA(const Batch& b) {
     s["loss_B"] = lb.item<double>();
     s["l1"] = l1Loss(a.detach(), x).item<double>();
     checkFinite(s, "room step 1");
+    clock.mark("stats");
     optA_->zero_grad();
-    loss.backward();
+    backwardIntoA(a, lu, lb, cfg_.omegaId, loss, clock, "fU_bwd", "fBid_bwd", cfg_.structureWeight > 0);
     optA_->step();
+    clock.mark("optimizer");
   }
+  s.insert(ms.begin(), ms.end());
   return s;
 }
 
@@ -206,23 +225,29 @@ Stats Engine::roomStepB(const Batch& b) {
   // The identity budget keeps learning to link people on f_A's output; the student only when it
   // adapts (otherwise it stays the natural-image judge it was trained as).
   checkBatch(b, false, false);
+  Stats s, ms;
+  PhaseClock clock(profile_, device_, ms);
   auto x = prepare(b, false).frames.select(1, 0);
+  clock.mark("copies");
   torch::Tensor a;
   {
     torch::NoGradGuard ng;
     fA->eval();
     a = fA->forward(x);
   }
-  Stats s;
+  clock.mark("fA_fwd");
   if (!cfg_.freezeBudget) {
     fBid->train();
     projId->train();
     auto lb = identityLoss(a, b.boxes.to(device_));
+    clock.mark("fBid_fwd");
     s["loss_B"] = lb.item<double>();
     checkFinite(s, "room step 2");
     optBid_->zero_grad();
     lb.backward();
+    clock.mark("fBid_bwd");
     optBid_->step();
+    clock.mark("optimizer");
   }
   if (cfg_.adaptStudent) {
     fU->train();
@@ -232,7 +257,9 @@ Stats Engine::roomStepB(const Batch& b) {
     optU_->zero_grad();
     lu.backward();
     optU_->step();
+    clock.mark("fU_train");
   }
+  s.insert(ms.begin(), ms.end());
   return s;
 }
 

@@ -1,9 +1,13 @@
 #pragma once
 // Guards used by the training steps (engine.cc, room.cc): frozen networks keep their running
-// statistics and get no weight gradients while a step runs through them.
+// statistics and get no weight gradients while a step runs through them; a clock for profiling.
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <initializer_list>
+#include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -47,6 +51,30 @@ class NoWeightGrad {
 
  private:
   std::vector<torch::Tensor> params_;
+};
+
+/**
+ * Wall time of the phases of one step, added to its stats as `ms_<phase>` when profiling is on
+ * (bench:engine's per-phase split); a no-op otherwise. On CUDA it synchronises at each mark, so
+ * profiled steps are slower there; off by default.
+ */
+class PhaseClock {
+ public:
+  PhaseClock(bool on, const torch::Device& device, std::map<std::string, double>& out)
+      : on_(on), cuda_(device.is_cuda()), out_(out), last_(std::chrono::steady_clock::now()) {}
+  bool on() const { return on_; }
+  void mark(const char* phase) {
+    if (!on_) return;
+    if (cuda_) torch::cuda::synchronize();
+    const auto now = std::chrono::steady_clock::now();
+    out_[std::string("ms_") + phase] += std::chrono::duration<double, std::milli>(now - last_).count();
+    last_ = now;
+  }
+
+ private:
+  bool on_, cuda_;
+  std::map<std::string, double>& out_;
+  std::chrono::steady_clock::time_point last_;
 };
 
 }  // namespace spact

@@ -76,6 +76,8 @@ export class SpactEngine {
   loadAnonymizer = (file: string) => wrap(() => this.native.load(file, true, true));
   describe = () => this.native.describe();
   fingerprint = () => this.native.fingerprint();
+  /** Profiling (bench:engine): each step's stats then carry ms_<phase> wall times. */
+  setProfiling = (on: boolean) => this.native.setProfiling(on);
   setLearningRate = (which: 'A' | 'T' | 'B', lr: number) => {
     try {
       this.native.setLearningRate(which, lr);

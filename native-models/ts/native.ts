@@ -40,6 +40,8 @@ export interface NativeEngine {
   load(path: string, weightsOnly?: boolean, onlyAnonymizer?: boolean): Promise<string>;
   fingerprint(): { fA: number; fT: number; fB: number };
   setLearningRate(which: 'A' | 'T' | 'B', lr: number): void;
+  /** Steps add the wall time of their phases to their stats as ms_<phase> (bench:engine). */
+  setProfiling(on: boolean): void;
   describe(): { device: string; parameters: { fA: number; fT: number; fB: number }; divisor: number; threads: number };
 }
 
@@ -58,9 +60,12 @@ export interface NativeAddon {
   ): { loss: number; grad1: Float64Array; grad2: Float64Array };
   benchMinimax(
     config: Record<string, unknown>,
-    opts: { variant: 'bare' | 'naive'; iterations: number; n: number; t: number; h: number; w: number },
+    opts: { variant: 'bare'; iterations: number; n: number; t: number; h: number; w: number },
   ): Promise<number>;
   benchGemm(size: number, iterations: number, threads: number, via?: 'mm' | 'conv'): Promise<number>;
+  /** Where engine and probe work ran: entry points on / off the process's compute thread, the
+   *  first few names seen off it, and how often the thread count was changed. */
+  threadAudit(): { onCompute: number; offCompute: number; offNames: string[]; threadChanges: number };
 }
 
 export class NativeEngineMissingError extends Error {
