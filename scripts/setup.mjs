@@ -16,8 +16,10 @@ const quiet = args.has('--quiet');
 
 // System packages the project needs on Debian: libtorch for the engine (unless LIBTORCH points at
 // another build, e.g. CUDA), OpenBLAS so BLAS paths are not the 4.5 GFLOP/s reference BLAS,
-// Chromium for browser mode and e2e tests, Xvfb for running a window where no display exists.
-const APT_PACKAGES = ['libtorch-dev', 'libopenblas0', 'chromium', 'xvfb'];
+// Chromium for browser mode and e2e tests, Xvfb for running a window where no display exists,
+// PyTorch (the same libtorch) for bench:engine's same-work reference and its test
+// (bench/torch-reference.py, test/unit/torch-reference.test.ts).
+const APT_PACKAGES = ['libtorch-dev', 'libopenblas0', 'chromium', 'xvfb', 'python3-torch'];
 
 function log(msg) {
   if (!quiet) process.stderr.write(`[setup] ${msg}\n`);
