@@ -141,6 +141,8 @@ export function runTorchReference(opts: {
   warmup?: number;
   config?: Record<string, unknown>;
   shape?: { n: number; t: number; h: number; w: number };
+  /** Start from an engine checkpoint (Engine::save) instead of PyTorch's default init. */
+  weights?: string;
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
 }): Promise<TorchReferenceTiming> {
@@ -148,6 +150,7 @@ export function runTorchReference(opts: {
   args.push('--iterations', String(opts.iterations), '--warmup', String(opts.warmup ?? 3));
   if (opts.config) args.push('--config', JSON.stringify(opts.config));
   if (opts.shape) args.push('--shape', JSON.stringify(opts.shape));
+  if (opts.weights) args.push('--weights', opts.weights);
   return runPython(args, childEnv(opts.env), opts.timeoutMs ?? 600_000) as Promise<TorchReferenceTiming>;
 }
 
