@@ -1,26 +1,37 @@
-// `npm run bench:adapt [-- --preset small|tiny] [--base RUN_DIR] [--steps N] [--variants NAME,…]`: room adaptation
-// measured on SynthRoom's held-out "new room" split. The base model (the SynthRoom model, or
+// `npm run bench:adapt [-- --preset small|tiny] [--base RUN_DIR] [--steps N] [--variants NAME,…]
+//   [--room FILE [--room-steps N] [--room-size N|auto]]`: room adaptation measured on SynthRoom's
+// held-out "new room" split. The base model (the SynthRoom model, or
 // --base) is fine-tuned on the new room's training clips with their labels removed — no privacy
 // and no action labels, as an operator would have — then base and fine-tuned anonymizers are
 // evaluated with the paper's protocol on the new room (fresh action model and attackers trained on
 // its anonymized training clips, tested on its test clips). One fine-tune per variant (the
 // distillation teacher's input: raw clips, or clips through the frozen base f_A; f_A's minimax
-// rate), at the same budget and seed; one is selected on the validation split.
+// rate), at the same budget and seed; one is selected on the validation split. Each fine-tune's
+// wall time is split by phase (the run's timings.json). --room FILE adds the real-footage recipe:
+// finetune() with the room recipe on FILE from the default model, its time split from sampling and
+// the judges' pseudo-label pass to the checkpoint selection on held-out footage.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { Judges } from '../electron/core/privacy-audit/judges.js';
+import { FINETUNE_PHASES, finetune, ROOM_DEFAULT_STEPS } from '../electron/core/training/finetune.js';
 import {
   ClipDataset,
   ClipDatasetWriter,
   deepMerge,
+  defaultModelDir,
   synthroomModelDir,
   evaluate,
+  fileSha256,
   generateSynthRoom,
   readCheckpointMeta,
+  readRunTimings,
   resolveCheckpointPath,
   train,
+  TRAIN_PHASES,
   type EvalResult,
+  type RunTimings,
   type TrainConfigOverrides,
   type SynthPreset,
 } from '../native-models/ts/index.js';
@@ -49,6 +60,14 @@ const VARIANTS: Record<string, { label: string; overrides: TrainConfigOverrides 
     overrides: { distill: { teacher: 'anonymized', adaptT: true }, minimax: { lrA: 1e-3 } },
   },
 };
+const roomFootage = arg('--room') ? path.resolve(arg('--room')!) : null;
+const roomSteps = Number(arg('--room-steps') ?? ROOM_DEFAULT_STEPS);
+const roomSizeArg = arg('--room-size') ?? 'auto';
+const roomSize = roomSizeArg === 'auto' ? ('auto' as const) : Number(roomSizeArg);
+if (roomFootage && !fs.existsSync(roomFootage)) throw new Error(`--room: ${roomFootage} not found`);
+if (!(Number.isInteger(roomSteps) && roomSteps >= 1)) throw new Error('--room-steps must be a positive integer');
+if (roomSize !== 'auto' && !(Number.isInteger(roomSize) && roomSize >= 112))
+  throw new Error('--room-size must be auto or an integer ≥ 112');
 const variants = (arg('--variants') ?? Object.keys(VARIANTS).join(',')).split(',');
 for (const v of variants) {
   if (!VARIANTS[v]) throw new Error(`--variants: unknown variant "${v}" (${Object.keys(VARIANTS).join(', ')})`);
@@ -117,6 +136,43 @@ async function finetuned(name: string): Promise<string> {
   return file;
 }
 
+// ---- where a fine-tune's wall time goes (each run's timings.json) ----
+type PhaseName = (typeof FINETUNE_PHASES)[number];
+const PHASE_HEADERS: Record<PhaseName, string> = {
+  prepare: 'prepare',
+  sample: 'sampling',
+  label: 'pseudo-labels',
+  load: 'load',
+  initA: 'init f_A',
+  initTB: 'init f_T·f_B',
+  minimax: 'minimax',
+  eval: 'evaluations',
+  checkpoint: 'checkpoints',
+  select: 'selection',
+};
+const phaseValue = (t: RunTimings, p: PhaseName) => t.total.phaseSeconds[p] ?? 0;
+const otherSeconds = (t: RunTimings) =>
+  Math.max(0, t.total.wallSeconds - Object.values(t.total.phaseSeconds).reduce((a, b) => a + b, 0));
+const secondsCell = (v: number, total: number) =>
+  `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} s${total > 0 ? ` (${((100 * v) / total).toFixed(0)}%)` : ''}`;
+/** One row: the phases asked for, what no phase holds (logging, progress), the wall time. */
+const phaseRow = (label: string, t: RunTimings | null, phases: readonly PhaseName[]): string[] =>
+  t
+    ? [
+        label,
+        ...phases.map((p) => secondsCell(phaseValue(t, p), t.total.wallSeconds)),
+        secondsCell(otherSeconds(t), t.total.wallSeconds),
+        `${(t.total.wallSeconds / 60).toFixed(1)} min`,
+      ]
+    : [label, ...phases.map(() => '–'), '–', '– (run before phases were timed)'];
+const logSplit = (name: string, t: RunTimings | null) => {
+  if (!t) return;
+  const parts = FINETUNE_PHASES.filter((p) => phaseValue(t, p) > 0).map(
+    (p) => `${PHASE_HEADERS[p]} ${phaseValue(t, p).toFixed(1)} s`,
+  );
+  log(`  ${name}: ${t.total.wallSeconds.toFixed(1)} s — ${parts.join(', ')}, other ${otherSeconds(t).toFixed(1)} s`);
+};
+
 /** Fresh probes trained on the new room's anonymized training clips, tested on `split`. */
 async function evalOn(name: string, anonymizer: string, split: 'val' | 'test'): Promise<EvalResult> {
   const file = path.join(cache, split === 'test' ? `eval-${name}.json` : `eval-${name}-val.json`);
@@ -148,7 +204,70 @@ const rowOf = async (name: string, anonymizer: string): Promise<Row> => ({
 const rawRow = await rowOf('raw', 'raw');
 const baseRow = await rowOf('base', base);
 const tuned: Row[] = [];
-for (const name of variants) tuned.push(await rowOf(`finetuned-${name}`, await finetuned(name)));
+const timings: Record<string, RunTimings | null> = {};
+for (const name of variants) {
+  const file = await finetuned(name);
+  timings[name] = readRunTimings(path.dirname(file));
+  logSplit(name, timings[name]);
+  tuned.push(await rowOf(`finetuned-${name}`, file));
+}
+
+// ---- the real-footage recipe: finetune() with the room recipe, as the app runs it ----
+interface RoomRun {
+  footage: string;
+  steps: number;
+  size: number | 'auto';
+  workingSize: number | null;
+  judgesLoadSeconds: number;
+  frames: number;
+  selection: boolean;
+  timings: RunTimings | null;
+}
+async function roomRun(footage: string): Promise<RoomRun> {
+  const baseModel = resolveCheckpointPath(defaultModelDir());
+  const key = `${fileSha256(footage).slice(0, 12)}-${fileSha256(baseModel).slice(0, 8)}-${roomSteps}-${roomSize}`;
+  const run = path.join(benchDir, '.cache', `adapt-room-${key}`);
+  const summary = path.join(run, 'bench-room.json');
+  if (fs.existsSync(summary)) return JSON.parse(fs.readFileSync(summary, 'utf8')) as RoomRun;
+  fs.rmSync(run, { recursive: true, force: true });
+  const since = performance.now();
+  const judges = await Judges.load();
+  const judgesLoadSeconds = (performance.now() - since) / 1000;
+  log(
+    `room recipe: fine-tuning the default model on ${path.basename(footage)} (${roomSteps} steps, size ${roomSize})…`,
+  );
+  const r = await finetune({
+    footage: [footage],
+    base: baseModel,
+    out: run,
+    recipe: 'room',
+    steps: roomSteps,
+    size: roomSize,
+    judges,
+    // Pseudo-labels are labelled anew (a shared cache would hide the labelling time).
+    cacheDir: path.join(run, 'judges-cache'),
+    overrides: { threads },
+    onStatus: (m) => log(`  ${m}`),
+    onWarning: (w) => log(`  warning: ${w}`),
+  });
+  const manifest = JSON.parse(fs.readFileSync(path.join(run, 'footage-data', 'room.json'), 'utf8')) as {
+    frames: number;
+  };
+  const result: RoomRun = {
+    footage,
+    steps: roomSteps,
+    size: roomSize,
+    workingSize: r.workingSize ?? null,
+    judgesLoadSeconds,
+    frames: manifest.frames,
+    selection: Boolean(r.selection),
+    timings: readRunTimings(run),
+  };
+  writeJsonAtomic(summary, result);
+  return result;
+}
+const roomRecipe = roomFootage ? await roomRun(roomFootage) : null;
+if (roomRecipe) logSplit('room recipe', roomRecipe.timings);
 
 const person = (r: EvalResult) => r.groups.person?.privacy_cmap ?? Number.NaN;
 const room = (r: EvalResult) => r.groups.room?.privacy_cmap ?? Number.NaN;
@@ -156,6 +275,8 @@ const room = (r: EvalResult) => r.groups.room?.privacy_cmap ?? Number.NaN;
 // cMAP among the variants whose action top-1 stays within 2 points of the base model's.
 const eligible = tuned.filter((r) => r.val.action_top1 >= baseRow.val.action_top1 - 0.02);
 const selected = eligible.sort((x, y) => person(x.val) - person(y.val))[0] ?? null;
+/** The phases a SynthRoom fine-tune of a trained base goes through (it has no f_A init). */
+const SYNTH_PHASES = TRAIN_PHASES.filter((p) => p !== 'initA');
 const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : (100 * v).toFixed(1));
 const points = (a: number, b: number) => (100 * (a - b)).toFixed(1);
 const labelOf = (row: Row) =>
@@ -208,7 +329,36 @@ Fine-tuned minus base on the test split (points): ${tuned
 
 Selection (validation split only): the lowest person cMAP among variants whose action top-1 is within
 2 points of the base model's: ${selected ? labelOf(selected) : 'none qualifies'}.
-`;
+
+Fine-tune wall time by phase (${threads} threads; each run's \`timings.json\`): load = data, networks and
+base weights; init f_T·f_B = f_B learning the room (and f_T, when adapted) before the minimax;
+evaluations and checkpoints are those made during the run; other = logging and progress. The
+footage here is already clips at the model's size: no sampling and no pseudo-labels.
+
+${mdTable(
+  ['fine-tune', ...SYNTH_PHASES.map((p) => PHASE_HEADERS[p]), 'other', 'total'],
+  variants.map((v) => phaseRow(VARIANTS[v]!.label, timings[v] ?? null, SYNTH_PHASES)),
+)}
+${
+  roomRecipe
+    ? `
+Real-footage recipe: \`finetune()\` with the room recipe (\`--room ${path.relative(process.cwd(), roomRecipe.footage)}\`), the
+default model as base, ${roomRecipe.steps} minimax steps, working size ${roomRecipe.size === 'auto' ? `auto → ${roomRecipe.workingSize} px` : `${roomRecipe.size} px`},
+${roomRecipe.frames} frames labelled afresh (no cached pseudo-labels${roomRecipe.timings ? `: ${((roomRecipe.timings.total.phaseSeconds.label ?? 0) / roomRecipe.frames).toFixed(2)} s per frame` : ''}), ${roomRecipe.selection ? 'checkpoint chosen on held-out footage' : 'no held-out part (footage under 12 s): no selection'}.
+prepare = checks and measuring the people for the working size; sampling = decoding and writing
+the frames (waiting for the decoder); pseudo-labels = the person and pose judges and tracking on
+every frame; init f_A = the identity init of a new f_A (none from a trained base); init f_T·f_B =
+the utility student f_U and the identity budget f_Bid learning the room; selection = the privacy
+audit of each snapshot and the base on held-out footage. The judges' loading (${roomRecipe.judgesLoadSeconds.toFixed(1)} s,
+once per app session) is not in the table.
+
+${mdTable(
+  ['fine-tune', ...FINETUNE_PHASES.map((p) => PHASE_HEADERS[p]), 'other', 'total'],
+  [phaseRow('room recipe', roomRecipe.timings, FINETUNE_PHASES)],
+)}
+`
+    : ''
+}`;
 writeResults(`adapt-${preset}`, md, {
   context: ctx,
   preset,
@@ -217,5 +367,7 @@ writeResults(`adapt-${preset}`, md, {
   variants: Object.fromEntries(variants.map((v) => [v, VARIANTS[v]])),
   selected: selected?.name ?? null,
   rows: [rawRow, baseRow, ...tuned],
+  timings,
+  room: roomRecipe,
 });
 log('done');

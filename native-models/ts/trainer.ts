@@ -81,6 +81,26 @@ export interface MetricsLine {
 
 export type StopReason = 'budget' | 'thBMax' | 'cancelled';
 
+/**
+ * Wall time of one train() call by phase, seconds. The phases do not overlap, so they sum to at
+ * most the call's wall time; the rest is logging, progress callbacks and the config.
+ */
+export interface TrainPhaseSeconds {
+  /** Opening the data, building the networks, loading the base or resumed weights. */
+  load: number;
+  /** Training steps (reading the batch included) of each phase: f_A's identity init (Eq. 6)… */
+  initA: number;
+  /** … f_T/f_B's init (Eq. 7–8; room runs: the student f_U and the identity budget f_Bid) … */
+  initTB: number;
+  /** … and the minimax (step 1 + step 2). */
+  minimax: number;
+  /** Validation evaluations, the final one included. */
+  eval: number;
+  /** Checkpoints written, snapshots included. */
+  checkpoint: number;
+}
+export const TRAIN_PHASES = ['load', 'initA', 'initTB', 'minimax', 'eval', 'checkpoint'] as const;
+
 export interface TrainResult {
   run: string;
   checkpoint: string;
@@ -89,6 +109,71 @@ export interface TrainResult {
   stopReason: StopReason;
   final: { loss_T: number; loss_B: number; l1: number; acc_T: number };
   config: TrainConfig;
+  /** Where this call's time went (a resumed run: this call only; the run's total is in TIMINGS_FILE). */
+  phaseSeconds: TrainPhaseSeconds;
+  /** This call's wall time, seconds. */
+  wallSeconds: number;
+}
+
+/** A run folder's record of where its wall time went, one session per call (a resume adds one). */
+export const TIMINGS_FILE = 'timings.json';
+export interface TimingsSession {
+  /** train(), or finetune() (whose record holds its own train() call's phases). */
+  by: 'train' | 'finetune';
+  resumed: boolean;
+  startedAt: string;
+  wallSeconds: number;
+  phaseSeconds: Record<string, number>;
+}
+export interface RunTimings {
+  format: 'spact-timings-v1';
+  sessions: TimingsSession[];
+  /** Sums over the sessions. */
+  total: { wallSeconds: number; phaseSeconds: Record<string, number> };
+}
+
+/** The run's TIMINGS_FILE, or null (none, or unreadable: a run of an older version). */
+export function readRunTimings(runDir: string): RunTimings | null {
+  try {
+    const t = JSON.parse(fs.readFileSync(path.join(runDir, TIMINGS_FILE), 'utf8')) as RunTimings;
+    return t.format === 'spact-timings-v1' && Array.isArray(t.sessions) ? t : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Adds a session to the run's TIMINGS_FILE (`replaceLast`: a finetune() replaces the record of the
+ * train() call it made, which its own record includes). Phases are rounded down and the wall time
+ * up to the millisecond, so the rounded phases still sum to at most the wall time.
+ */
+export function recordRunTimings(runDir: string, session: TimingsSession, opts: { replaceLast?: boolean } = {}): void {
+  const round = (s: TimingsSession): TimingsSession => ({
+    ...s,
+    wallSeconds: Math.ceil(s.wallSeconds * 1000) / 1000,
+    phaseSeconds: Object.fromEntries(
+      Object.entries(s.phaseSeconds).map(([k, v]) => [k, Math.max(0, Math.floor(v * 1000) / 1000)]),
+    ),
+  });
+  const sessions = readRunTimings(runDir)?.sessions ?? [];
+  if (opts.replaceLast) sessions.pop();
+  sessions.push(round(session));
+  const phaseSeconds: Record<string, number> = {};
+  for (const s of sessions) {
+    for (const [k, v] of Object.entries(s.phaseSeconds)) phaseSeconds[k] = (phaseSeconds[k] ?? 0) + v;
+  }
+  const r3 = (v: number) => Math.round(v * 1000) / 1000;
+  const timings: RunTimings = {
+    format: 'spact-timings-v1',
+    sessions,
+    total: {
+      wallSeconds: r3(sessions.reduce((a, s) => a + s.wallSeconds, 0)),
+      phaseSeconds: Object.fromEntries(Object.entries(phaseSeconds).map(([k, v]) => [k, r3(v)])),
+    },
+  };
+  const file = path.join(runDir, TIMINGS_FILE);
+  fs.writeFileSync(`${file}.tmp-${process.pid}`, `${JSON.stringify(timings, null, 2)}\n`);
+  fs.renameSync(`${file}.tmp-${process.pid}`, file);
 }
 
 export class RunError extends Error {
@@ -111,6 +196,9 @@ function meanStats(all: StepStats[]): StepStats {
 }
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const startedAt = new Date().toISOString();
+  const t0 = performance.now();
+  const seconds: TrainPhaseSeconds = { load: 0, initA: 0, initTB: 0, minimax: 0, eval: 0, checkpoint: 0 };
   const warn = opts.onWarning ?? (() => undefined);
   const runDir = path.resolve(opts.out);
   const checkpointPath = path.join(runDir, CHECKPOINT_FILE);
@@ -222,11 +310,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       return data.read('train', trainBatches.indices(k), k);
     };
     const evaluate = async (): Promise<StepStats> => {
+      const since = performance.now();
       const all: StepStats[] = [];
       for (const [k, idx] of evalIndices.entries()) all.push(await engine.evaluate(data.read(evalSplit, idx, k)));
+      seconds.eval += (performance.now() - since) / 1000;
       return meanStats(all);
     };
     const checkpoint = async () => {
+      const since = performance.now();
       const meta: CheckpointMeta = {
         format: 'spact-run-v1',
         kind,
@@ -238,6 +329,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         createdAt: new Date().toISOString(),
       };
       await saveCheckpoint(engine, checkpointPath, meta);
+      seconds.checkpoint += (performance.now() - since) / 1000;
     };
     const enterPhase = async (phase: Phase) => {
       state.phase = phase;
@@ -282,6 +374,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const dueEval = () => state.phaseStep % config.eval.every === 0;
     const dueCheckpoint = () => state.step % config.checkpoint.every === 0;
 
+    seconds.load = (performance.now() - t0) / 1000;
     try {
       // ---- phase 1: f_A ← identity, by L1 reconstruction until validation L1 ≤ thA0 (Eq. 6) ----
       while (state.phase === 'init-A') {
@@ -295,6 +388,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           break;
         }
         const [stats, ms] = await timed(() => engine.initA(nextBatch()));
+        seconds.initA += ms / 1000;
         state.step++;
         state.phaseStep++;
         const val = dueEval() ? await evaluate() : undefined;
@@ -320,6 +414,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         const [stats, ms] = await timed(() =>
           engine.initTB(nextBatch(), { updateT: !state.doneT, updateB: !state.doneB }),
         );
+        seconds.initTB += ms / 1000;
         state.step++;
         state.phaseStep++;
         const val = dueEval() ? await evaluate() : undefined;
@@ -349,6 +444,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         }
         const [s1, ms1] = await timed(() => engine.stepA(nextBatch())); // step 1: f_A, with f_T and f_B frozen
         const [s2, ms2] = await timed(() => engine.stepTB(nextBatch())); // step 2: f_T and f_B, next batch
+        seconds.minimax += (ms1 + ms2) / 1000;
         state.step++;
         state.phaseStep++;
         state.minimaxStep++;
@@ -363,10 +459,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         }
         if (config.checkpoint.snapshotEvery > 0 && state.minimaxStep % config.checkpoint.snapshotEvery === 0) {
           await checkpoint();
+          const since = performance.now();
           copyCheckpoint(
             checkpointPath,
             path.join(runDir, 'snapshots', `step-${String(state.minimaxStep).padStart(6, '0')}.pt`),
           );
+          seconds.checkpoint += (performance.now() - since) / 1000;
         } else if (dueCheckpoint()) await checkpoint();
       }
 
@@ -374,6 +472,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const final = await evaluate();
       metrics = { ...final };
       await checkpoint();
+      const wallSeconds = (performance.now() - t0) / 1000;
+      recordRunTimings(runDir, {
+        by: 'train',
+        resumed: Boolean(resumed),
+        startedAt,
+        wallSeconds,
+        phaseSeconds: { ...seconds },
+      });
       return {
         run: runDir,
         checkpoint: checkpointPath,
@@ -387,6 +493,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           acc_T: final.acc_T ?? Number.NaN,
         },
         config,
+        phaseSeconds: seconds,
+        wallSeconds,
       };
     } catch (err) {
       if (err instanceof NonFiniteLossError) {

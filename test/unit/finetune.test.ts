@@ -4,9 +4,16 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { encodeRgbToMp4 } from '../../electron/core/media/ffmpeg.js';
-import { finetune } from '../../electron/core/training/finetune.js';
-import { ClipDataset, mulberry32, readCheckpointMeta, SpactEngine } from '../../native-models/ts/index.js';
-import { spact } from '../helpers/cli.js';
+import { FINETUNE_PHASES, finetune } from '../../electron/core/training/finetune.js';
+import {
+  ClipDataset,
+  mulberry32,
+  readCheckpointMeta,
+  readRunTimings,
+  SpactEngine,
+} from '../../native-models/ts/index.js';
+import { Judges } from '../../electron/core/privacy-audit/judges.js';
+import { projectRoot, spact } from '../helpers/cli.js';
 import { toyClip, tmpDir } from '../helpers/toy-clips.js';
 import { tinyModel } from '../helpers/video.js';
 
@@ -31,6 +38,19 @@ function metricLines(run: string): Array<Record<string, number | string>> {
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l));
+}
+
+/** Every phase timed, none negative, and together no longer than the call. */
+function expectPhaseSplit(r: { phaseSeconds: object; wallSeconds: number }): void {
+  expect(Object.keys(r.phaseSeconds)).toEqual([...FINETUNE_PHASES]);
+  const values = Object.values(r.phaseSeconds) as number[];
+  for (const v of values) {
+    expect(Number.isFinite(v)).toBe(true);
+    expect(v).toBeGreaterThanOrEqual(0);
+  }
+  const sum = values.reduce((a, b) => a + b, 0);
+  expect(sum).toBeGreaterThan(0);
+  expect(sum).toBeLessThanOrEqual(r.wallSeconds);
 }
 
 describe('room adaptation (finetune)', () => {
@@ -76,6 +96,19 @@ describe('room adaptation (finetune)', () => {
       expect(l.distill as number).toBeLessThan(5);
     }
     expect(Number.isFinite(r.final.loss_T)).toBe(true);
+
+    // Where the fine-tune's time went: sampling, init, minimax…, in the result and in the run folder.
+    expectPhaseSplit(r);
+    expect(r.phaseSeconds.sample).toBeGreaterThan(0);
+    expect(r.phaseSeconds.initTB).toBeGreaterThan(0);
+    expect(r.phaseSeconds.minimax).toBeGreaterThan(0);
+    expect(r.phaseSeconds.label).toBe(0); // no pseudo-labels in this recipe
+    expect(r.phaseSeconds.select).toBe(0);
+    const timings = readRunTimings(out)!;
+    expect(timings.sessions).toHaveLength(1);
+    expect(timings.sessions[0]).toMatchObject({ by: 'finetune', resumed: false });
+    expectPhaseSplit(timings.total);
+    expect(timings.total.phaseSeconds.minimax).toBeCloseTo(r.phaseSeconds.minimax, 2);
   });
 
   it('resumes a cancelled fine-tune, and the CLI prints run/checkpoint/steps/final', async () => {
@@ -100,6 +133,15 @@ describe('room adaptation (finetune)', () => {
     const j = JSON.parse(r.stdout);
     expect(j).toMatchObject({ run: out, minimaxSteps: 6 });
     expect(typeof j.final.loss_B).toBe('number');
+    // The resumed call reports its own split; the run folder keeps both calls'.
+    expectPhaseSplit(j);
+    expectPhaseSplit(first);
+    const timings = readRunTimings(out)!;
+    expect(timings.sessions.map((s) => [s.by, s.resumed])).toEqual([
+      ['finetune', false],
+      ['finetune', true],
+    ]);
+    expect(timings.total.wallSeconds).toBeCloseTo(first.wallSeconds + j.wallSeconds, 1);
 
     const bad = await spact([
       'finetune',
@@ -142,4 +184,35 @@ describe('room adaptation (finetune)', () => {
     expect(teacherForRoom.code).toBe(2);
     expect(teacherForRoom.stderr).toMatch(/--teacher belongs to --recipe synthroom/);
   });
+  it('room recipe: the phase split covers sampling, the pseudo-label pass, init, minimax and the selection', async () => {
+    // Real pedestrians (768×576): 0–4 s to train on, 4–6 s held out to choose the checkpoint.
+    const excerpt = path.join(projectRoot, 'test/fixtures/footage/room-a-excerpt.mp4');
+    const out = path.join(tmpDir(), 'ft-room');
+    const r = await finetune({
+      footage: [excerpt],
+      base,
+      out,
+      recipe: 'room',
+      steps: 2,
+      size: 112,
+      fps: 5,
+      selection: { file: excerpt, startS: 4, endS: 6 },
+      judges: await Judges.load(),
+      cacheDir: path.join(out, 'cache'),
+      overrides: { threads: 2, init: { maxStepsTB: 2 } },
+    });
+    expect(r.selection).not.toBeNull();
+    expectPhaseSplit(r);
+    for (const p of ['sample', 'label', 'load', 'initTB', 'minimax', 'eval', 'checkpoint', 'select'] as const)
+      expect(r.phaseSeconds[p], p).toBeGreaterThan(0);
+    expect(r.phaseSeconds.initA).toBe(0); // a trained base brings its f_A
+    // Beside the run's other records (room-plan.json, selection.json, metrics.jsonl).
+    const timings = readRunTimings(out)!;
+    expect(timings.sessions).toHaveLength(1);
+    expect(timings.sessions[0]!.by).toBe('finetune');
+    expectPhaseSplit(timings.total);
+    expect(timings.total.phaseSeconds.label).toBeCloseTo(r.phaseSeconds.label, 2);
+    for (const f of ['room-plan.json', 'selection.json', 'metrics.jsonl'])
+      expect(fs.existsSync(path.join(out, f))).toBe(true);
+  }, 300_000);
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { readCheckpointMeta } from '../../native-models/ts/index.js';
+import { readCheckpointMeta, readRunTimings, TRAIN_PHASES } from '../../native-models/ts/index.js';
 import { projectRoot, spact, spactBin } from '../helpers/cli.js';
 import { makeToyDataset, tmpDir } from '../helpers/toy-clips.js';
 
@@ -38,6 +38,15 @@ describe('spact train', () => {
     expect(j).toMatchObject({ run: out, checkpoint: path.join(out, 'checkpoint.pt'), steps: 10, minimaxSteps: 4 });
     for (const k of ['loss_T', 'loss_B', 'l1']) expect(typeof j.final[k]).toBe('number');
     expect(fs.existsSync(path.join(out, 'metrics.jsonl'))).toBe(true);
+    // Where the time went: every phase ran (all three phases of a run from scratch), none
+    // negative, together within the call's wall time; the run folder keeps the same split.
+    expect(Object.keys(j.phaseSeconds)).toEqual([...TRAIN_PHASES]);
+    for (const p of TRAIN_PHASES) expect(j.phaseSeconds[p], p).toBeGreaterThan(0);
+    const sum = TRAIN_PHASES.reduce((a, p) => a + j.phaseSeconds[p], 0);
+    expect(sum).toBeLessThanOrEqual(j.wallSeconds);
+    const timings = readRunTimings(out)!;
+    expect(timings.sessions).toMatchObject([{ by: 'train', resumed: false }]);
+    expect(timings.total.wallSeconds).toBeCloseTo(j.wallSeconds, 2);
   });
 
   it('a killed run resumes from its last checkpoint to the same step count and config', async () => {

@@ -28,7 +28,9 @@ room's frames, utility by distillation from the frozen base action model; --teac
 teacher sees ("anonymized" by the base anonymizer, default, or "raw"), --labels adds operator-tagged
 actions: {"tags": [{"file": "cam1.mp4", "start": 12, "end": 14, "action": "fall"}]}.
 With --room, the room's library clips are the footage (and the room's working size the default).
---json prints {run, checkpoint, steps, final, workingSize, selection}.`,
+--json prints {run, checkpoint, steps, final, workingSize, selection, phaseSeconds, wallSeconds}
+(seconds by phase: prepare, sample, label, load, initA, initTB, minimax, eval, checkpoint, select;
+the run folder's timings.json keeps every call's split).`,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {
       footage: { type: 'string', multiple: true },

@@ -42,12 +42,13 @@ Trains on a dataset folder in the engine's format (manifest.json + one raw clip 
 \`spact synth\` writes one, see README "Dataset format"). Phases: identity init of f_A, init of
 f_T and f_B, then minimax until --steps iterations or the budget loss reaches th_Bmax.
 RUN_DIR receives checkpoint.pt (weights, optimizer state, resolved config, step, metrics),
-config.json, metrics.jsonl (one line per logged step) and snapshots/.
+config.json, metrics.jsonl (one line per logged step), timings.json (wall time by phase) and snapshots/.
   --preset     edge (CPU-sized, default) or paper (UNet 64…512, R3D-18, ResNet-50)
   --config     JSON file overriding preset keys (unknown keys are errors)
   --steps      minimax iterations (overrides minimax.steps; allowed with --resume)
   --resume     continue the run in RUN_DIR from its last checkpoint (architecture from the checkpoint)
-  --json       print {run, checkpoint, steps, minimaxSteps, stopReason, final} on stdout at the end
+  --json       print {run, checkpoint, steps, minimaxSteps, stopReason, final, phaseSeconds, wallSeconds}
+               on stdout at the end (the run folder's timings.json keeps every call's split)
 Ctrl+C stops after the current step and saves a checkpoint; --resume continues it.`,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {

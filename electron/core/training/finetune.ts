@@ -16,12 +16,15 @@ import {
   deepMerge,
   PRESETS,
   readCheckpointMeta,
+  recordRunTimings,
   resolveCheckpointPath,
   SELECTED_FILE,
   train,
+  TRAIN_PHASES,
   type DistillTeacher,
   type PresetName,
   type TrainConfigOverrides,
+  type TrainPhaseSeconds,
   type TrainProgress,
   type TrainResult,
 } from '../../../native-models/ts/index.js';
@@ -66,10 +69,55 @@ export interface FinetuneOptions {
   onStatus?: (m: string) => void;
 }
 
+/**
+ * Wall time of one finetune() call by phase, seconds: its train() call's phases (TrainPhaseSeconds)
+ * and the fine-tune's own. They do not overlap: they sum to at most `wallSeconds`.
+ */
+export interface FinetunePhaseSeconds extends TrainPhaseSeconds {
+  /** Checks, loading the judges, measuring the people for an 'auto' working size. */
+  prepare: number;
+  /** Decoding the footage and writing the training frames (synthroom: sampling the clips). */
+  sample: number;
+  /** room: the pseudo-label pass of the judges (people, tracks, poses); 0 when cached. */
+  label: number;
+  /** room: choosing the checkpoint on held-out footage (the privacy audit of each snapshot). */
+  select: number;
+}
+/** The phases in the order a fine-tune runs them. */
+export const FINETUNE_PHASES = ['prepare', 'sample', 'label', ...TRAIN_PHASES, 'select'] as const;
+
 export interface FinetuneResult extends TrainResult {
   /** room recipe: the audit of the held-out footage before (base) and after (candidates, chosen). */
   selection?: RoomSelection | null;
   workingSize?: number;
+  phaseSeconds: FinetunePhaseSeconds;
+}
+
+/** Times the fine-tune's own phases around its train() call, and records the whole in the run's
+ *  timings file (in place of the record its train() call wrote). */
+class FinetuneClock {
+  private readonly t0 = performance.now();
+  private readonly startedAt = new Date().toISOString();
+  private mark = performance.now();
+  readonly own = { prepare: 0, sample: 0, label: 0, select: 0 };
+  /** Adds the time since the last lap to `phase`. */
+  lap(phase: keyof FinetuneClock['own'] | null): void {
+    const now = performance.now();
+    if (phase) this.own[phase] += (now - this.mark) / 1000;
+    this.mark = now;
+  }
+  finish<R extends TrainResult>(result: R, out: string, resumed: boolean): R & { phaseSeconds: FinetunePhaseSeconds } {
+    const wallSeconds = (performance.now() - this.t0) / 1000;
+    const { prepare, sample, label, select } = this.own;
+    // In FINETUNE_PHASES order: train()'s phases sit between the labelling and the selection.
+    const phaseSeconds: FinetunePhaseSeconds = { prepare, sample, label, ...result.phaseSeconds, select };
+    recordRunTimings(
+      out,
+      { by: 'finetune', resumed, startedAt: this.startedAt, wallSeconds, phaseSeconds: { ...phaseSeconds } },
+      { replaceLast: true },
+    );
+    return { ...result, phaseSeconds, wallSeconds };
+  }
 }
 
 export const FOOTAGE_DATA_DIR = 'footage-data';
@@ -107,10 +155,13 @@ export function readTags(file: string): ActionTag[] {
   });
 }
 
-async function finetuneSynthRoom(opts: FinetuneOptions): Promise<TrainResult> {
-  const dataDir = path.join(path.resolve(opts.out), FOOTAGE_DATA_DIR);
+async function finetuneSynthRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
+  const clock = new FinetuneClock();
+  const out = path.resolve(opts.out);
+  const dataDir = path.join(out, FOOTAGE_DATA_DIR);
   if (opts.resume) {
-    return train({
+    clock.lap('prepare');
+    const result = await train({
       data: dataDir,
       out: opts.out,
       resume: true,
@@ -119,6 +170,7 @@ async function finetuneSynthRoom(opts: FinetuneOptions): Promise<TrainResult> {
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
     });
+    return clock.finish(result, out, true);
   }
   if (fs.existsSync(path.join(opts.out, 'checkpoint.pt'))) {
     throw new SpactError('conflict', `${opts.out} already holds a run; use --resume or another --out`);
@@ -128,6 +180,7 @@ async function finetuneSynthRoom(opts: FinetuneOptions): Promise<TrainResult> {
   const shape = (base.extra?.dataShape as { frames: number; height: number } | undefined) ?? { frames: 16, height: 64 };
   const files = expandFootage(opts.footage);
   opts.onStatus?.(`sampling clips from ${files.length} footage file(s)…`);
+  clock.lap('prepare');
   const sample = await sampleFootage(files, dataDir, {
     size: shape.height,
     frames: shape.frames,
@@ -144,7 +197,8 @@ async function finetuneSynthRoom(opts: FinetuneOptions): Promise<TrainResult> {
   // Little footage: smaller batches rather than a refusal (the contrastive loss needs ≥ 2 clips).
   const trainClips = sample.manifest.splits.train?.clips ?? 0;
   const batchSize = Math.max(2, Math.min(base.config.data.batchSize, trainClips));
-  return train({
+  clock.lap('sample');
+  const result = await train({
     data: dataDir,
     out: opts.out,
     base: baseFile,
@@ -165,6 +219,7 @@ async function finetuneSynthRoom(opts: FinetuneOptions): Promise<TrainResult> {
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
   });
+  return clock.finish(result, out, false);
 }
 
 /** The room recipe's defaults, sized for ~15 minutes on a 2-core CPU (bench/RESULTS.md, "Real
@@ -218,6 +273,7 @@ async function defaultSelectionPart(files: string[]): Promise<FootagePart | null
 }
 
 async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
+  const clock = new FinetuneClock();
   const out = path.resolve(opts.out);
   const dataDir = path.join(out, FOOTAGE_DATA_DIR);
   const status = opts.onStatus ?? (() => undefined);
@@ -239,6 +295,7 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
   if (opts.resume) {
     if (!fs.existsSync(planFile)) throw new SpactError('not-found', `${out} holds no room fine-tune to resume`);
     plan = JSON.parse(fs.readFileSync(planFile, 'utf8')) as typeof plan;
+    clock.lap('prepare');
     result = await train({
       data: dataDir,
       out,
@@ -275,6 +332,7 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
     plan = { base: baseFile, size, selection };
     fs.writeFileSync(planFile, `${JSON.stringify(plan, null, 2)}\n`);
     status(`labelling the footage at ${size} px (people, poses, tracks)…`);
+    clock.lap('prepare');
     const built = await buildRoomDataset(parts, dataDir, {
       size,
       fps: opts.fps ?? 10,
@@ -286,6 +344,9 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
       ...(opts.signal ? { signal: opts.signal } : {}),
       onProgress: status,
     });
+    clock.lap(null);
+    clock.own.sample += built.seconds.sample;
+    clock.own.label += built.seconds.label;
     status(
       `${built.manifest.frames} frames at ${built.manifest.width}×${built.manifest.height}` +
         (built.cachedFrames ? ` (${built.cachedFrames} labelled before, from the cache)` : ''),
@@ -297,6 +358,7 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
     const widths = (baseFile ? readCheckpointMeta(baseFile).config : PRESETS[opts.preset ?? 'edge']).model.fA.widths;
     const step = Math.max(8, 2 ** (widths.length - 1)); // ÷ 4 (heatmaps) and f_A's divisor
     const cropSize = Math.min(160, Math.floor(side / step) * step);
+    clock.lap('prepare');
     result = await train({
       data: dataDir,
       out,
@@ -310,7 +372,9 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
       ...trainOpts,
     });
   }
-  if (result.stopReason === 'cancelled') return { ...result, workingSize: plan.size };
+  clock.lap(null); // train() timed itself
+  const resumed = Boolean(opts.resume);
+  if (result.stopReason === 'cancelled') return { ...clock.finish(result, out, resumed), workingSize: plan.size };
 
   // ---- choose the model on held-out footage, by the audit's own figures ----
   let selection: RoomSelection | null = null;
@@ -340,13 +404,14 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
     const tmp = path.join(out, `${SELECTION_FILE}.tmp`);
     fs.writeFileSync(tmp, `${JSON.stringify(selection, null, 2)}\n`);
     fs.renameSync(tmp, path.join(out, SELECTION_FILE));
+    clock.lap('select');
   } else {
     opts.onWarning?.(
       'the footage is too short to hold a part out for choosing the model (that needs 12 s or more): the run keeps its last checkpoint, not checked on unseen footage',
     );
   }
   return {
-    ...result,
+    ...clock.finish(result, out, resumed),
     checkpoint: selection ? path.join(out, SELECTED_FILE) : result.checkpoint,
     selection,
     workingSize: plan.size,

@@ -50,6 +50,10 @@ export interface RoomFootageResult {
   /** Frames the judges looked at in this call / found in the cache. */
   labelledFrames: number;
   cachedFrames: number;
+  /** Where the call's time went, seconds: `label`, the judges' pass (people, tracks, poses, cache
+   *  writes; nothing when cached); `sample`, everything else (probing, hashing, decoding, writing
+   *  the frames) — the decoder runs alongside the judges, so `sample` is the time spent waiting for it. */
+  seconds: { sample: number; label: number };
 }
 
 /** Version of what the labeller produces: a change invalidates cached pseudo-labels. */
@@ -121,6 +125,8 @@ export async function buildRoomDataset(
   opts: RoomFootageOptions,
 ): Promise<RoomFootageResult> {
   if (parts.length === 0) throw new SpactError('bad-input', 'no footage given');
+  const t0 = performance.now();
+  let labelMs = 0;
   const progress = opts.onProgress ?? (() => undefined);
   const infos: VideoInfo[] = [];
   for (const p of parts) infos.push(await probeVideo(p.file));
@@ -187,7 +193,9 @@ export async function buildRoomDataset(
             if (cached) continue;
             if ((index - first) % 25 === 0)
               progress(`finding people in ${path.basename(part.file)} (frame ${index + 1})…`);
+            const since = performance.now();
             detections.push(await opts.judges.persons(frame, size.width, size.height));
+            labelMs += performance.now() - since;
           }
         }
         const count = writer.frames - first;
@@ -200,6 +208,7 @@ export async function buildRoomDataset(
         } else {
           if (cached)
             throw new SpactError('internal', `cached pseudo-labels do not match the footage; delete ${cacheFile}`);
+          const since = performance.now();
           // Keypoints for the people that are followed over time (the ones training uses).
           const tracks = buildTracks(detections);
           const keypoints: CachedLabels['keypoints'] = detections.map((d) => d.map(() => null));
@@ -225,6 +234,7 @@ export async function buildRoomDataset(
             fs.writeFileSync(`${cacheFile}.tmp`, JSON.stringify(labels));
             fs.renameSync(`${cacheFile}.tmp`, cacheFile);
           }
+          labelMs += performance.now() - since;
         }
         // Tracks are recomputed from the detections (cheap); ids are unique over all segments.
         const tracks = buildTracks(labels.detections);
@@ -262,7 +272,13 @@ export async function buildRoomDataset(
       splits: { train, val },
       labeller: { ...LABELLER, size: opts.size, width: size.width, height: size.height },
     });
-    return { manifest, labelledFrames, cachedFrames };
+    const label = labelMs / 1000;
+    return {
+      manifest,
+      labelledFrames,
+      cachedFrames,
+      seconds: { sample: Math.max(0, (performance.now() - t0) / 1000 - label), label },
+    };
   } catch (err) {
     writer.abort();
     throw err;
