@@ -1,8 +1,14 @@
-// `npm run bench:pipeline [-- --model RUN_DIR|default] [--skip-sizes]`: the export pipeline
-// (decode → f_A → H.264 encode) on a 10 s 640×480 clip against f_A alone on the same frames (goal
-// ≤ 1.3×), its frames/s, peak RSS for a 10 s vs a 60 s clip (each in a fresh process: memory must
-// not grow with clip length), and peak RSS at working sizes 112 … 2160 (MAX_WORKING_SIZE) on a
-// 2 s 3840×2160 clip (goal: 2160 within ~1.5× of 576; an untiled 2160 once reached 22.7 GB).
+// `npm run bench:pipeline [-- --model RUN_DIR|default] [--skip-sizes] [--footage FILE] [--live-size N|auto]
+//   [--quick] [--out DIR]`: the export pipeline (decode → f_A → H.264 encode) on a 10 s 640×480 clip
+// against f_A alone on the same frames (goal ≤ 1.3×), its frames/s, peak RSS for a 10 s vs a 60 s
+// clip (each in a fresh process: memory must not grow with clip length), and peak RSS at working
+// sizes 112 … 2160 (MAX_WORKING_SIZE) on a 2 s 3840×2160 clip (goal: 2160 within ~1.5× of 576; an
+// untiled 2160 once reached 22.7 GB). On real footage (--footage, default the 768×576 test
+// excerpt of a real camera): f_A frames/s and peak memory at the real working sizes 112/240/360/480,
+// each in a fresh process, and the live preview (LiveService, a file source read in real time) at
+// the room's working size ('auto' from the people measured in the footage, or --live-size).
+// --quick: a CI-sized run (2 s clips, sizes 112 and 240 on 16 frames, a 2 s live preview, no 4K
+// sizes, no person measurement) that writes into --out (default: a fresh temp folder), never bench/.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,18 +17,31 @@ import path from 'node:path';
 import { anonymizeFile, DEFAULT_SETTINGS } from '../electron/core/anonymize/anonymize-service.js';
 import { ffmpegPath } from '../electron/core/media/ffmpeg.js';
 import { decodeFrames, probeVideo, workingSize } from '../electron/core/media/video.js';
-import { MAX_WORKING_SIZE } from '../electron/core/media/working-size.js';
+import {
+  estimatePersonHeightFraction,
+  MAX_WORKING_SIZE,
+  resolveWorkingSize,
+} from '../electron/core/media/working-size.js';
+import { LiveService } from '../electron/core/live/live-service.js';
 import { Anonymizer, ClipDatasetWriter, defaultModelDir, mulberry32, train } from '../native-models/ts/index.js';
 import { benchArg, benchDir, machineContext, mdTable, writeResults } from './results-file.js';
 
 const argv = process.argv.slice(2);
 const arg = benchArg;
-const cache = path.join(benchDir, '.cache', 'pipeline');
-fs.mkdirSync(cache, { recursive: true });
+const quick = argv.includes('--quick');
 const threads = Math.min(2, os.availableParallelism());
 const settings = { ...DEFAULT_SETTINGS, size: 112, batch: 16 };
 /** Working sizes whose peak RSS is measured (the last is the largest allowed). */
 const SIZES = [112, 576, 1080, MAX_WORKING_SIZE];
+/** The real-footage working sizes (short side) of f_A's frames/s and memory. */
+const REAL_SIZES = quick ? [112, 240] : [112, 240, 360, 480];
+
+/** Peak RSS of this process so far, MiB. */
+const maxRssMiB = () => process.resourceUsage().maxRSS / 1024;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s[(s.length - 1) >> 1]! + s[s.length >> 1]!) / 2 : Number.NaN;
+};
 
 function makeClip(seconds: number, size = '640x480', rate = 25): string {
   const file = path.join(cache, `testsrc-${size}-${rate}fps-${seconds}s.mp4`);
@@ -88,6 +107,88 @@ function treeRssMiB(pid = process.pid): number | null {
   }
 }
 
+if (argv[0] === '--child-fa') {
+  // f_A alone at one working size on real footage, in a fresh process (its own peak RSS): the
+  // frames decoded first at that size, then through the Anonymizer in the export's batches.
+  const [, input, model, size, maxFrames, runs] = argv as [string, string, string, string, string, string];
+  const anonymizer = await Anonymizer.load(model, { threads });
+  const info = await probeVideo(input);
+  const { width, height } = workingSize(info, Number(size));
+  const batches: { frames: Uint8Array; n: number }[] = [];
+  let frames = 0;
+  for await (const b of decodeFrames(input, { width, height, fps: info.fps, batch: settings.batch })) {
+    const n = Math.min(b.n, Number(maxFrames) - frames);
+    batches.push({ frames: b.frames.slice(0, n * width * height * 3), n });
+    frames += n;
+    if (frames >= Number(maxFrames)) break;
+  }
+  const rssBeforeMiB = process.memoryUsage().rss / 2 ** 20;
+  const peakBeforeMiB = maxRssMiB();
+  await anonymizer.anonymize(batches[0]!.frames, batches[0]!.n, height, width); // warm-up
+  let best = Infinity;
+  for (let i = 0; i < Number(runs); i++) {
+    const t0 = performance.now();
+    for (const b of batches) await anonymizer.anonymize(b.frames, b.n, height, width);
+    best = Math.min(best, performance.now() - t0);
+  }
+  process.stdout.write(
+    JSON.stringify({
+      size: Number(size),
+      width,
+      height,
+      frames,
+      runs: Number(runs),
+      bestMs: best,
+      fps: (frames / best) * 1000,
+      framesPerCall: Math.max(1, Math.floor(anonymizer.maxPixelsPerCall / (width * height))),
+      maxPixelsPerCall: anonymizer.maxPixelsPerCall,
+      rssBeforeMiB,
+      peakBeforeMiB,
+      peakRssMiB: maxRssMiB(),
+    }),
+  );
+  process.exit(0);
+}
+
+if (argv[0] === '--child-live') {
+  // The live preview as the app runs it for a file source (LiveService: real-time decoding at the
+  // preview's rate, one frame per f_A call, base64 frames out), in a fresh process.
+  const [, input, model, size, fps] = argv as [string, string, string, string, string];
+  const anonymizer = await Anonymizer.load(model, { threads });
+  const seen: { at: number; latencyMs: number; fps: number; width: number; height: number }[] = [];
+  let ended!: (e: { error: string | null }) => void;
+  const done = new Promise<{ error: string | null }>((resolve) => (ended = resolve));
+  const live = new LiveService(
+    (f) => seen.push({ at: performance.now(), latencyMs: f.latencyMs, fps: f.fps, width: f.width, height: f.height }),
+    (e) => ended(e),
+  );
+  const t0 = performance.now();
+  await live.start(anonymizer, { kind: 'file', path: input }, { size: Number(size), showRaw: false, fps: Number(fps) });
+  const { error } = await done;
+  if (error) throw new Error(`live preview: ${error}`);
+  const span = seen.length > 1 ? (seen.at(-1)!.at - seen[0]!.at) / 1000 : Number.NaN;
+  const latencies = seen.slice(1).map((f) => f.latencyMs); // the first call warms the engine up
+  process.stdout.write(
+    JSON.stringify({
+      size: Number(size),
+      width: seen[0]?.width ?? 0,
+      height: seen[0]?.height ?? 0,
+      requestedFps: Number(fps),
+      frames: seen.length,
+      seconds: (performance.now() - t0) / 1000,
+      deliveredFps: (seen.length - 1) / span,
+      serviceFps: seen.at(-1)?.fps ?? Number.NaN,
+      medianLatencyMs: median(latencies),
+      p90LatencyMs: [...latencies].sort((a, b) => a - b)[Math.floor(0.9 * (latencies.length - 1))] ?? Number.NaN,
+      capacityFps: 1000 / median(latencies),
+      // How far the preview is behind the source when its last frame is shown (frames are queued, not dropped).
+      lagS: seen.length ? Math.max(0, (seen.at(-1)!.at - seen[0]!.at) / 1000 - (seen.length - 1) / Number(fps)) : 0,
+      peakRssMiB: maxRssMiB(),
+    }),
+  );
+  process.exit(0);
+}
+
 if (argv[0] === '--child') {
   // One pipeline run in a fresh process, for its peak RSS (and, sampled, with its ffmpeg children).
   const [, input, model, out, size] = argv as [string, string, string, string, string | undefined];
@@ -114,9 +215,22 @@ if (argv[0] === '--child') {
   process.exit(0);
 }
 
+// Quick runs write into --out (a temp folder by default); a full run into bench/ (or SPACT_BENCH_DIR).
+const outDir = path.resolve(
+  arg('--out') ?? (quick ? fs.mkdtempSync(path.join(os.tmpdir(), 'spact-bench-pipeline-')) : benchDir),
+);
+const cache = path.join(outDir, '.cache', 'pipeline');
+fs.mkdirSync(cache, { recursive: true });
+const footage = path.resolve(
+  arg('--footage') ?? path.join(path.dirname(benchDir), 'test', 'fixtures', 'footage', 'room-a-excerpt.mp4'),
+);
+if (!fs.existsSync(footage)) throw new Error(`--footage: ${footage} not found`);
+
 const model = await modelPath();
-const clip10 = makeClip(10);
-const clip60 = makeClip(60);
+// --quick: 2 s and 6 s clips (memory against clip length), one run.
+const [shortS, longS] = quick ? [2, 6] : [10, 60];
+const clip10 = makeClip(shortS);
+const clip60 = makeClip(longS);
 const anonymizer = await Anonymizer.load(model, { threads });
 const info = await probeVideo(clip10);
 const { width, height } = workingSize(info, settings.size);
@@ -126,7 +240,7 @@ const batches: { frames: Uint8Array; n: number }[] = [];
 for await (const b of decodeFrames(clip10, { width, height, fps: info.fps, batch: settings.batch }))
   batches.push({ frames: b.frames.slice(), n: b.n });
 await anonymizer.anonymize(batches[0]!.frames, batches[0]!.n, height, width); // warm-up
-const runs = 3;
+const runs = quick ? 1 : 3;
 let modelMs = Infinity;
 let pipelineMs = Infinity;
 let frames = 0;
@@ -134,7 +248,7 @@ for (let i = 0; i < runs; i++) {
   const t0 = performance.now();
   for (const b of batches) await anonymizer.anonymize(b.frames, b.n, height, width);
   modelMs = Math.min(modelMs, performance.now() - t0);
-  const out = path.join(cache, 'out-10s.mp4');
+  const out = path.join(cache, `out-${shortS}s.mp4`);
   const r = await anonymizeFile(anonymizer, clip10, out, settings);
   pipelineMs = Math.min(pipelineMs, r.seconds * 1000);
   frames = r.frames;
@@ -170,7 +284,7 @@ const long = child(clip60);
 
 // Peak RSS at each working size, one fresh process each, on a 2 s 4K clip (10 fps: 20 frames).
 const bySize: { size: number; r: ChildResult }[] = [];
-if (!argv.includes('--skip-sizes')) {
+if (!argv.includes('--skip-sizes') && !quick) {
   const clip4k = makeClip(2, '3840x2160', 10);
   for (const size of SIZES) {
     process.stderr.write(`working size ${size}…\n`);
@@ -180,9 +294,91 @@ if (!argv.includes('--skip-sizes')) {
 const at = (size: number) => bySize.find((b) => b.size === size)?.r;
 const sizeRatio = at(MAX_WORKING_SIZE) && at(576) ? at(MAX_WORKING_SIZE)!.peakRssMiB / at(576)!.peakRssMiB : null;
 
+// ---- real footage: f_A at the real working sizes, and the live preview at the room's size ----
+interface FaResult {
+  size: number;
+  width: number;
+  height: number;
+  frames: number;
+  runs: number;
+  bestMs: number;
+  fps: number;
+  framesPerCall: number;
+  maxPixelsPerCall: number;
+  rssBeforeMiB: number;
+  peakBeforeMiB: number;
+  peakRssMiB: number;
+}
+interface LiveResult {
+  size: number;
+  width: number;
+  height: number;
+  requestedFps: number;
+  frames: number;
+  seconds: number;
+  deliveredFps: number;
+  serviceFps: number;
+  medianLatencyMs: number;
+  p90LatencyMs: number;
+  capacityFps: number;
+  lagS: number;
+  peakRssMiB: number;
+}
+const runChild = <T>(...args: string[]): T =>
+  JSON.parse(
+    execFileSync(process.execPath, [process.argv[1]!, ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  ) as T;
+const footageInfo = await probeVideo(footage);
+const faFrames = quick ? 16 : footageInfo.frames;
+const faRuns = quick ? 1 : 3;
+const byRealSize: FaResult[] = [];
+for (const size of REAL_SIZES) {
+  process.stderr.write(`f_A at working size ${size} on ${path.basename(footage)}…\n`);
+  byRealSize.push(runChild<FaResult>('--child-fa', footage, model, String(size), String(faFrames), String(faRuns)));
+}
+
+// The room's working size: a number given, else 'auto' as a room resolves it (the people measured
+// in the footage; --quick: not measured, the source's short side up to the fallback).
+const liveSizeArg = arg('--live-size') ?? 'auto';
+let personFraction: number | null = null;
+if (liveSizeArg === 'auto' && !quick) {
+  process.stderr.write('measuring the people in the footage for the working size…\n');
+  const { Judges } = await import('../electron/core/privacy-audit/judges.js');
+  personFraction = (await estimatePersonHeightFraction([footage], await Judges.load())).fraction;
+}
+const liveSize = liveSizeArg === 'auto' ? resolveWorkingSize('auto', footageInfo, personFraction) : Number(liveSizeArg);
+// --quick: a 2 s cut of the footage (the preview reads the file in real time).
+let liveInput = footage;
+if (quick) {
+  liveInput = path.join(cache, `live-2s-${path.basename(footage)}`);
+  const r = spawnSync(ffmpegPath(), [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-i',
+    footage,
+    '-t',
+    '2',
+    '-an',
+    '-y',
+    liveInput,
+  ]);
+  if (r.status !== 0) throw new Error(`could not cut ${footage}`);
+}
+// The app's preview rate (LiveService: 10 fps), and the source's own rate when it is higher.
+const liveRates = [...new Set([10, quick ? 10 : Math.round(footageInfo.fps)])];
+const liveRuns: LiveResult[] = [];
+for (const rate of liveRates) {
+  process.stderr.write(`live preview at ${liveSize} px, ${rate} fps…\n`);
+  liveRuns.push(runChild<LiveResult>('--child-live', liveInput, model, String(liveSize), String(rate)));
+}
+
 const ctx = machineContext();
 const ratio = pipelineMs / modelMs;
-const md = `## Export pipeline (\`npm run bench:pipeline\`)
+const md = `## Export pipeline (\`npm run bench:pipeline${quick ? ' -- --quick' : ''}\`)
 
 ${Object.entries(ctx)
   .map(([k, v]) => `${k}: ${v}`)
@@ -194,17 +390,17 @@ ${mdTable(
   ['measure', 'value'],
   [
     [
-      'f_A only on the decoded frames (10 s, ' + frames + ' frames)',
+      `f_A only on the decoded frames (${shortS} s, ${frames} frames)`,
       `${modelMs.toFixed(0)} ms (${((frames / modelMs) * 1000).toFixed(0)} frames/s)`,
     ],
     [
-      'decode → f_A → H.264 encode (10 s)',
+      `decode → f_A → H.264 encode (${shortS} s)`,
       `${pipelineMs.toFixed(0)} ms (${((frames / pipelineMs) * 1000).toFixed(0)} frames/s)`,
     ],
     ['pipeline / model-only (goal ≤ 1.3)', ratio.toFixed(2)],
-    ['peak RSS, 10 s clip (fresh process)', `${short.peakRssMiB.toFixed(0)} MiB`],
+    [`peak RSS, ${shortS} s clip (fresh process)`, `${short.peakRssMiB.toFixed(0)} MiB`],
     [
-      'peak RSS, 60 s clip (fresh process)',
+      `peak RSS, ${longS} s clip (fresh process)`,
       `${long.peakRssMiB.toFixed(0)} MiB (×${(long.peakRssMiB / short.peakRssMiB).toFixed(2)})`,
     ],
   ],
@@ -231,19 +427,82 @@ ${mdTable(
 )}
 `
     : ''
-}`;
-writeResults('pipeline', md, {
-  context: ctx,
-  model,
-  width,
-  height,
-  frames,
-  modelMs,
-  pipelineMs,
-  ratio,
-  short,
-  long,
-  bySize,
-  sizeRatio,
-});
-process.stdout.write(`${JSON.stringify({ modelMs, pipelineMs, ratio, short, long, bySize, sizeRatio }, null, 2)}\n`);
+}
+On real footage: \`${path.relative(path.dirname(benchDir), footage)}\` (${footageInfo.width}×${footageInfo.height}, ${footageInfo.fps} fps, a real camera).
+f_A alone at each working size (short side), one fresh process each: ${byRealSize[0]?.frames ?? 0} frames decoded at
+that size beforehand, then through the Anonymizer in batches of ${settings.batch} (engine calls of at most
+${byRealSize[0]?.maxPixelsPerCall.toLocaleString('en') ?? '–'} pixels), best of ${faRuns} after a warm-up batch. Peak RSS is the
+process's; "for f_A" is the peak over the RSS once the model is loaded and the frames decoded:
+
+${mdTable(
+  ['working size', 'frame f_A sees', 'frames per call', 'f_A frames/s', 'ms per frame', 'peak RSS', 'for f_A'],
+  byRealSize.map((r) => [
+    r.size,
+    `${r.width}×${r.height}`,
+    r.framesPerCall,
+    r.fps.toFixed(1),
+    (r.bestMs / r.frames).toFixed(1),
+    `${r.peakRssMiB.toFixed(0)} MiB`,
+    `${Math.max(0, r.peakRssMiB - r.rssBeforeMiB).toFixed(0)} MiB`,
+  ]),
+)}
+
+Live preview (\`LiveService\`, the app's path for a file source: the file read in real time by
+ffmpeg at the preview's rate, one frame per f_A call, frames sent on as base64) at the room's working
+size: ${liveSizeArg === 'auto' ? (personFraction !== null ? `'auto' from the people measured in the footage (20th-percentile height ${personFraction.toFixed(2)} of the frame) → ${liveSize} px` : `'auto' with no person measured → ${liveSize} px`) : `${liveSize} px (--live-size)`}. Delivered = frames shown per second
+(at most the rate asked for); capacity = 1000 / median f_A latency per frame (the rate f_A alone could keep up);
+behind = how late the last frame is shown against the source (frames wait in the pipe, none is dropped):
+
+${mdTable(
+  [
+    'preview',
+    'frame',
+    'frames',
+    'delivered fps',
+    "the service's fps",
+    'median latency',
+    'p90 latency',
+    'capacity',
+    'behind at the end',
+    'peak RSS',
+  ],
+  liveRuns.map((r) => [
+    `${r.size} px at ${r.requestedFps} fps${r.requestedFps === 10 ? ' (the app)' : ' (source rate)'}`,
+    `${r.width}×${r.height}`,
+    r.frames,
+    r.deliveredFps.toFixed(1),
+    r.serviceFps.toFixed(1),
+    `${r.medianLatencyMs.toFixed(0)} ms`,
+    `${r.p90LatencyMs.toFixed(0)} ms`,
+    `${r.capacityFps.toFixed(1)} fps`,
+    `${r.lagS.toFixed(1)} s`,
+    `${r.peakRssMiB.toFixed(0)} MiB`,
+  ]),
+)}
+`;
+writeResults(
+  'pipeline',
+  md,
+  {
+    context: ctx,
+    model,
+    width,
+    height,
+    frames,
+    modelMs,
+    pipelineMs,
+    ratio,
+    short,
+    long,
+    bySize,
+    sizeRatio,
+    quick,
+    footage,
+    byRealSize,
+    live: { size: liveSize, setting: liveSizeArg, personFraction, runs: liveRuns },
+  },
+  outDir,
+);
+process.stdout.write(
+  `${JSON.stringify({ modelMs, pipelineMs, ratio, short, long, bySize, sizeRatio, byRealSize, live: liveRuns }, null, 2)}\n`,
+);

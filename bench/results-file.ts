@@ -28,8 +28,9 @@ export function machineContext(): Record<string, string | number> {
   };
 }
 
-export function writeResults(name: string, markdown: string, json: unknown): void {
-  const resultsFile = path.join(benchDir, 'RESULTS.md');
+/** Writes the section `name` of `dir`/RESULTS.md and `dir`/results/`name`.json (default: bench/). */
+export function writeResults(name: string, markdown: string, json: unknown, dir = benchDir): void {
+  const resultsFile = path.join(dir, 'RESULTS.md');
   const start = `<!-- ${name}:start -->`;
   const end = `<!-- ${name}:end -->`;
   let text = fs.existsSync(resultsFile) ? fs.readFileSync(resultsFile, 'utf8') : '# Benchmark results\n';
@@ -38,8 +39,8 @@ export function writeResults(name: string, markdown: string, json: unknown): voi
   const j = text.indexOf(end);
   text = i >= 0 && j > i ? text.slice(0, i) + block + text.slice(j + end.length) : `${text.trimEnd()}\n\n${block}\n`;
   writeAtomic(resultsFile, text);
-  fs.mkdirSync(path.join(benchDir, 'results'), { recursive: true });
-  writeJsonAtomic(path.join(benchDir, 'results', `${name}.json`), json);
+  fs.mkdirSync(path.join(dir, 'results'), { recursive: true });
+  writeJsonAtomic(path.join(dir, 'results', `${name}.json`), json);
 }
 
 /** Temp file + rename: a run killed mid-write, or two benchmarks finishing together, never leave

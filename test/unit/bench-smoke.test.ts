@@ -95,3 +95,45 @@ describe('bench:real --quick', () => {
     }
   }, 600_000);
 });
+
+// bench:pipeline --quick: the export pipeline on short clips, f_A at real working sizes on the real
+// excerpt (each in a fresh process) and the live preview reading it in real time; into --out only.
+describe('bench:pipeline --quick', () => {
+  it('times the pipeline, f_A at real working sizes and the live preview, and writes the table and JSON', async () => {
+    const out = tmpDir('spact-bench-pipeline-');
+    let log = '';
+    const code = await new Promise<number>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        [path.join(projectRoot, 'dist/node/bench/pipeline.js'), '--quick', '--out', out],
+        { cwd: projectRoot, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      child.stderr.on('data', (d) => (log = (log + d).slice(-4000)));
+      child.on('close', (c) => resolve(c ?? -1));
+    });
+    expect(code, log).toBe(0);
+    const json = JSON.parse(fs.readFileSync(path.join(out, 'results', 'pipeline.json'), 'utf8'));
+    expect(json.quick).toBe(true);
+    expect(json.ratio).toBeGreaterThan(0);
+    // The real excerpt is 768×576: 112 and 240 px short side keep its 4:3 shape.
+    expect(json.byRealSize.map((r: { width: number; height: number }) => `${r.width}×${r.height}`)).toEqual([
+      '150×112',
+      '320×240',
+    ]);
+    for (const r of json.byRealSize) {
+      expect(r.fps).toBeGreaterThan(0);
+      expect(r.peakRssMiB).toBeGreaterThanOrEqual(r.rssBeforeMiB);
+    }
+    // The live preview at the size the app picks for this file ('auto', no people measured: 480).
+    expect(json.live.size).toBe(480);
+    const live = json.live.runs[0];
+    expect(live).toMatchObject({ width: 640, height: 480, requestedFps: 10 });
+    expect(live.frames).toBeGreaterThanOrEqual(15); // 2 s at 10 fps
+    expect(live.deliveredFps).toBeGreaterThan(0);
+    expect(live.deliveredFps).toBeLessThanOrEqual(12);
+    const md = fs.readFileSync(path.join(out, 'RESULTS.md'), 'utf8');
+    expect(md).toContain('<!-- pipeline:start -->');
+    expect(md).toMatch(/\| 240 \| 320×240 \|/);
+    expect(md).toContain('480 px at 10 fps (the app)');
+  }, 300_000);
+});
