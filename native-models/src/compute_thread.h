@@ -5,7 +5,15 @@
 #include <napi.h>
 #include <torch/torch.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -42,6 +50,80 @@ struct TaskResult {
 };
 
 /**
+ * How many of the requested threads to use now. An OpenMP team that shares its CPUs with another
+ * busy process waits at every barrier for a descheduled member: measured on 2 cores with one busy
+ * process, 2 threads took 475–540 ms per minimax iteration, 1 thread 400 ms (and 210–290 ms for 2
+ * threads when quiet). So while other processes keep CPUs busy, the team shrinks to the CPUs left
+ * (at least 1). Linux: CPU time of the whole machine minus this process's, from /proc, sampled at
+ * most twice a second; a change needs two samples in a row (no flapping). SPACT_ADAPTIVE_THREADS=0
+ * turns it off; elsewhere the requested count is used as is.
+ */
+class ContentionMonitor {
+ public:
+  ContentionMonitor() {
+    const char* env = std::getenv("SPACT_ADAPTIVE_THREADS");
+    enabled_ = !(env && std::string(env) == "0");
+#ifndef __linux__
+    enabled_ = false;
+#endif
+  }
+  int64_t Effective(int64_t requested) {
+    if (!enabled_ || requested <= 1) return requested;
+    const auto now = std::chrono::steady_clock::now();
+    if (sampled_ && now - lastSample_ < std::chrono::milliseconds(500)) return clampTo(requested);
+    double machine = 0, self = 0;
+    if (!readCpu(machine, self)) return requested;
+    if (sampled_) {
+      const double seconds = std::chrono::duration<double>(now - lastSample_).count();
+      const double others = std::max(0.0, (machine - lastMachine_) - (self - lastSelf_)) / seconds;  // in CPUs
+      const int64_t cpus = static_cast<int64_t>(std::thread::hardware_concurrency());
+      // CPUs left when the others' load is rounded to whole CPUs (0.3 of a CPU leaves the team whole).
+      const int64_t free = std::max<int64_t>(1, cpus - static_cast<int64_t>(std::floor(others + 0.3)));
+      if (free == candidate_) {
+        if (++agree_ >= 2) free_ = free;
+      } else {
+        candidate_ = free;
+        agree_ = 1;
+      }
+    }
+    sampled_ = true;
+    lastSample_ = now;
+    lastMachine_ = machine;
+    lastSelf_ = self;
+    return clampTo(requested);
+  }
+
+ private:
+  int64_t clampTo(int64_t requested) const { return free_ > 0 ? std::max<int64_t>(1, std::min(requested, free_)) : requested; }
+  /** Busy CPU-seconds of the machine (/proc/stat) and of this process (/proc/self/stat). */
+  static bool readCpu(double& machine, double& self) {
+    const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+    std::ifstream stat("/proc/stat");
+    std::string cpu;
+    double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+    if (!(stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || cpu != "cpu") return false;
+    machine = (user + nice + system + irq + softirq) / tick;
+    std::ifstream own("/proc/self/stat");
+    std::string line;
+    if (!std::getline(own, line)) return false;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14) utime = std::stod(field);
+      if (i == 15) stime = std::stod(field);
+    }
+    self = (utime + stime) / tick;
+    return true;
+  }
+  bool enabled_ = true, sampled_ = false;
+  int64_t free_ = 0, candidate_ = 0, agree_ = 0;
+  double lastMachine_ = 0, lastSelf_ = 0;
+  std::chrono::steady_clock::time_point lastSample_;
+};
+
+/**
  * The process's one compute thread: every libtorch call of every engine and probe — construction,
  * weight layout copies, loading, steps, inference, benchmarks — runs here, in order. libgomp keeps
  * one OpenMP team per calling thread; work split over two threads (the JS thread and a compute
@@ -75,17 +157,21 @@ class ComputeThread {
   }
 
   /**
-   * Applies the process's thread count before a job. Only a change calls at::set_num_threads:
-   * in libtorch 1.13 it also clears oneDNN's primitive cache (~30–40 ms per minimax iteration
-   * when it was called before every step). 0 keeps libtorch's default. Compute thread only.
+   * Applies the process's thread count before a job: the requested count, lowered while other
+   * processes keep CPUs busy (ContentionMonitor). Only a change calls at::set_num_threads: in
+   * libtorch 1.13 it also clears oneDNN's primitive cache (~30–40 ms per minimax iteration when it
+   * was called before every step). 0 keeps libtorch's default. Compute thread only.
    */
   void ApplyThreads(int64_t threads) {
-    if (threads <= 0 || threads == appliedThreads_) return;
-    at::set_num_threads(static_cast<int>(threads));
-    appliedThreads_ = threads;
+    if (threads <= 0) return;
+    const int64_t effective = monitor_.Effective(threads);
+    if (effective == appliedThreads_.load()) return;
+    at::set_num_threads(static_cast<int>(effective));
+    appliedThreads_.store(effective);
     threadChanges_.fetch_add(1);
   }
   uint64_t ThreadChanges() const { return threadChanges_.load(); }
+  int64_t AppliedThreads() const { return appliedThreads_.load(); }
 
  private:
   void Loop() {
@@ -104,8 +190,9 @@ class ComputeThread {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> jobs_;
-  int64_t appliedThreads_ = -1;
+  std::atomic<int64_t> appliedThreads_{-1};
   std::atomic<uint64_t> threadChanges_{0};
+  ContentionMonitor monitor_;
   std::thread thread_;
 };
 

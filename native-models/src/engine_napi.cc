@@ -399,7 +399,8 @@ Napi::Value NtXentDebug(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-/** threadAudit() → {onCompute, offCompute, offNames, threadChanges}: where engine work ran. */
+/** threadAudit() → {onCompute, offCompute, offNames, threadChanges, appliedThreads}: where engine
+ *  work ran and with how many threads. */
 Napi::Value ThreadAuditInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto& a = threadAudit();
@@ -413,6 +414,7 @@ Napi::Value ThreadAuditInfo(const Napi::CallbackInfo& info) {
   }
   o.Set("offNames", names);
   o.Set("threadChanges", Napi::Number::New(env, static_cast<double>(Process().ThreadChanges())));
+  o.Set("appliedThreads", Napi::Number::New(env, static_cast<double>(Process().AppliedThreads())));
   return o;
 }
 

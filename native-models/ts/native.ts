@@ -65,7 +65,14 @@ export interface NativeAddon {
   benchGemm(size: number, iterations: number, threads: number, via?: 'mm' | 'conv'): Promise<number>;
   /** Where engine and probe work ran: entry points on / off the process's compute thread, the
    *  first few names seen off it, and how often the thread count was changed. */
-  threadAudit(): { onCompute: number; offCompute: number; offNames: string[]; threadChanges: number };
+  threadAudit(): {
+    onCompute: number;
+    offCompute: number;
+    offNames: string[];
+    threadChanges: number;
+    /** The team size in force (requested, or fewer while other processes keep CPUs busy); -1 before any job. */
+    appliedThreads: number;
+  };
 }
 
 export class NativeEngineMissingError extends Error {
@@ -105,9 +112,13 @@ export function addonPath(): string {
 
 export function loadNative(): NativeAddon {
   if (cached) return cached;
-  // libgomp spin-waits by default; under a competing process (UI, live preview) that makes a
-  // training step ~2.7x slower. Must be set before libtorch loads (see DESIGN.md, "Contention").
-  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  // libgomp's default wait (300,000 spins at every barrier) makes a training step 2.7–5× slower
+  // when another process competes for the CPUs; OMP_WAIT_POLICY=PASSIVE (no spinning) cost ~35 %
+  // on a quiet machine, since every parallel region then wakes its team through the kernel. A short
+  // spin keeps the quiet speed; under contention the compute thread shrinks its team instead
+  // (ContentionMonitor in compute_thread.h; bench/RESULTS.md). Read when libgomp loads, so set
+  // before the addon is required; an explicit OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+  if (process.env.OMP_WAIT_POLICY === undefined) process.env.GOMP_SPINCOUNT ??= '10000';
   const file = addonPath();
   try {
     const require = createRequire(import.meta.url);

@@ -8,6 +8,10 @@ import { describe, expect, it } from 'vitest';
 
 import { loadNative, resolveConfig, SpactEngine, type LabelSpace } from '../../native-models/ts/index.js';
 
+// The counts below are the requested ones: no shrinking of the team while other test files keep
+// the CPUs busy (that policy has its own test, adaptive-threads.test.ts). Read when the compute
+// thread starts, so before the first engine of this process.
+process.env.SPACT_ADAPTIVE_THREADS = '0';
 const native = loadNative();
 const labels: LabelSpace = { actions: ['a', 'b'], multiLabelActions: false, privacyAttributes: [] };
 
