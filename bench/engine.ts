@@ -280,7 +280,14 @@ const peakRss = process.resourceUsage().maxRSS * 1024;
 const MiB = (b: number) => (b / 2 ** 20).toFixed(0);
 const audit = native.threadAudit();
 const results = {
-  context: { ...ctx, threads, quick, ompWaitPolicy: process.env.OMP_WAIT_POLICY ?? null },
+  context: {
+    ...ctx,
+    threads,
+    quick,
+    ompWaitPolicy: process.env.OMP_WAIT_POLICY ?? null,
+    gompSpinCount: process.env.GOMP_SPINCOUNT ?? null,
+    adaptiveThreads: process.env.SPACT_ADAPTIVE_THREADS !== '0',
+  },
   minimax: {
     gflopPerIteration,
     iterationsPerMedian: ITERATIONS * ROUNDS,
@@ -320,7 +327,9 @@ const md = `## Engine (\`npm run bench:engine${quick ? ' -- --quick' : ''}\`)
 
 ${Object.entries(ctx)
   .map(([k, v]) => `${k}: ${v}`)
-  .join(' · ')} · threads: ${threads} · OMP_WAIT_POLICY: ${process.env.OMP_WAIT_POLICY ?? 'unset'}
+  .join(
+    ' · ',
+  )} · threads: ${threads} (fewer while other processes keep CPUs busy: ${process.env.SPACT_ADAPTIVE_THREADS === '0' ? 'off' : 'on'}) · OMP_WAIT_POLICY: ${process.env.OMP_WAIT_POLICY ?? 'unset'} · GOMP_SPINCOUNT: ${process.env.GOMP_SPINCOUNT ?? 'unset'}
 
 Minimax iteration (step 1 + step 2), edge preset, ${N} clips × ${T} frames × ${H}², augmentation off, the same work in every loop: ${gflopPerIteration.toFixed(1)} GFLOP per iteration counted from the nets (bench/flops.ts). Medians of ${ITERATIONS * ROUNDS} timed iterations after warm-up, in ${ROUNDS} interleaved round(s). GEMM peak measured in the same run: ${peak.toFixed(0)} GFLOP/s (max of BLAS mm ${peakMm.toFixed(0)} / oneDNN 1×1 conv ${peakConv.toFixed(0)}, 1024³).
 

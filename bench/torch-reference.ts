@@ -67,13 +67,14 @@ export function torchReferenceAvailable(): { ok: true } | { ok: false; reason: s
 }
 
 /**
- * The child's environment: this process's, without OMP_WAIT_POLICY — loadNative() sets PASSIVE
- * in this process for the engine, and the reference runs on PyTorch's defaults (what a
- * practitioner gets) unless `extra` sets it. `extra` values override; undefined removes.
+ * The child's environment: this process's, without OMP_WAIT_POLICY and GOMP_SPINCOUNT —
+ * loadNative() sets a short spin in this process for the engine, and the reference runs on
+ * PyTorch's defaults (what a practitioner gets) unless `extra` sets them. `extra` values override; undefined removes.
  */
 function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.OMP_WAIT_POLICY;
+  delete env.GOMP_SPINCOUNT;
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
     else env[k] = v;
