@@ -15,6 +15,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 
 import {
+  cpuBatchPixelsPerCall,
   engineConfigOf,
   loadNative,
   resolveConfig,
@@ -73,7 +74,9 @@ if (faChild >= 0) {
   loadNative();
   const engine = new SpactEngine(config, labels);
   const [h, w] = frameSize(size, engine.describe().divisor);
-  const frames = Math.max(2, Math.min(32, Math.floor((32 * 112 * 112) / (h * w)) * 2)); // ~constant pixels per batch
+  // Frames per call as the Anonymizer groups them on a CPU (cpuBatchPixelsPerCall: bigger calls
+  // are slower per pixel here).
+  const frames = Math.max(1, Math.floor(cpuBatchPixelsPerCall(config.model.fA) / (h * w)));
   const x = new Uint8Array(frames * h * w * 3).map((_, i) => i % 251);
   const rssBefore = process.resourceUsage().maxRSS;
   await engine.anonymize(x, frames, h, w); // warm-up

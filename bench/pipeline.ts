@@ -140,8 +140,12 @@ if (argv[0] === '--child-fa') {
       runs: Number(runs),
       bestMs: best,
       fps: (frames / best) * 1000,
-      framesPerCall: Math.max(1, Math.floor(anonymizer.maxPixelsPerCall / (width * height))),
+      framesPerCall: Math.min(
+        settings.batch,
+        Math.max(1, Math.floor(anonymizer.batchPixelsPerCall / (width * height))),
+      ),
       maxPixelsPerCall: anonymizer.maxPixelsPerCall,
+      batchPixelsPerCall: anonymizer.batchPixelsPerCall,
       rssBeforeMiB,
       peakBeforeMiB,
       peakRssMiB: maxRssMiB(),
@@ -305,6 +309,7 @@ interface FaResult {
   fps: number;
   framesPerCall: number;
   maxPixelsPerCall: number;
+  batchPixelsPerCall?: number;
   rssBeforeMiB: number;
   peakBeforeMiB: number;
   peakRssMiB: number;
@@ -431,7 +436,7 @@ ${mdTable(
 On real footage: \`${path.relative(path.dirname(benchDir), footage)}\` (${footageInfo.width}×${footageInfo.height}, ${footageInfo.fps} fps, a real camera).
 f_A alone at each working size (short side), one fresh process each: ${byRealSize[0]?.frames ?? 0} frames decoded at
 that size beforehand, then through the Anonymizer in batches of ${settings.batch} (engine calls of at most
-${byRealSize[0]?.maxPixelsPerCall.toLocaleString('en') ?? '–'} pixels), best of ${faRuns} after a warm-up batch. Peak RSS is the
+${byRealSize[0]?.maxPixelsPerCall.toLocaleString('en') ?? '–'} pixels; frames grouped up to ${byRealSize[0]?.batchPixelsPerCall?.toLocaleString('en') ?? '–'} pixels a call), best of ${faRuns} after a warm-up batch. Peak RSS is the
 process's; "for f_A" is the peak over the RSS once the model is loaded and the frames decoded:
 
 ${mdTable(

@@ -14,6 +14,9 @@ export interface AnonymizerOptions {
   threads?: number;
   /** Pixels (frames × height × width) one engine call may hold; default: f_A's activations ≈ 1 GiB. */
   maxPixelsPerCall?: number;
+  /** Pixels up to which frames are grouped into one call (never splits a frame); default: on a
+   *  CPU, f_A's activations ≈ 256 MiB (cpuBatchPixelsPerCall); on a GPU, maxPixelsPerCall. */
+  batchPixelsPerCall?: number;
 }
 
 /** f_A's shape as far as tiling cares: its UNet widths (one per level) and its upsampling. */
@@ -61,6 +64,17 @@ export function activationBytesPerPixel(shape: UNetShape): number {
 /** Default pixel budget per engine call: activations ≈ 1 GiB. */
 export function defaultMaxPixelsPerCall(shape: UNetShape): number {
   return Math.max(64 * 64, Math.floor(2 ** 30 / activationBytesPerPixel(shape)));
+}
+
+/**
+ * Pixels per call up to which a CPU groups frames. Bigger calls are slower per pixel on a CPU
+ * (their activations leave the caches): measured with the edge f_A, 2 threads (bench/RESULTS.md),
+ * 320×240 frames took 17.5–19.8 ms each in calls of ≤ 0.31 Mpx against 29.6 ms in calls of 1.4 Mpx
+ * (the memory budget), 640×480 frames 76 ms alone against 124 ms four at a time, 148×112 frames
+ * 4.1 ms in calls of 0.31 Mpx against 6.1 ms in calls of 1.4 Mpx. A GPU wants the big calls.
+ */
+export function cpuBatchPixelsPerCall(shape: UNetShape): number {
+  return Math.max(64 * 64, Math.floor(2 ** 28 / activationBytesPerPixel(shape)));
 }
 
 export interface Tile {
@@ -133,15 +147,17 @@ export async function anonymizeWithinBudget(
   n: number,
   h: number,
   w: number,
-  plan: { maxPixelsPerCall: number; margin: number; divisor: number },
+  plan: { maxPixelsPerCall: number; batchPixelsPerCall?: number; margin: number; divisor: number },
 ): Promise<Uint8Array> {
   const frameBytes = h * w * 3;
   // Malformed shapes go to the engine as they are: it reports them with its own one-line error.
   const wellFormed = [n, h, w].every((x) => Number.isInteger(x) && x > 0) && frames.length === n * frameBytes;
   if (!wellFormed) return run(frames, n, h, w);
   const tiles = planTiles(h, w, plan.maxPixelsPerCall, plan.margin, plan.divisor);
+  // Memory decides whether a frame is tiled; speed may group fewer frames (or tiles) per call.
+  const batchPixels = Math.min(plan.maxPixelsPerCall, plan.batchPixelsPerCall ?? plan.maxPixelsPerCall);
   if (tiles.length === 1) {
-    const per = Math.max(1, Math.floor(plan.maxPixelsPerCall / (h * w)));
+    const per = Math.max(1, Math.floor(batchPixels / (h * w)));
     if (per >= n) return run(frames, n, h, w);
     const out = new Uint8Array(frames.length);
     for (let i = 0; i < n; i += per) {
@@ -155,7 +171,7 @@ export async function anonymizeWithinBudget(
     const th = t.ty1 - t.ty0;
     const tw = t.tx1 - t.tx0;
     const tileBytes = th * tw * 3;
-    const per = Math.max(1, Math.min(n, Math.floor(plan.maxPixelsPerCall / (th * tw))));
+    const per = Math.max(1, Math.min(n, Math.floor(batchPixels / (th * tw))));
     const buf = new Uint8Array(per * tileBytes);
     for (let i = 0; i < n; i += per) {
       const k = Math.min(per, n - i);
@@ -185,6 +201,8 @@ export async function anonymizeWithinBudget(
 export class Anonymizer {
   /** Pixels (frames × height × width) one engine call holds at most (see AnonymizerOptions). */
   readonly maxPixelsPerCall: number;
+  /** Pixels up to which frames are grouped into one call (see AnonymizerOptions). */
+  readonly batchPixelsPerCall: number;
   /** Tile overlap in pixels (f_A's receptive field, on the UNet's grid). */
   readonly margin: number;
   readonly divisor: number;
@@ -195,6 +213,7 @@ export class Anonymizer {
     readonly meta: CheckpointMeta,
     readonly sha256: string,
     maxPixelsPerCall: number | undefined,
+    batchPixelsPerCall: number | undefined,
   ) {
     const shape = meta.config.model.fA;
     this.divisor = unetDivisor(shape);
@@ -202,6 +221,13 @@ export class Anonymizer {
     this.maxPixelsPerCall = maxPixelsPerCall ?? defaultMaxPixelsPerCall(shape);
     if (!(Number.isInteger(this.maxPixelsPerCall) && this.maxPixelsPerCall >= 1))
       throw new Error(`maxPixelsPerCall must be a positive integer, got ${maxPixelsPerCall}`);
+    const onCpu = engine.describe().device.startsWith('cpu');
+    this.batchPixelsPerCall = Math.min(
+      this.maxPixelsPerCall,
+      batchPixelsPerCall ?? (onCpu ? cpuBatchPixelsPerCall(shape) : this.maxPixelsPerCall),
+    );
+    if (!(Number.isInteger(this.batchPixelsPerCall) && this.batchPixelsPerCall >= 1))
+      throw new Error(`batchPixelsPerCall must be a positive integer, got ${batchPixelsPerCall}`);
   }
 
   static async load(modelPath: string, opts: AnonymizerOptions = {}): Promise<Anonymizer> {
@@ -212,7 +238,7 @@ export class Anonymizer {
     if (opts.threads !== undefined) config.threads = opts.threads;
     const engine = new SpactEngine(config, meta.labels);
     await engine.load(file, true);
-    return new Anonymizer(engine, file, meta, fileSha256(file), opts.maxPixelsPerCall);
+    return new Anonymizer(engine, file, meta, fileSha256(file), opts.maxPixelsPerCall, opts.batchPixelsPerCall);
   }
 
   private queue: Promise<unknown> = Promise.resolve();
@@ -226,6 +252,7 @@ export class Anonymizer {
     const run = this.queue.then(() =>
       anonymizeWithinBudget(this.engine.anonymize, frames, n, h, w, {
         maxPixelsPerCall: this.maxPixelsPerCall,
+        batchPixelsPerCall: this.batchPixelsPerCall,
         margin: this.margin,
         divisor: this.divisor,
       }),

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   Anonymizer,
   anonymizeWithinBudget,
+  cpuBatchPixelsPerCall,
   planTiles,
   receptiveFieldRadius,
   tileMargin,
@@ -128,5 +129,30 @@ describe('tiled anonymization equals the untiled one', () => {
     );
     expect(calls).toEqual([3, 3, 1].map((k) => k * h * w));
     expect(within1(out, await whole.anonymize(frames, n, h, w))).toBeGreaterThanOrEqual(0.999);
+  });
+
+  it('groups fewer frames per call on a CPU without ever tiling a frame for it', async () => {
+    const calls: number[][] = [];
+    const [n, h, w] = [5, 48, 64];
+    const frames = scene(n, h, w, 5);
+    const record = (f: Uint8Array, k: number, hh: number, ww: number) => {
+      calls.push([k, hh, ww]);
+      return whole.anonymize(f, k, hh, ww);
+    };
+    const plan = { maxPixelsPerCall: 10 * h * w, margin: whole.margin, divisor: whole.divisor };
+    const out = await anonymizeWithinBudget(record, frames, n, h, w, { ...plan, batchPixelsPerCall: 2 * h * w });
+    expect(calls).toEqual([
+      [2, h, w],
+      [2, h, w],
+      [1, h, w],
+    ]);
+    calls.length = 0;
+    // A speed budget below one frame still sends whole frames (tiling is memory's decision).
+    await anonymizeWithinBudget(record, frames, n, h, w, { ...plan, batchPixelsPerCall: 100 });
+    expect(calls.every(([k, hh, ww]) => k === 1 && hh === h && ww === w)).toBe(true);
+    expect(within1(out, await whole.anonymize(frames, n, h, w))).toBeGreaterThanOrEqual(0.999);
+    // The Anonymizer on this CPU groups at most cpuBatchPixelsPerCall, below its memory budget.
+    expect(whole.batchPixelsPerCall).toBe(cpuBatchPixelsPerCall(whole.meta.config.model.fA));
+    expect(whole.batchPixelsPerCall).toBeLessThan(whole.maxPixelsPerCall);
   });
 });
