@@ -1,5 +1,5 @@
 // `npm run bench:real [-- --footage FILE] [--finetune-part A-B] [--val-part A-B] [--audit-part A-B]
-//   [--methods NAME,…] [--finetune-steps N] [--fresh] [--quick] [--out DIR]`: the learned anonymizer
+//   [--methods NAME,…] [--finetune-steps N] [--fresh] [--quick] [--out DIR] [--cache DIR]`: the learned anonymizer
 // against classic filters on real camera footage, judged by the video privacy audit
 // (electron/core/privacy-audit/video-audit.ts) with identical judges on the footage's audit part:
 // identity (worst whole-body attacker holding raw pictures of the people, and worst attacker seeing
@@ -168,11 +168,13 @@ const methods = METHODS.filter((m) => methodNames.includes(m.name));
 const outDir = path.resolve(
   arg('--out') ?? (quick ? fs.mkdtempSync(path.join(os.tmpdir(), 'spact-bench-real-')) : benchDir),
 );
-const cache = path.join(outDir, '.cache', 'real');
+// --cache DIR: where intermediate results live (default <out>/.cache/real); it changes no figure.
+const cache = path.resolve(arg('--cache') ?? path.join(outDir, '.cache', 'real'));
 const judgesCache = path.join(cache, 'judges');
 fs.mkdirSync(cache, { recursive: true });
 const threads = Math.min(2, os.availableParallelism());
-const command = `npm run bench:real${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
+const shown = argv.filter((a, i) => a !== '--cache' && argv[i - 1] !== '--cache');
+const command = `npm run bench:real${shown.length ? ` -- ${shown.join(' ')}` : ''}`;
 const contextStart = machineContext();
 log(`footage ${path.relative(process.cwd(), footage)}; results into ${outDir}`);
 
