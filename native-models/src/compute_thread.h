@@ -41,6 +41,26 @@ inline std::string kindMessage(const std::exception& e) {
   return std::string("[internal] ") + e.what();
 }
 
+/**
+ * A JS Error for a "[kind] message" string: the message without the prefix, and `code` = the kind
+ * (bad-input, non-finite, busy, torch, internal), which the TypeScript side parses against its
+ * list (native-models/ts/engine.ts, mapNativeError). Used for every error the addon raises.
+ */
+inline Napi::Error KindError(Napi::Env env, const std::string& text) {
+  std::string kind = "internal", message = text;
+  if (text.size() > 2 && text[0] == '[') {
+    const auto close = text.find("] ");
+    if (close != std::string::npos) {
+      kind = text.substr(1, close - 1);
+      message = text.substr(close + 2);
+    }
+  }
+  auto error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, kind));
+  return error;
+}
+inline Napi::Error KindError(Napi::Env env, const std::exception& e) { return KindError(env, kindMessage(e)); }
+
 struct TaskResult {
   Stats stats;
   torch::Tensor tensor;  // uint8 output
@@ -225,7 +245,7 @@ inline void Settle(Napi::Env env, Napi::Function, void*, Pending* p) {
   if (owned->busy) owned->busy->store(false);
   if (env == nullptr) return;  // environment shutting down
   if (owned->failed) {
-    owned->deferred.Reject(Napi::Error::New(env, owned->error).Value());
+    owned->deferred.Reject(KindError(env, owned->error).Value());
     return;
   }
   auto& r = owned->result;

@@ -191,7 +191,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     } catch (const Napi::Error&) {
       throw;
     } catch (const std::exception& e) {
-      throw Napi::Error::New(env, kindMessage(e));
+      throw KindError(env, e);
     }
   }
 
@@ -298,7 +298,12 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Napi::Env env = info.Env();
     if (busy_->load()) throw Napi::Error::New(env, "[busy] the engine is running a step");
     auto e = engine_;
-    auto stats = CallOn(e->config().threads, [e]() { return e->fingerprint(); });
+    Stats stats;
+    try {
+      stats = CallOn(e->config().threads, [e]() { return e->fingerprint(); });
+    } catch (const std::exception& err) {
+      throw KindError(env, err);
+    }
     auto o = Napi::Object::New(env);
     for (const auto& [k, v] : stats) o.Set(k, Napi::Number::New(env, v));
     return o;
@@ -314,8 +319,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       auto which = info[0].As<Napi::String>().Utf8Value();
       const double lr = info[1].As<Napi::Number>().DoubleValue();
       CallOn(e->config().threads, [e, which, lr]() { e->setLearningRate(which, lr); });
-    } catch (const spact::BadInputError& e) {
-      throw Napi::Error::New(env, std::string("[bad-input] ") + e.what());
+    } catch (const std::exception& e) {
+      throw KindError(env, e);
     }
     return env.Undefined();
   }
@@ -325,7 +330,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (busy_->load()) throw Napi::Error::New(env, "[busy] the engine is running a step");
     auto e = engine_;
     const bool on = info[0].As<Napi::Boolean>().Value();
-    CallOn(e->config().threads, [e, on]() { e->setProfiling(on); });
+    try {
+      CallOn(e->config().threads, [e, on]() { e->setProfiling(on); });
+    } catch (const std::exception& err) {
+      throw KindError(env, err);
+    }
     return env.Undefined();
   }
   Napi::Value Describe(const Napi::CallbackInfo& info) {
@@ -358,7 +367,7 @@ Napi::Value ReadCheckpointMeta(const Napi::CallbackInfo& info) {
   try {
     return Napi::String::New(env, Engine::readMeta(info[0].As<Napi::String>().Utf8Value()));
   } catch (const std::exception& e) {
-    throw Napi::Error::New(env, kindMessage(e));
+    throw KindError(env, e);
   }
 }
 
@@ -378,7 +387,9 @@ Napi::Value NtXentDebug(const Napi::CallbackInfo& info) {
   };
   const double* p1 = z1a.Data();
   const double* p2 = z2a.Data();
-  auto r = CallOn(0, [p1, p2, n, d, tau]() {
+  Result r;
+  try {
+    r = CallOn(0, [p1, p2, n, d, tau]() {
     auto z1 = CopyToTensor(p1, n * d * sizeof(double), {n, d}, torch::kFloat64).set_requires_grad(true);
     auto z2 = CopyToTensor(p2, n * d * sizeof(double), {n, d}, torch::kFloat64).set_requires_grad(true);
     auto loss = ntXent(z1, z2, tau);
@@ -386,7 +397,10 @@ Napi::Value NtXentDebug(const Napi::CallbackInfo& info) {
     auto g1 = z1.grad().contiguous(), g2 = z2.grad().contiguous();
     return Result{loss.item<double>(), std::vector<double>(g1.data_ptr<double>(), g1.data_ptr<double>() + n * d),
                   std::vector<double>(g2.data_ptr<double>(), g2.data_ptr<double>() + n * d)};
-  });
+    });
+  } catch (const std::exception& e) {
+    throw KindError(env, e);
+  }
   auto out = Napi::Object::New(env);
   out.Set("loss", Napi::Number::New(env, r.loss));
   auto g1 = Napi::Float64Array::New(env, n * d), g2 = Napi::Float64Array::New(env, n * d);

@@ -56,7 +56,7 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
       auto cfg = parseProbeConfig(info[0].As<Napi::Object>());
       probe_ = CallOn(cfg.threads, [cfg]() { return std::make_shared<Probe>(cfg); });
     } catch (const std::exception& e) {
-      throw Napi::Error::New(env, kindMessage(e));
+      throw KindError(env, e);
     }
   }
 

@@ -23,11 +23,20 @@ export class NonFiniteLossError extends EngineError {
   }
 }
 
+/**
+ * The addon's errors carry their kind as `code` (std::exception paths, compute_thread.h KindError)
+ * or as a "[kind] " message prefix (argument checks); kinds are parsed against the known list —
+ * anything else, or a libtorch error ("torch"), is internal, with the first line of its message.
+ */
 export function mapNativeError(err: unknown): Error {
   if (!(err instanceof Error)) return new EngineError('internal', String(err));
-  const m = /^\[([a-z-]+)\] ([\s\S]*)$/.exec(err.message);
-  if (!m) return err;
-  const [, tag, msg] = m as unknown as [string, string, string];
+  const code = (err as Error & { code?: unknown }).code;
+  const prefixed = /^\[([a-z-]+)\] ([\s\S]*)$/.exec(err.message);
+  let tag: string;
+  let msg: string;
+  if (typeof code === 'string' && /^[a-z-]+$/.test(code)) [tag, msg] = [code, err.message];
+  else if (prefixed) [tag, msg] = [prefixed[1]!, prefixed[2]!];
+  else return err;
   switch (tag) {
     case 'non-finite':
       return new NonFiniteLossError(msg);
