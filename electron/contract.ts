@@ -161,6 +161,8 @@ export const JobView = z.object({
   error: z.string().nullable(),
   result: z.unknown(),
   createdAt: z.string(),
+  /** The clip the job works on (anonymize, audit), when it works on one. */
+  clipId: z.number().int().nullable().optional(),
 });
 export type JobView = z.infer<typeof JobView>;
 

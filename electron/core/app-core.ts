@@ -10,6 +10,7 @@ import { openDatabase, type Db } from './db/database.js';
 import { SpactError } from './errors.js';
 import { ExportService } from './export/export-service.js';
 import { SqliteJobRunner, type JobRecord } from './jobs/job-runner.js';
+import { reconcileFiles } from './jobs/reconcile.js';
 import { LibraryService, type ModelRecord } from './library/library-service.js';
 import { defaultDataDir } from './paths.js';
 
@@ -92,7 +93,11 @@ export function openAppCore(
     },
     { concurrency: 1, ...(opts.onJobUpdate ? { onUpdate: opts.onJobUpdate } : {}) },
   );
-  if (opts.startJobs) jobs.start();
+  if (opts.startJobs) {
+    // Rows now; files in the background; jobs after both (never inside this call).
+    const interrupted = jobs.recover();
+    jobs.start({ after: reconcileFiles({ db, audit, dataDir, interrupted }) });
+  }
 
   let defaultRecord: ModelRecord | null | undefined;
   const core: AppCore = {

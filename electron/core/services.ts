@@ -16,11 +16,12 @@ import type {
 } from '../contract.js';
 import { ApiDispatcher, type Handlers } from './api-dispatcher.js';
 import { APP_SIZE_DEFAULTS, readAppSizeSettings, type OutputRecord } from './anonymize/anonymize-service.js';
-import { openAppCore, type AppCore } from './app-core.js';
+import { openAppCore, type AnonymizeJob, type AppCore } from './app-core.js';
 import { readAppInfo } from './app-info.js';
 import { EventHub } from './event-hub.js';
 import { SpactError } from './errors.js';
 import type { JobRecord } from './jobs/job-runner.js';
+import { reconcileFiles } from './jobs/reconcile.js';
 import type { Clip } from './library/library-service.js';
 import { LiveService } from './live/live-service.js';
 import { ffmpegPath } from './media/ffmpeg.js';
@@ -58,7 +59,14 @@ const jobView = (j: JobRecord): JobView => ({
   error: j.error,
   result: j.result,
   createdAt: j.createdAt,
+  // The clip a job works on (anonymize, audit): a reloaded screen finds its running jobs again.
+  clipId: clipOf(j.payload),
 });
+
+const clipOf = (payload: unknown): number | null => {
+  const id = (payload as { clipId?: unknown } | null)?.clipId;
+  return typeof id === 'number' ? id : null;
+};
 
 const outputView = (o: OutputRecord): OutputView => ({
   id: o.id,
@@ -83,6 +91,9 @@ const SETTINGS_DEFAULTS: Omit<Settings, 'dataDir'> = {
   ...APP_SIZE_DEFAULTS,
   keepAudio: false,
 };
+
+/** How long after start-up the first job (a requeued one included) may start. */
+export const JOB_START_DELAY_MS = 300;
 
 export function createCoreServices(opts: CoreOptions = {}): CoreServices {
   const events = new EventHub();
@@ -180,7 +191,13 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     ) ?? null;
   const auditView = (a: StoredAudit): AuditReportView => a;
 
-  core.jobs.start();
+  // Start-up never runs or waits for a job: the rows of interrupted jobs and runs are reconciled
+  // now (fast), their files in the background, and the first job starts once both are done and
+  // the host has had time to start answering (its server, its window).
+  const interrupted = core.jobs.recover();
+  runs.reconcile();
+  const reconciled = reconcileFiles({ db: core.db, audit: core.audit, dataDir: core.dataDir, interrupted });
+  core.jobs.start({ delayMs: JOB_START_DELAY_MS, after: reconciled });
 
   const handlers: Handlers = {
     'app.info': (_req, ctx) => readAppInfo(ctx.transport),
@@ -237,9 +254,17 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     'clips.anonymize': (r) => {
       session.require('operator', 'anonymizing clips');
       const s = readSettings();
+      // One job per clip and model at a time: a clip named twice, or one whose job for this model
+      // is still queued or running, joins that job (its id comes back, once per clip id asked for)
+      // instead of making a second output.
       const jobIds = r.clipIds.map((clipId) => {
         const clip = core.library.clip(clipId);
         const modelId = chooseModel(r.modelId, clip.roomId);
+        const same = core.jobs.active('anonymize', (p) => {
+          const a = p as AnonymizeJob;
+          return a.clipId === clipId && a.modelId === modelId;
+        });
+        if (same) return same.id;
         // No size here: the job resolves the clip's room working size (the app setting without a
         // room) when it runs, measuring the room's people first when it is auto and unmeasured.
         return core.jobs.enqueue('anonymize', {

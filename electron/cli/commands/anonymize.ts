@@ -80,7 +80,8 @@ the outputs recorded (sha256, model, resolved working size) in the library.`,
     const keepAudio = Boolean(values['keep-audio']);
 
     if (values.clips) {
-      const ids = values.clips.split(',').map((s) => Number(s.trim()));
+      // A clip named twice is anonymized once (one output per clip and model per command).
+      const ids = [...new Set(values.clips.split(',').map((s) => Number(s.trim())))];
       if (ids.some((i) => !Number.isInteger(i) || i < 1))
         throw new UsageError('--clips takes clip ids, e.g. --clips 3,4');
       return withCore(values['data-dir'], async (core) => {

@@ -2,7 +2,9 @@
 // JobQueue interface is what a distributed queue could implement later; the embedded runner keeps
 // jobs in SQLite, runs them in-process (their heavy parts already run off the event loop: ffmpeg
 // processes and the native compute thread) and, on start, requeues or fails what a previous
-// process left running.
+// process left running. Start-up never runs a job itself: recovery only rewrites rows, and the
+// first job starts on a later turn of the event loop (after a delay the host chooses), so the app
+// answers before any job runs. A job interrupted twice is failed for good, never requeued again.
 import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
 import { SpactError, toApiError } from '../errors.js';
@@ -20,6 +22,8 @@ export interface JobRecord {
   error: string | null;
   attempts: number;
   maxAttempts: number;
+  /** Times the app stopped while this job ran (counted at start-up). */
+  interruptions: number;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -52,6 +56,7 @@ interface Row {
   error: string | null;
   attempts: number;
   max_attempts: number;
+  interruptions: number;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -69,11 +74,17 @@ function toRecord(r: Row): JobRecord {
     error: r.error,
     attempts: r.attempts,
     maxAttempts: r.max_attempts,
+    interruptions: r.interruptions,
     createdAt: r.created_at,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
   };
 }
+
+/** Why a job interrupted twice is failed (the app stopped twice while it ran). */
+export const INTERRUPTED_TWICE = 'interrupted twice; not retried';
+/** Why a job interrupted on its last attempt is failed. */
+export const INTERRUPTED = 'interrupted: the app stopped while this job ran';
 
 /** Errors worth retrying: not bad input, not cancellation, not a missing thing. */
 function retryable(err: unknown): boolean {
@@ -87,6 +98,10 @@ export class SqliteJobRunner implements JobQueue {
   private readonly waiters = new Map<number, ((r: JobRecord) => void)[]>();
   private lastProgressWrite = new Map<number, number>();
   private stopped = false;
+  private recovered: JobRecord[] | null = null;
+  /** True while start() waits out its delay; bumped generations cancel a pending start. */
+  private holding = false;
+  private startGeneration = 0;
 
   constructor(
     private readonly db: Db,
@@ -99,29 +114,64 @@ export class SqliteJobRunner implements JobQueue {
     this.handlers[kind] = handler;
   }
 
-  /** Recovers jobs of a previous process, then starts processing. */
-  start(): void {
+  /**
+   * Recovers the jobs a previous process left running (once per runner): each counts one more
+   * interruption; interrupted twice, or on its last attempt, it is failed with its reason,
+   * otherwise requeued. Only rows change here (no job runs). Returns the jobs it recovered, in
+   * their new state, for the reconciliation of what they had written (jobs/reconcile.ts).
+   */
+  recover(): JobRecord[] {
+    if (this.recovered) return this.recovered;
     const stale = this.db.prepare(`SELECT * FROM jobs WHERE status = 'running'`).all() as Row[];
-    for (const r of stale) {
-      if (r.attempts < r.max_attempts) {
-        this.db
-          .prepare(`UPDATE jobs SET status = 'queued', message = 'requeued after an interrupted run' WHERE id = ?`)
-          .run(r.id);
-      } else {
-        this.db
-          .prepare(
-            `UPDATE jobs SET status = 'failed', error = 'interrupted: the app stopped while this job ran', finished_at = ? WHERE id = ?`,
-          )
-          .run(nowIso(), r.id);
+    const requeue = this.db.prepare(
+      `UPDATE jobs SET status = 'queued', interruptions = interruptions + 1, message = 'requeued after an interrupted run' WHERE id = ?`,
+    );
+    const fail = this.db.prepare(
+      `UPDATE jobs SET status = 'failed', interruptions = interruptions + 1, error = ?, finished_at = ? WHERE id = ?`,
+    );
+    this.db.transaction(() => {
+      for (const r of stale) {
+        if (r.interruptions + 1 >= 2) fail.run(INTERRUPTED_TWICE, nowIso(), r.id);
+        else if (r.attempts < r.max_attempts) requeue.run(r.id);
+        else fail.run(INTERRUPTED, nowIso(), r.id);
       }
-    }
+    })();
+    this.recovered = stale.map((r) => this.get(r.id));
+    return this.recovered;
+  }
+
+  /**
+   * Recovers (see recover) and starts processing — never before this call has returned: the first
+   * job starts after `delayMs` (default: the next turn of the event loop) and after `after` (e.g.
+   * the reconciliation of files) has settled, so a host that starts its server right after can
+   * answer before any job (a requeued one included) takes the thread.
+   */
+  start(opts: { delayMs?: number; after?: Promise<unknown> } = {}): void {
+    this.recover();
     this.stopped = false;
-    this.pump();
+    const generation = ++this.startGeneration;
+    this.holding = true;
+    const delay = new Promise((resolve) => setTimeout(resolve, opts.delayMs ?? 0));
+    void Promise.allSettled([delay, opts.after]).then(() => {
+      if (generation !== this.startGeneration) return; // stopped (or started again) meanwhile
+      this.holding = false;
+      this.pump();
+    });
+  }
+
+  /** The queued or running job of this kind whose payload matches, if any (one job per thing). */
+  active(kind: string, match: (payload: unknown) => boolean): JobRecord | null {
+    const rows = this.db
+      .prepare(`SELECT * FROM jobs WHERE kind = ? AND status IN ('queued', 'running') ORDER BY id`)
+      .all(kind) as Row[];
+    return rows.map(toRecord).find((j) => match(j.payload)) ?? null;
   }
 
   /** Stops taking new jobs and cancels running ones (they are marked cancelled). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.startGeneration++;
+    this.holding = false;
     const ids = [...this.controllers.keys()];
     for (const c of this.controllers.values()) c.abort();
     await Promise.all(ids.map((id) => this.wait(id)));
@@ -180,6 +230,8 @@ export class SqliteJobRunner implements JobQueue {
   }
 
   private pump(): void {
+    // While start() waits out its delay, nothing runs (an enqueue only queues).
+    if (this.holding) return;
     const limit = this.opts.concurrency ?? 1;
     while (!this.stopped && this.running < limit) {
       const next = this.db.prepare(`SELECT * FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1`).get() as
@@ -219,6 +271,8 @@ export class SqliteJobRunner implements JobQueue {
       },
     };
     try {
+      // The handler starts on a later turn of the event loop, never inside pump's caller.
+      await new Promise((resolve) => setImmediate(resolve));
       const result = await this.handlers[job.kind]!(job.payload, ctx);
       if (controller.signal.aborted) throw new SpactError('cancelled', 'cancelled');
       this.db

@@ -222,6 +222,36 @@ export class RunsService {
     return this.get(id);
   }
 
+  /**
+   * Start-up: a run left queued or running by a process that stopped (no queued or running job
+   * carries it any more) is failed with its reason, so it can be resumed from its last checkpoint
+   * (runs.resume) or left as failed. Returns the ids it failed.
+   */
+  reconcile(): number[] {
+    const stuck = this.db.prepare(`SELECT * FROM runs WHERE status IN ('queued', 'running')`).all() as RunRow[];
+    const failed: number[] = [];
+    for (const r of stuck) {
+      const job = this.jobs()
+        .list({ limit: 1000 })
+        .find(
+          (j) =>
+            j.kind === 'finetune' &&
+            (j.payload as { runId: number }).runId === r.id &&
+            (j.status === 'running' || j.status === 'queued'),
+        );
+      if (job) continue;
+      const resumable = fs.existsSync(path.join(r.run_dir, 'checkpoint.pt'));
+      const error = `interrupted: the app stopped during this run; ${
+        resumable ? 'resume it to continue from its last checkpoint' : 'it has no checkpoint yet, start a new run'
+      }`;
+      this.db
+        .prepare(`UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = ?`)
+        .run(error, nowIso(), r.id, r.status);
+      failed.push(r.id);
+    }
+    return failed;
+  }
+
   cancel(id: number): RunView {
     this.row(id);
     const job = this.jobs()
@@ -233,7 +263,12 @@ export class RunsService {
           (j.status === 'running' || j.status === 'queued'),
       );
     if (!job) throw new SpactError('conflict', `run ${id} is not running`);
-    this.jobs().cancel(job.id);
+    const after = this.jobs().cancel(job.id);
+    // A queued job never ran: its run ends here (a running one ends when its job stops).
+    if (after.status === 'cancelled')
+      this.db
+        .prepare(`UPDATE runs SET status = 'cancelled', finished_at = ? WHERE id = ? AND status = 'queued'`)
+        .run(nowIso(), id);
     return this.get(id);
   }
 
