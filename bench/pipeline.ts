@@ -2,8 +2,8 @@
 //   [--quick] [--out DIR]`: the export pipeline (decode → f_A → H.264 encode) on a 10 s 640×480 clip
 // against f_A alone on the same frames (goal ≤ 1.3×), its frames/s, peak RSS for a 10 s vs a 60 s
 // clip (each in a fresh process: memory must not grow with clip length), and peak RSS at working
-// sizes 112 … 2160 (MAX_WORKING_SIZE) on a 2 s 3840×2160 clip (goal: 2160 within ~1.5× of 576; an
-// untiled 2160 once reached 22.7 GB). On real footage (--footage, default the 768×576 test
+// sizes 112 … 2160 (MAX_WORKING_SIZE) on a 2 s 3840×2160 clip and at 1080/2160 on a 4000×3000 one
+// (goal: 2160 within ~1.5× of 576; an untiled 2160 once reached 22.7 GB). On real footage (--footage, default the 768×576 test
 // excerpt of a real camera): f_A frames/s and peak memory at the real working sizes 112/240/360/480,
 // each in a fresh process, and the live preview (LiveService, a file source read in real time) at
 // the room's working size ('auto' from the people measured in the footage, or --live-size).
@@ -32,7 +32,9 @@ const quick = argv.includes('--quick');
 const threads = Math.min(2, os.availableParallelism());
 const settings = { ...DEFAULT_SETTINGS, size: 112, batch: 16 };
 /** Working sizes whose peak RSS is measured (the last is the largest allowed). */
-const SIZES = [112, 576, 1080, MAX_WORKING_SIZE];
+const SIZES = [112, 240, 480, 576, 720, 1080, MAX_WORKING_SIZE];
+/** Working sizes of the 4000×3000 still-camera-sized input. */
+const HUGE_SIZES = [1080, MAX_WORKING_SIZE];
 /** The real-footage working sizes (short side) of f_A's frames/s and memory. */
 const REAL_SIZES = quick ? [112, 240] : [112, 240, 360, 480];
 
@@ -288,11 +290,17 @@ const long = child(clip60);
 
 // Peak RSS at each working size, one fresh process each, on a 2 s 4K clip (10 fps: 20 frames).
 const bySize: { size: number; r: ChildResult }[] = [];
+const byHugeSize: { size: number; r: ChildResult }[] = [];
 if (!argv.includes('--skip-sizes') && !quick) {
   const clip4k = makeClip(2, '3840x2160', 10);
   for (const size of SIZES) {
     process.stderr.write(`working size ${size}…\n`);
     bySize.push({ size, r: child(clip4k, size) });
+  }
+  const clipHuge = makeClip(2, '4000x3000', 10);
+  for (const size of HUGE_SIZES) {
+    process.stderr.write(`4000×3000 input at working size ${size}…\n`);
+    byHugeSize.push({ size, r: child(clipHuge, size) });
   }
 }
 const at = (size: number) => bySize.find((b) => b.size === size)?.r;
@@ -430,6 +438,20 @@ ${mdTable(
     r.fps.toFixed(2),
   ]),
 )}
+
+A 2 s 4000×3000 10 fps input (a still camera's resolution; 20 frames), same settings:
+
+${mdTable(
+  ['working size', 'frame f_A sees', 'peak RSS (node)', 'with ffmpeg', 'vs 576 (4K clip)', 'frames/s'],
+  byHugeSize.map(({ size, r }) => [
+    size,
+    `${r.width}×${r.height}`,
+    `${r.peakRssMiB.toFixed(0)} MiB`,
+    r.treePeakMiB === null ? '–' : `${r.treePeakMiB.toFixed(0)} MiB`,
+    at(576) ? `×${(r.peakRssMiB / at(576)!.peakRssMiB).toFixed(2)}` : '–',
+    r.fps.toFixed(2),
+  ]),
+)}
 `
     : ''
 }
@@ -500,6 +522,7 @@ writeResults(
     short,
     long,
     bySize,
+    byHugeSize,
     sizeRatio,
     quick,
     footage,
@@ -509,5 +532,9 @@ writeResults(
   outDir,
 );
 process.stdout.write(
-  `${JSON.stringify({ modelMs, pipelineMs, ratio, short, long, bySize, sizeRatio, byRealSize, live: liveRuns }, null, 2)}\n`,
+  `${JSON.stringify(
+    { modelMs, pipelineMs, ratio, short, long, bySize, byHugeSize, sizeRatio, byRealSize, live: liveRuns },
+    null,
+    2,
+  )}\n`,
 );
