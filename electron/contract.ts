@@ -452,8 +452,13 @@ export const methods = {
       .object({
         clipIds: z.array(Id).min(1).optional(),
         roomId: Id.optional(),
+        /** An absolute path: the main side refuses relative ones, system file systems (/proc…)
+         *  and folders it cannot create or write to (error details.reason says which). */
         to: z.string().min(1),
         includeRoom: z.boolean().optional(),
+        /** Export into a folder that is not empty (files of the same name are replaced). Without
+         *  it such a folder is refused with kind 'conflict' and details.reason 'not-empty'. */
+        overwrite: z.boolean().optional(),
       })
       .strict()
       .refine((r) => Boolean(r.clipIds) !== Boolean(r.roomId), 'give either clipIds or roomId'),

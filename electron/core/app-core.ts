@@ -7,6 +7,7 @@ import { defaultModelDir } from '../../native-models/ts/models.js';
 import { AnonymizeService, DEFAULT_SETTINGS, type AnonymizeSettings } from './anonymize/anonymize-service.js';
 import { AuditLog } from './audit/audit-log.js';
 import { openDatabase, type Db } from './db/database.js';
+import { systemRootOf } from './destinations.js';
 import { SpactError } from './errors.js';
 import { ExportService } from './export/export-service.js';
 import { SqliteJobRunner, type JobRecord } from './jobs/job-runner.js';
@@ -42,6 +43,8 @@ export interface ExportJob {
   actor: string;
   includeRoom?: boolean;
   modelId?: number;
+  /** Export into a folder that is not empty (asked for by the user). */
+  overwrite?: boolean;
 }
 
 export function openAppCore(
@@ -54,6 +57,13 @@ export function openAppCore(
   } = {},
 ): AppCore {
   const dataDir = path.resolve(opts.dataDir ?? defaultDataDir());
+  // By name only (this call is synchronous): mkdir never returns on some system file systems.
+  const systemFs = systemRootOf(dataDir);
+  if (systemFs)
+    throw new SpactError(
+      'validation',
+      `the data folder ${dataDir} is on a system file system (${systemFs}); choose a folder in your home or on a data disk`,
+    );
   try {
     fs.mkdirSync(dataDir, { recursive: true });
   } catch (err) {

@@ -244,6 +244,31 @@ describe('SPAct Desktop in browser mode', () => {
     await shot('export');
   });
 
+  it('refuses a /proc destination at once with its reason, and asks before exporting into a full folder', async () => {
+    await page.unroute('**/api/exports.start');
+    await page.getByTestId('export-to').fill('/proc/nope/export');
+    const t0 = Date.now();
+    await page.getByTestId('export-start').click();
+    const refusal = page.locator('.toast.error').filter({ hasText: 'system file system (proc)' });
+    await refusal.waitFor({ timeout: 5000 });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(await refusal.textContent()).toBe(
+      'the export folder /proc/nope/export is on a system file system (proc); choose a folder in your home or on a data disk',
+    );
+    // The folder of the export above is not empty: nothing is written before a confirmation.
+    const before = fs.statSync(path.join(exportDir, 'manifest.json')).mtimeMs;
+    await page.getByTestId('export-to').fill(exportDir);
+    await page.getByTestId('export-start').click();
+    const confirm = page.getByTestId('export-confirm');
+    await confirm.waitFor();
+    expect(await confirm.textContent()).toContain(exportDir);
+    expect(fs.statSync(path.join(exportDir, 'manifest.json')).mtimeMs).toBe(before);
+    await page.getByTestId('export-confirm-overwrite').click();
+    await page.getByTestId('export-summary').waitFor({ timeout: 60_000 });
+    expect(fs.statSync(path.join(exportDir, 'manifest.json')).mtimeMs).toBeGreaterThan(before);
+    expect(fs.readdirSync(exportDir).filter((f) => f.endsWith('.mp4'))).toHaveLength(1);
+  });
+
   it('refuses raw video to the viewer role on the main side, not only in the UI', async () => {
     await page.getByTestId('nav-settings').click();
     await shot('settings');

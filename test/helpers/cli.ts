@@ -20,10 +20,15 @@ export function spactSync(args: string[], env: NodeJS.ProcessEnv = {}): CliResul
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Runs the built `spact` CLI without blocking the event loop (for long commands). */
-export function spact(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 600_000): Promise<CliResult> {
+/** Runs the built `spact` CLI without blocking the event loop (for long commands), in `cwd`. */
+export function spact(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 600_000,
+  cwd = projectRoot,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [spactBin, ...args], { cwd: projectRoot, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [spactBin, ...args], { cwd, env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

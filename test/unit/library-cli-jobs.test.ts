@@ -44,6 +44,21 @@ describe('library CLI: a day scripted without the UI', () => {
     expect(ex.code, ex.stderr).toBe(0);
     expect(JSON.parse(ex.stdout).items).toBe(2);
     expect(fs.readdirSync(to).filter((f) => f.endsWith('.mp4'))).toHaveLength(2);
+
+    // The folder is not empty now: a second export into it needs --force.
+    const again = await spact(['export', '--room', 'Room 3', '--to', to, ...dd]);
+    expect(again.code).toBe(1);
+    expect(again.stderr.trim()).toBe(
+      `spact export: error: the export folder ${to} is not empty; add --force to export into it anyway (files of the same name are replaced)`,
+    );
+    const forced = await spact(['export', '--room', 'Room 3', '--to', to, '--force', '--json', ...dd]);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(fs.readdirSync(to).filter((f) => f.endsWith('.mp4'))).toHaveLength(2);
+    // A relative --to is the user's current folder, never the app's.
+    const here = tmpDir('spact-cli-cwd-');
+    const rel = await spact(['export', '--room', 'Room 3', '--to', 'rel-out', '--json', ...dd], {}, 600_000, here);
+    expect(rel.code, rel.stderr).toBe(0);
+    expect(JSON.parse(rel.stdout).destination).toBe(path.join(here, 'rel-out'));
   });
 
   it('anonymizes files directly with --json per input', async () => {

@@ -1,10 +1,10 @@
-import fs from 'node:fs';
 import path from 'node:path';
 
 import { Anonymizer } from '../../../native-models/ts/anonymizer.js';
 import { resolveCheckpointPath } from '../../../native-models/ts/checkpoint.js';
 import { resolveModelPath } from '../../../native-models/ts/models.js';
 import { anonymizeFile, DEFAULT_SETTINGS, type AnonymizeSettings } from '../../core/anonymize/anonymize-service.js';
+import { checkDestinations } from '../../core/destinations.js';
 import { SpactError } from '../../core/errors.js';
 import { probeVideo } from '../../core/media/video.js';
 import {
@@ -23,7 +23,7 @@ import { withCore } from './library.js';
 export const anonymizeCommand: Command = {
   name: 'anonymize',
   summary: 'anonymize videos with a trained f_A (decode → f_A → H.264 MP4)',
-  usage: `spact anonymize IN... -o OUT_DIR|OUT.mp4 --model RUN_DIR|default [--size auto|N] [--output-size working|source] [--keep-audio] [--json]
+  usage: `spact anonymize IN... -o OUT_DIR|OUT.mp4 [--force] --model RUN_DIR|default [--size auto|N] [--output-size working|source] [--keep-audio] [--json]
 spact anonymize --clips ID[,ID…] --model RUN_DIR|default|MODEL_ID [--size auto|N] [--output-size working|source] [--data-dir DIR] [--json]
 
 Streams frames (bounded memory at any size: large frames are tiled through f_A) at a working size
@@ -42,9 +42,13 @@ is resampled to its average rate).
                            the source's size (f_A still works at the working size).
   --keep-audio             keep the audio track (dropped by default: speech identifies people).
   --batch N                frames per decoded batch, at most (1–512, default 16; fewer for large frames).
+  --force                  replace outputs that already exist (without it they are refused). An output
+                           is never one of the inputs, whatever the path or link that names it.
 
-Output is written to a temporary file and renamed. With --clips, library clips are anonymized and
-the outputs recorded (sha256, model, resolved working size) in the library.`,
+-o is resolved against the current folder; OUT_DIR/NAME.anon.mp4 is written per input. Outputs are
+checked before anything starts: not on a system file system (/proc, /sys, /dev), creatable and
+writable. Output is written to a temporary file and renamed. With --clips, library clips are
+anonymized and the outputs recorded (sha256, model, resolved working size) in the library.`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(
       argv,
@@ -55,6 +59,7 @@ the outputs recorded (sha256, model, resolved working size) in the library.`,
         'output-size': { type: 'string' },
         batch: { type: 'string' },
         'keep-audio': { type: 'boolean' },
+        force: { type: 'boolean' },
         clips: { type: 'string' },
         'data-dir': { type: 'string' },
         json: { type: 'boolean' },
@@ -123,6 +128,31 @@ the outputs recorded (sha256, model, resolved working size) in the library.`,
     if (!values.out) throw new UsageError('-o OUT_DIR|OUT.mp4 is required');
     const toFile = values.out.toLowerCase().endsWith('.mp4');
     if (toFile && positionals.length > 1) throw new UsageError('several inputs need -o OUT_DIR, not one .mp4 file');
+    // Destinations first (before the model and the inputs are read), relative to the user's folder,
+    // off this thread and within 2 s: a system file system or an unwritable folder fails at once,
+    // an output is never an input, and an existing output is replaced only with --force.
+    const outArg = path.resolve(values.out);
+    const outputs = positionals.map((input) =>
+      toFile ? outArg : path.join(outArg, `${path.parse(input).name}.anon.mp4`),
+    );
+    for (const [i, o] of outputs.entries()) {
+      const j = outputs.indexOf(o);
+      if (j !== i)
+        throw new UsageError(
+          `${positionals[j]} and ${positionals[i]} would both be written to ${o}; anonymize them into different folders`,
+        );
+    }
+    await checkDestinations(
+      [
+        ...(toFile ? [] : [{ path: outArg, kind: 'folder' as const, label: 'the output folder' }]),
+        ...outputs.map((o) => ({ path: o, kind: 'file' as const, label: 'the output file' })),
+      ],
+      {
+        inputs: positionals.map((p) => path.resolve(p)),
+        overwrite: Boolean(values.force),
+        overwriteHint: 'add --force to replace it',
+      },
+    );
     const modelPath = resolveModelPath(values.model);
     resolveCheckpointPath(modelPath); // a missing model is reported before the inputs are read
     // Every input is probed before anything slow starts: a missing or broken file fails at once.
@@ -154,11 +184,8 @@ the outputs recorded (sha256, model, resolved working size) in the library.`,
       }
     }
     const results = [];
-    for (const input of positionals) {
-      const output = toFile
-        ? path.resolve(values.out)
-        : path.join(path.resolve(values.out), `${path.parse(input).name}.anon.mp4`);
-      if (!toFile) fs.mkdirSync(path.resolve(values.out), { recursive: true });
+    for (const [i, input] of positionals.entries()) {
+      const output = outputs[i]!;
       const r = await anonymizeFile(anonymizer, input, output, settings, {
         personHeightFraction,
         onProgress: (done, total) =>

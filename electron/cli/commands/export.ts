@@ -1,20 +1,31 @@
+import path from 'node:path';
+
 import { parseCommandArgs, printJson, progress, UsageError, type Command } from '../cli-kit.js';
+import { checkDestination } from '../../core/destinations.js';
 import { withCore } from './library.js';
+
+const checkExportFolder = (to: string, overwrite: boolean, overwriteHint: string) =>
+  checkDestination(to, 'folder', 'the export folder', { requireEmpty: true, overwrite, overwriteHint });
 
 export const exportCommand: Command = {
   name: 'export',
   summary: 'export anonymized clips (never raw ones) with a manifest for cloud action recognition',
-  usage: `spact export --clips ID[,ID…] | --room NAME|ID --to DIR [--model ID] [--include-room] [--actor NAME] [--data-dir DIR] [--json]
+  usage: `spact export --clips ID[,ID…] | --room NAME|ID --to DIR [--force] [--model ID] [--include-room] [--actor NAME] [--data-dir DIR] [--json]
 
 Copies each clip's newest anonymized output (or the one by --model) to DIR with manifest.json:
 per clip the output's sha256, duration, fps, model id and hash, anonymization settings (and room
 id with --include-room); no raw paths and no names. A clip without an output stops the export
-before anything is written. The export is recorded in the library and the audit log.`,
+before anything is written. The export is recorded in the library and the audit log.
+
+DIR is resolved against the current folder. It must not be on a system file system (/proc, /sys,
+/dev), must be creatable and writable, and empty unless --force is given (files of the same name
+are then replaced).`,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {
       clips: { type: 'string' },
       room: { type: 'string' },
       to: { type: 'string' },
+      force: { type: 'boolean' },
       model: { type: 'string' },
       'include-room': { type: 'boolean' },
       actor: { type: 'string' },
@@ -26,10 +37,18 @@ before anything is written. The export is recorded in the library and the audit 
     const clipIds = values.clips?.split(',').map((s) => Number(s.trim()));
     if (clipIds?.some((i) => !Number.isInteger(i) || i < 1))
       throw new UsageError('--clips takes clip ids, e.g. --clips 3,4');
+    // Relative to where the user is (never to where the app is installed); checked before the
+    // library is opened, off this thread and within 2 s.
+    const to = path.resolve(values.to);
+    const overwrite = Boolean(values.force);
+    const overwriteHint = 'add --force to export into it anyway (files of the same name are replaced)';
+    await checkExportFolder(to, overwrite, overwriteHint);
     return withCore(values['data-dir'], async (core) => {
       const r = await core.exports.exportClips({
         ...(clipIds ? { clipIds } : { roomId: core.library.resolveRoom(values.room!).id }),
-        to: values.to!,
+        to,
+        overwrite,
+        overwriteHint,
         actor: values.actor ?? process.env.USER ?? 'cli',
         includeRoom: Boolean(values['include-room']),
         ...(values.model ? { modelId: core.resolveModel(values.model).id } : {}),

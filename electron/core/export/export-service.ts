@@ -9,6 +9,7 @@ import type { AnonymizeService, OutputRecord } from '../anonymize/anonymize-serv
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
+import { checkDestination } from '../destinations.js';
 import { SpactError } from '../errors.js';
 import type { LibraryService } from '../library/library-service.js';
 import { sha256File } from '../library/library-service.js';
@@ -44,17 +45,43 @@ export class ExportService {
     private readonly audit: AuditLog,
   ) {}
 
+  /**
+   * Checks an export folder before an export is queued or started (see checkDestinations): an
+   * absolute path off system file systems, creatable and writable, and empty unless `overwrite`.
+   * Off the calling thread, within 2 s.
+   */
+  async checkDestination(to: string, opts: { overwrite?: boolean; overwriteHint?: string } = {}): Promise<string> {
+    await checkDestination(to, 'folder', 'the export folder', {
+      requireEmpty: true,
+      overwrite: opts.overwrite ?? false,
+      overwriteHint:
+        opts.overwriteHint ?? 'export with overwrite to write into it anyway (files of the same name are replaced)',
+    });
+    return path.normalize(to);
+  }
+
   async exportClips(opts: {
     clipIds?: number[];
     roomId?: number;
+    /** The export folder: an absolute path (the CLI resolves it against the user's folder). */
     to: string;
     actor: string;
+    /** Write into a folder that is not empty (files of the same name are replaced). */
+    overwrite?: boolean;
+    /** How the user asks for `overwrite`, ending the message when the folder is not empty. */
+    overwriteHint?: string;
     /** Include room ids in the manifest (off: the cloud does not need to know which room). */
     includeRoom?: boolean;
     modelId?: number;
     signal?: AbortSignal;
     onProgress?: (fraction: number) => void;
   }): Promise<ExportResult> {
+    // The folder is checked before anything else touches it: a path on a system file system can
+    // hang a mkdir for good, and an export never mixes its files into a folder unasked.
+    const dest = await this.checkDestination(opts.to, {
+      ...(opts.overwrite !== undefined ? { overwrite: opts.overwrite } : {}),
+      ...(opts.overwriteHint !== undefined ? { overwriteHint: opts.overwriteHint } : {}),
+    });
     const clipIds =
       opts.clipIds ?? (opts.roomId !== undefined ? this.library.clips({ roomId: opts.roomId }).map((c) => c.id) : []);
     if (clipIds.length === 0)
@@ -72,12 +99,13 @@ export class ExportService {
         throw new SpactError('not-found', `the output file of clip ${id} is missing (${path.basename(o.path)})`);
       return o;
     });
-    const dest = path.resolve(opts.to);
     try {
-      fs.mkdirSync(dest, { recursive: true });
-      fs.accessSync(dest, fs.constants.W_OK);
-    } catch {
-      throw new SpactError('unavailable', `${dest}: the destination folder is not writable`);
+      await fs.promises.mkdir(dest, { recursive: true });
+    } catch (err) {
+      throw new SpactError(
+        'unavailable',
+        `the export folder ${dest} could not be created (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      );
     }
     const written: string[] = [];
     const manifest: ExportManifest = { format: 'spact-export', version: 1, createdAt: nowIso(), items: [] };

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { systemRootOf } from '../destinations.js';
 import { SpactError } from '../errors.js';
 import { ffmpegPath, ffmpegReason, ffprobePath } from './ffmpeg.js';
 
@@ -210,6 +211,11 @@ export class Mp4Writer {
     readonly opts: EncoderOptions,
   ) {
     const dir = path.dirname(file);
+    // A last guard (by name, no file system call): mkdir never returns on some system file
+    // systems. Callers check destinations fully beforehand (destinations.ts).
+    const systemFs = systemRootOf(path.resolve(dir));
+    if (systemFs)
+      throw new SpactError('validation', `${dir} is on a system file system (${systemFs}); choose another folder`);
     try {
       fs.mkdirSync(dir, { recursive: true });
       fs.accessSync(dir, fs.constants.W_OK);
