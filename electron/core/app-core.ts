@@ -13,6 +13,7 @@ import { ExportService } from './export/export-service.js';
 import { SqliteJobRunner, type JobRecord } from './jobs/job-runner.js';
 import { reconcileFiles } from './jobs/reconcile.js';
 import { LibraryService, type ModelRecord } from './library/library-service.js';
+import { OpsLog } from './ops-log.js';
 import { defaultDataDir } from './paths.js';
 
 export interface AppCore {
@@ -27,6 +28,8 @@ export interface AppCore {
   defaultModel(): ModelRecord | null;
   /** A model by library id, run folder / checkpoint path, or `default`. */
   resolveModel(ref: string | number): ModelRecord;
+  /** The operational log (<data folder>/logs/spact.log). */
+  opsLog: OpsLog;
   close(): Promise<void>;
 }
 
@@ -72,6 +75,7 @@ export function openAppCore(
       `cannot create the data folder ${dataDir}: ${(err as NodeJS.ErrnoException).code}`,
     );
   }
+  const opsLog = new OpsLog(path.join(dataDir, 'logs'));
   const db = openDatabase(path.join(dataDir, 'library.sqlite'));
   const library = new LibraryService(db, dataDir);
   const audit = new AuditLog(db);
@@ -101,12 +105,25 @@ export function openAppCore(
         return exports.exportClips({ ...p, signal: ctx.signal, onProgress: (f) => ctx.progress(f, 'exporting') });
       },
     },
-    { concurrency: 1, ...(opts.onJobUpdate ? { onUpdate: opts.onJobUpdate } : {}) },
+    { concurrency: 1, log: opsLog, ...(opts.onJobUpdate ? { onUpdate: opts.onJobUpdate } : {}) },
   );
   if (opts.startJobs) {
     // Rows now; files in the background; jobs after both (never inside this call).
+    opsLog.log('info', 'app.start', { pid: process.pid, node: process.version, platform: process.platform });
     const interrupted = jobs.recover();
-    jobs.start({ after: reconcileFiles({ db, audit, dataDir, interrupted }) });
+    const reconciled = reconcileFiles({ db, audit, dataDir, interrupted }).then(
+      (r) => {
+        opsLog.log('info', 'app.reconciled', {
+          interruptedJobs: interrupted.length,
+          tmpFilesRemoved: r.removed.length,
+          tmpFilesKept: r.kept.length,
+          exportsFinished: r.exportsFinished.length,
+          exportsIncomplete: r.exportsIncomplete.length,
+        });
+      },
+      (err: unknown) => opsLog.log('error', 'app.reconcile-failed', { error: err }),
+    );
+    jobs.start({ after: reconciled });
   }
 
   let defaultRecord: ModelRecord | null | undefined;
@@ -140,9 +157,11 @@ export function openAppCore(
       if (typeof ref === 'number' || /^\d+$/.test(ref)) return library.model(Number(ref));
       return library.registerModel(ref);
     },
+    opsLog,
     async close() {
       await jobs.stop();
       db.close();
+      await opsLog.close();
     },
   };
   return core;

@@ -8,6 +8,7 @@
 import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
 import { SpactError, toApiError } from '../errors.js';
+import { silentOpsLog, type OpsLogger } from '../ops-log.js';
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
@@ -106,8 +107,13 @@ export class SqliteJobRunner implements JobQueue {
   constructor(
     private readonly db: Db,
     private readonly handlers: Record<string, JobHandler>,
-    private readonly opts: { concurrency?: number; onUpdate?: (job: JobRecord) => void } = {},
-  ) {}
+    private readonly opts: { concurrency?: number; onUpdate?: (job: JobRecord) => void; log?: OpsLogger } = {},
+  ) {
+    this.log = opts.log ?? silentOpsLog;
+  }
+
+  /** The operational log (ops-log.ts): one line per change of a job's state. */
+  private readonly log: OpsLogger;
 
   /** Adds a job kind (services that depend on the runner register theirs after creating it). */
   register(kind: string, handler: JobHandler): void {
@@ -137,6 +143,15 @@ export class SqliteJobRunner implements JobQueue {
       }
     })();
     this.recovered = stale.map((r) => this.get(r.id));
+    for (const j of this.recovered) {
+      this.log.log(j.status === 'failed' ? 'error' : 'warn', 'job.interrupted', {
+        job: j.id,
+        kind: j.kind,
+        interruptions: j.interruptions,
+        now: j.status,
+        ...(j.error ? { reason: j.error } : {}),
+      });
+    }
     return this.recovered;
   }
 
@@ -183,6 +198,7 @@ export class SqliteJobRunner implements JobQueue {
       .prepare(`INSERT INTO jobs (kind, payload, status, max_attempts, created_at) VALUES (?, ?, 'queued', ?, ?)`)
       .run(kind, JSON.stringify(payload), opts.maxAttempts ?? 2, nowIso());
     const job = this.get(Number(info.lastInsertRowid));
+    this.log.log('info', 'job.queued', { job: job.id, kind });
     this.opts.onUpdate?.(job);
     queueMicrotask(() => this.pump());
     return job;
@@ -253,6 +269,8 @@ export class SqliteJobRunner implements JobQueue {
 
   private async execute(id: number): Promise<void> {
     const job = this.get(id);
+    const started = Date.now();
+    this.log.log('info', 'job.started', { job: id, kind: job.kind, attempt: job.attempts });
     this.opts.onUpdate?.(job);
     const controller = new AbortController();
     this.controllers.set(id, controller);
@@ -296,6 +314,12 @@ export class SqliteJobRunner implements JobQueue {
       this.lastProgressWrite.delete(id);
     }
     const final = this.get(id);
+    const seconds = Math.round((Date.now() - started) / 100) / 10;
+    const fields = { job: id, kind: job.kind, attempt: final.attempts, seconds };
+    if (final.status === 'done') this.log.log('info', 'job.done', fields);
+    else if (final.status === 'cancelled') this.log.log('info', 'job.cancelled', fields);
+    else if (final.status === 'queued') this.log.log('warn', 'job.retry', { ...fields, error: final.error });
+    else this.log.log('error', 'job.failed', { ...fields, error: final.error });
     if (final.status !== 'queued') this.settle(id);
   }
 }
