@@ -304,6 +304,15 @@ if (!argv.includes('--skip-sizes') && !quick) {
   }
 }
 const at = (size: number) => bySize.find((b) => b.size === size)?.r;
+/** One row of the peak-memory tables (against 576 px on the 4K clip). */
+const memoryRow = ({ size, r }: { size: number; r: ChildResult }) => [
+  size,
+  `${r.width}×${r.height}`,
+  `${r.peakRssMiB.toFixed(0)} MiB`,
+  r.treePeakMiB === null ? '–' : `${r.treePeakMiB.toFixed(0)} MiB`,
+  at(576) ? `×${(r.peakRssMiB / at(576)!.peakRssMiB).toFixed(2)}` : '–',
+  r.fps.toFixed(2),
+];
 const sizeRatio = at(MAX_WORKING_SIZE) && at(576) ? at(MAX_WORKING_SIZE)!.peakRssMiB / at(576)!.peakRssMiB : null;
 
 // ---- real footage: f_A at the real working sizes, and the live preview at the room's size ----
@@ -429,28 +438,14 @@ tiling, 2160 grew to 22.7 GB and was killed):
 
 ${mdTable(
   ['working size', 'frame f_A sees', 'peak RSS (node)', 'with ffmpeg', 'vs 576', 'frames/s'],
-  bySize.map(({ size, r }) => [
-    size,
-    `${r.width}×${r.height}`,
-    `${r.peakRssMiB.toFixed(0)} MiB`,
-    r.treePeakMiB === null ? '–' : `${r.treePeakMiB.toFixed(0)} MiB`,
-    at(576) ? `×${(r.peakRssMiB / at(576)!.peakRssMiB).toFixed(2)}` : '–',
-    r.fps.toFixed(2),
-  ]),
+  bySize.map(memoryRow),
 )}
 
 A 2 s 4000×3000 10 fps input (a still camera's resolution; 20 frames), same settings:
 
 ${mdTable(
   ['working size', 'frame f_A sees', 'peak RSS (node)', 'with ffmpeg', 'vs 576 (4K clip)', 'frames/s'],
-  byHugeSize.map(({ size, r }) => [
-    size,
-    `${r.width}×${r.height}`,
-    `${r.peakRssMiB.toFixed(0)} MiB`,
-    r.treePeakMiB === null ? '–' : `${r.treePeakMiB.toFixed(0)} MiB`,
-    at(576) ? `×${(r.peakRssMiB / at(576)!.peakRssMiB).toFixed(2)}` : '–',
-    r.fps.toFixed(2),
-  ]),
+  byHugeSize.map(memoryRow),
 )}
 `
     : ''
