@@ -1,15 +1,27 @@
 // The Electron shell: windows, menu and IPC wiring, nothing else. All behaviour lives in
-// electron/core (plain Node), reached through the same dispatcher as browser mode and the CLI.
+// electron/core (plain Node), hosted in a utilityProcess and reached through the same contract as
+// browser mode and the CLI: the main process never runs a query, a hash or a child process itself.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { app, BrowserWindow, ipcMain, Menu, net, protocol, type IpcMainInvokeEvent, type WebContents } from 'electron';
+import {
+  app,
+  BrowserWindow,
+  ipcMain,
+  Menu,
+  net,
+  protocol,
+  utilityProcess,
+  type IpcMainInvokeEvent,
+  type WebContents,
+} from 'electron';
 
 import type { Result } from './contract.js';
 import { IPC_EVENT_CHANNEL, IPC_INVOKE_CHANNEL, MEDIA_SCHEME } from './ipc-channels.js';
 import { toApiError } from './core/errors.js';
 import { projectRoot, rendererDir } from './core/paths.js';
-import { createCoreServices, type CoreServices } from './core/services.js';
+import { CoreClient, hostEntry } from './core/host/core-client.js';
+import type { CoreHandle, HostLauncher, HostMessage } from './core/host/core-host-protocol.js';
 
 const windows = new Set<BrowserWindow>();
 
@@ -36,7 +48,7 @@ export function setupSecurity(): void {
   });
 }
 
-export function setupIpc(core: CoreServices): void {
+export function setupIpc(core: CoreHandle): void {
   ipcMain.handle(IPC_INVOKE_CHANNEL, async (event, method: unknown, payload: unknown): Promise<Result<unknown>> => {
     if (!isTrustedSender(event)) {
       return { ok: false, error: { kind: 'unauthorized', message: 'IPC from an untrusted frame was refused' } };
@@ -44,7 +56,7 @@ export function setupIpc(core: CoreServices): void {
     if (typeof method !== 'string') {
       return { ok: false, error: { kind: 'validation', message: 'method name must be a string' } };
     }
-    return core.dispatcher.dispatch(method, payload, { transport: 'ipc' });
+    return core.dispatch(method, payload, { transport: 'ipc' });
   });
   core.events.subscribe((event, payload) => {
     for (const w of windows) if (!w.isDestroyed()) w.webContents.send(IPC_EVENT_CHANNEL, { event, payload });
@@ -59,7 +71,7 @@ export function registerMediaScheme(): void {
 }
 
 /** spact-media://<kind>/<id>: the same role checks as browser mode's /media route. */
-export function setupMediaProtocol(core: CoreServices): void {
+export function setupMediaProtocol(core: CoreHandle): void {
   protocol.handle(MEDIA_SCHEME, async (request) => {
     const url = new URL(request.url);
     const kind = url.hostname;
@@ -107,11 +119,35 @@ export function createMainWindow(): BrowserWindow {
   return win;
 }
 
+/** The core host as an Electron utilityProcess (the same host script browser mode forks). */
+export function utilityHostLauncher(): HostLauncher {
+  return (options) => {
+    const child = utilityProcess.fork(hostEntry(), ['--options', JSON.stringify(options)], {
+      serviceName: 'SPAct core',
+      stdio: 'inherit',
+    });
+    return {
+      send: (m) => child.postMessage(m),
+      onMessage: (l) => child.on('message', (m: unknown) => l(m as HostMessage)),
+      onExit: (l) => child.once('exit', (code: number) => l(code, null)),
+      kill: () => void child.kill(),
+    };
+  };
+}
+
+export async function setupCore(launcher: HostLauncher = utilityHostLauncher()): Promise<CoreHandle> {
+  return CoreClient.start(
+    launcher,
+    process.env.SPACT_DATA_DIR ? { dataDir: process.env.SPACT_DATA_DIR } : {},
+    (reason) => process.stderr.write(`[spact] ${reason}; restarting it\n`),
+  );
+}
+
 export async function boot(): Promise<void> {
   registerMediaScheme();
   setupSecurity();
   await app.whenReady();
-  const core = createCoreServices(process.env.SPACT_DATA_DIR ? { dataDir: process.env.SPACT_DATA_DIR } : {});
+  const core = await setupCore();
   setupMenu();
   setupIpc(core);
   setupMediaProtocol(core);

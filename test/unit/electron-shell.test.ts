@@ -20,6 +20,9 @@ const h = vi.hoisted(() => {
     sent: [] as unknown[][],
     schemes: [] as unknown[],
     protocolHandlers: new Map<string, Handler>(),
+    utilityForks: [] as unknown[][],
+    // Set by the test: Electron's utilityProcess.fork, played by Node's fork.
+    forkImpl: undefined as Handler | undefined,
   };
   let nextId = 1;
   class BrowserWindow {
@@ -46,6 +49,9 @@ const h = vi.hoisted(() => {
       quit: () => undefined,
     },
     BrowserWindow,
+    utilityProcess: {
+      fork: (...a: unknown[]) => (state.utilityForks.push(a), state.forkImpl!(...a)),
+    },
     ipcMain: { handle: (ch: string, fn: Handler) => state.ipcHandlers.set(ch, fn) },
     Menu: { setApplicationMenu: () => undefined, buildFromTemplate: (t: unknown) => t },
     protocol: {
@@ -68,11 +74,14 @@ vi.mock('electron', () => ({ ...h.electron, default: h.electron }));
 
 const main = await import('../../electron/main.js');
 const { createCoreServices } = await import('../../electron/core/services.js');
+const { inProcessCore } = await import('../../electron/core/host/in-process-core.js');
+const { hostEntry } = await import('../../electron/core/host/core-client.js');
+const { fork } = await import('node:child_process');
 const { IPC_INVOKE_CHANNEL, IPC_EVENT_CHANNEL, MEDIA_SCHEME } = await import('../../electron/ipc-channels.js');
 const { tmpDir } = await import('../helpers/toy-clips.js');
 
 describe('electron/main.ts', () => {
-  const core = createCoreServices({ dataDir: tmpDir('spact-shell-'), role: 'viewer' });
+  const core = inProcessCore(createCoreServices({ dataDir: tmpDir('spact-shell-'), role: 'viewer' }));
   beforeEach(() => {
     h.state.ipcHandlers.clear();
   });
@@ -142,6 +151,33 @@ describe('electron/main.ts', () => {
     expect(raw.status).toBe(403);
     const bogus = (await handle({ url: `${MEDIA_SCHEME}://nope/1`, headers: {} })) as Response;
     expect(bogus.status).toBe(404);
+  });
+
+  it('hosts the core in a utilityProcess and reaches it through the contract', async () => {
+    // Electron's utilityProcess speaks postMessage/'message'/'exit': played here by a Node fork.
+    h.state.forkImpl = (entry, args) => {
+      const child = fork(entry as string, args as string[], { serialization: 'advanced', execArgv: [] });
+      return {
+        postMessage: (m: unknown) => child.send(m as never),
+        on: (ev: string, fn: (m: unknown) => void) => child.on(ev, fn),
+        once: (ev: string, fn: (code: number | null) => void) => child.once(ev, fn),
+        kill: () => child.kill(),
+      };
+    };
+    const dataDir = tmpDir('spact-shell-host-');
+    process.env.SPACT_DATA_DIR = dataDir;
+    try {
+      const hosted = await main.setupCore(main.utilityHostLauncher());
+      const [entry, , options] = h.state.utilityForks.at(-1) as [string, string[], { serviceName: string }];
+      expect(entry).toBe(hostEntry());
+      expect(options.serviceName).toBe('SPAct core');
+      expect(hosted.dataDir).toBe(dataDir);
+      const info = await hosted.dispatch('app.info', {}, { transport: 'ipc' });
+      expect(info.ok).toBe(true);
+      await hosted.close();
+    } finally {
+      delete process.env.SPACT_DATA_DIR;
+    }
   });
 
   it('forwards core events to windows', () => {

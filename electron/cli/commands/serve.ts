@@ -3,22 +3,26 @@ import path from 'node:path';
 import { BridgeServer } from '../../core/bridge/bridge-server.js';
 import { openAppWindow } from '../../core/browser-launcher.js';
 import { defaultDataDir, rendererDir } from '../../core/paths.js';
+import { CoreClient, forkHostLauncher } from '../../core/host/core-client.js';
+import type { CoreHandle, CoreHostOptions } from '../../core/host/core-host-protocol.js';
+import { inProcessCore } from '../../core/host/in-process-core.js';
 import { createCoreServices } from '../../core/services.js';
 import { parseCommandArgs, printJson, progress, UsageError, type Command } from '../cli-kit.js';
 
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'run the app in browser mode (core on 127.0.0.1 with a per-start token)',
-  usage: `spact serve [--port N] [--no-open] [--data-dir DIR] [--role admin|operator|viewer] [--json]
+  usage: `spact serve [--port N] [--no-open] [--data-dir DIR] [--role admin|operator|viewer] [--json] [--in-process]
 
-Starts the SPAct core and serves the UI on http://127.0.0.1:PORT. The page receives the access
-token through a one-time launch link, which is opened in a Chromium app window when a display
-exists (--no-open prints it instead). Every API request and WebSocket needs the token.
+Starts the SPAct core in its own process and serves the UI on http://127.0.0.1:PORT. The page
+receives the access token through a one-time launch link, which is opened in a Chromium app window
+when a display exists (--no-open prints it instead). Every API request and WebSocket needs the token.
   --port N     port to listen on (default: a free port)
   --no-open    do not open a window; print the launch link
   --data-dir   the library folder (default: the app data folder)
   --role       start as this role (default: admin until an admin PIN is set, then viewer)
-  --json       print {"url", "port"} on stdout once listening`,
+  --json       print {"url", "port"} on stdout once listening
+  --in-process run the core in the server's own process (comparisons in bench:latency)`,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {
       port: { type: 'string' },
@@ -26,6 +30,7 @@ exists (--no-open prints it instead). Every API request and WebSocket needs the 
       'data-dir': { type: 'string' },
       role: { type: 'string' },
       json: { type: 'boolean' },
+      'in-process': { type: 'boolean' },
     });
     if (values.role && !['admin', 'operator', 'viewer'].includes(values.role))
       throw new UsageError('--role must be admin, operator or viewer');
@@ -33,20 +38,25 @@ exists (--no-open prints it instead). Every API request and WebSocket needs the 
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new UsageError(`--port must be 0–65535, got "${values.port}"`);
 
-    const core = createCoreServices({
-      ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
+    const options: CoreHostOptions = {
+      ...(values['data-dir'] ? { dataDir: path.resolve(values['data-dir']) } : {}),
       ...(values.role ? { role: values.role as 'admin' | 'operator' | 'viewer' } : {}),
-    });
+    };
+    // The server's thread only moves bytes; queries, hashes and child processes run in the host.
+    const core: CoreHandle = values['in-process']
+      ? inProcessCore(createCoreServices(options))
+      : await CoreClient.start(forkHostLauncher(), options, (reason) => progress(`${reason}; restarting it`));
     const bridge = new BridgeServer({
-      dispatcher: core.dispatcher,
+      dispatcher: core,
       events: core.events,
       staticDir: rendererDir(),
       port,
       media: (kind, id) => core.resolveMedia(kind, id),
       upload: {
-        dir: path.join(core.core.dataDir, 'uploads'),
+        dir: path.join(core.dataDir, 'uploads'),
         maxBytes: 4 * 2 ** 30,
         handle: (tmp, name, roomId) => core.importUpload(tmp, name, roomId),
+        authorize: () => core.uploadAllowed(),
       },
     });
     await bridge.start();

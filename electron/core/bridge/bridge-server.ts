@@ -16,7 +16,7 @@ import { toApiError } from '../errors.js';
 import type { EventHub } from '../event-hub.js';
 
 export interface BridgeOptions {
-  dispatcher: ApiDispatcher;
+  dispatcher: Pick<ApiDispatcher, 'dispatch'>;
   events: EventHub;
   /** Folder with the built renderer (index.html + assets). */
   staticDir: string;
@@ -31,6 +31,9 @@ export interface BridgeOptions {
     dir: string;
     maxBytes: number;
     handle: (tmpFile: string, name: string, roomId: number | null) => Promise<unknown>;
+    /** Asked before a byte of the body is read (the role check): false answers 403 and closes the
+     *  connection, so a refused client cannot push gigabytes onto the disk first. */
+    authorize?: () => Promise<boolean> | boolean;
   };
 }
 
@@ -333,6 +336,13 @@ export class BridgeServer {
     const up = this.opts.upload;
     if (!up || req.method !== 'POST') {
       this.sendJson(res, up ? 405 : 404, this.fail('validation', 'POST a file to /upload'));
+      return;
+    }
+    if (up.authorize && !(await up.authorize())) {
+      // The body is left unread: with Connection: close the socket ends after the answer instead
+      // of being drained for the next request.
+      res.setHeader('Connection', 'close');
+      this.sendJson(res, 403, this.fail('forbidden', 'importing clips needs the operator role'));
       return;
     }
     const name = url.searchParams.get('name') ?? 'upload.mp4';

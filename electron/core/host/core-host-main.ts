@@ -1,0 +1,88 @@
+// The core host process: opens the core services and answers the shell's messages. Started by
+// Electron as a utilityProcess (messages through process.parentPort) and by browser mode with
+// Node's fork() (messages through process.send), so the thread that serves the window never runs
+// a database query, a file hash or a child process of its own.
+import { createCoreServices, type CoreServices } from '../services.js';
+import { SpactError, toApiError } from '../errors.js';
+import type { CoreHostOptions, HostMessage, HostRequest } from './core-host-protocol.js';
+
+interface ParentPort {
+  on(event: 'message', listener: (e: { data: unknown }) => void): void;
+  postMessage(message: unknown): void;
+}
+
+const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
+
+function post(message: HostMessage): void {
+  if (parentPort) parentPort.postMessage(message);
+  else process.send?.(message);
+}
+
+function onRequest(listener: (r: HostRequest) => void): void {
+  if (parentPort) parentPort.on('message', (e) => listener(e.data as HostRequest));
+  else process.on('message', (m) => listener(m as HostRequest));
+}
+
+function readOptions(): CoreHostOptions {
+  const i = process.argv.indexOf('--options');
+  const raw = i >= 0 ? process.argv[i + 1] : undefined;
+  return raw ? (JSON.parse(raw) as CoreHostOptions) : {};
+}
+
+async function answer(services: CoreServices, r: HostRequest): Promise<unknown> {
+  switch (r.type) {
+    case 'media':
+      return services.resolveMedia(r.kind, r.mediaId);
+    case 'upload':
+      return services.importUpload(r.tmpFile, r.name, r.roomId);
+    case 'upload-allowed':
+      try {
+        services.session.require('operator', 'importing clips');
+        return true;
+      } catch {
+        return false;
+      }
+    case 'call':
+    case 'close':
+      throw new SpactError('internal', `unexpected ${r.type} request`);
+  }
+}
+
+let services: CoreServices;
+try {
+  services = createCoreServices(readOptions());
+} catch (err) {
+  post({ type: 'fatal', error: toApiError(err) });
+  process.exit(1);
+}
+
+let closing: Promise<void> | null = null;
+const closeAndExit = (code: number): Promise<void> =>
+  (closing ??= services
+    .close()
+    .catch(() => undefined)
+    .finally(() => process.exit(code)));
+
+services.events.subscribe((event, payload) => post({ type: 'event', event, payload }));
+onRequest((r) => {
+  if (r.type === 'close') {
+    void closeAndExit(0);
+    return;
+  }
+  if (r.type === 'call') {
+    void services.dispatcher
+      .dispatch(r.method, r.payload, r.ctx)
+      .then((result) => post({ type: 'reply', id: r.id, result }));
+    return;
+  }
+  answer(services, r).then(
+    (value) => post({ type: 'reply', id: r.id, result: { ok: true, value } }),
+    (err: unknown) => post({ type: 'reply', id: r.id, result: { ok: false, error: toApiError(err) } }),
+  );
+});
+// The shell orchestrates shutdown (Ctrl+C reaches the whole process group): the host ignores
+// SIGINT and closes when told to, when terminated, or when its parent is gone.
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => void closeAndExit(0));
+process.on('disconnect', () => void closeAndExit(0));
+post({ type: 'ready', dataDir: services.core.dataDir, pid: process.pid });
