@@ -5,9 +5,11 @@ import type { AppInfo } from '../contract.js';
 import { loadNative } from '../../native-models/ts/native.js';
 import { projectRoot } from './paths.js';
 
+let pkg: { name: string; version: string } | undefined;
+
 /** What the app runs on: version, Node, and whether the libtorch engine loaded (and with CUDA). */
 export function readAppInfo(transport: AppInfo['transport']): AppInfo {
-  const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as {
+  pkg ??= JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as {
     name: string;
     version: string;
   };

@@ -93,8 +93,16 @@ function retryable(err: unknown): boolean {
   return kind === 'internal' || kind === 'unavailable';
 }
 
+/**
+ * Jobs run in lanes, `concurrency` at a time per lane (default one): an export (files) or a
+ * fine-tune (minutes to hours) never waits behind the other kinds, while anonymize and audit
+ * (the other kinds) share one lane so two of them never compete for memory.
+ */
+export const DEFAULT_JOB_LANES: Readonly<Record<string, string>> = { finetune: 'training', export: 'files' };
+const laneOf = (kind: string, lanes: Readonly<Record<string, string>>) => lanes[kind] ?? 'compute';
+
 export class SqliteJobRunner implements JobQueue {
-  private running = 0;
+  private readonly runningPerLane = new Map<string, number>();
   private readonly controllers = new Map<number, AbortController>();
   private readonly waiters = new Map<number, ((r: JobRecord) => void)[]>();
   private lastProgressWrite = new Map<number, number>();
@@ -107,7 +115,12 @@ export class SqliteJobRunner implements JobQueue {
   constructor(
     private readonly db: Db,
     private readonly handlers: Record<string, JobHandler>,
-    private readonly opts: { concurrency?: number; onUpdate?: (job: JobRecord) => void; log?: OpsLogger } = {},
+    private readonly opts: {
+      concurrency?: number;
+      lanes?: Readonly<Record<string, string>>;
+      onUpdate?: (job: JobRecord) => void;
+      log?: OpsLogger;
+    } = {},
   ) {
     this.log = opts.log ?? silentOpsLog;
   }
@@ -249,9 +262,10 @@ export class SqliteJobRunner implements JobQueue {
     // While start() waits out its delay, nothing runs (an enqueue only queues).
     if (this.holding) return;
     const limit = this.opts.concurrency ?? 1;
-    while (!this.stopped && this.running < limit) {
-      const next = this.db.prepare(`SELECT * FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1`).get() as
-        Row | undefined;
+    const lanes = this.opts.lanes ?? DEFAULT_JOB_LANES;
+    while (!this.stopped) {
+      const queued = this.db.prepare(`SELECT * FROM jobs WHERE status = 'queued' ORDER BY id`).all() as Row[];
+      const next = queued.find((r) => (this.runningPerLane.get(laneOf(r.kind, lanes)) ?? 0) < limit);
       if (!next) return;
       const claimed = this.db
         .prepare(
@@ -259,9 +273,10 @@ export class SqliteJobRunner implements JobQueue {
         )
         .run(nowIso(), next.id);
       if (claimed.changes === 0) continue;
-      this.running++;
+      const lane = laneOf(next.kind, lanes);
+      this.runningPerLane.set(lane, (this.runningPerLane.get(lane) ?? 0) + 1);
       void this.execute(next.id).finally(() => {
-        this.running--;
+        this.runningPerLane.set(lane, (this.runningPerLane.get(lane) ?? 1) - 1);
         this.pump();
       });
     }
