@@ -53,15 +53,36 @@ export type AppInfo = z.infer<typeof AppInfo>;
 export const Role = z.enum(['admin', 'operator', 'viewer']);
 export type Role = z.infer<typeof Role>;
 
+const Id = z.number().int().positive();
+
+/**
+ * PINs: digits only, at most 12. New PINs need at least 6 digits (session.setPin refuses shorter
+ * ones with kind 'bad-input'); PINs set before that rule (4–5 digits) keep working until changed,
+ * so session.switch accepts 4. The renderer repeats these numbers in a PinRules-typed constant
+ * (type-only import, like WORKING_SIZE_LIMITS): the typecheck fails if they ever differ.
+ */
+export const PIN_RULES = { minNew: 6, minExisting: 4, max: 12 } as const;
+export type PinRules = typeof PIN_RULES;
+const Pin = z.string().regex(/^\d{4,12}$/, 'a PIN is 4–12 digits');
+
 export const Session = z.object({
   role: Role,
   /** Roles protected by a PIN (switching to them needs it). */
   protectedRoles: z.array(Role),
+  /** Roles whose PIN is locked after wrong tries: no PIN is checked for retryAfterS seconds. */
+  pinLocks: z.array(z.object({ role: Role, retryAfterS: z.number().int().positive() })),
+  /** Admin only (empty for other roles): PIN lockouts an admin has not acknowledged yet. */
+  lockouts: z.array(
+    z.object({
+      id: Id,
+      role: Role,
+      at: z.string(),
+      failures: z.number().int().positive(),
+      lockedForS: z.number().int().positive(),
+    }),
+  ),
 });
 export type Session = z.infer<typeof Session>;
-
-const Id = z.number().int().positive();
-const Pin = z.string().regex(/^\d{4,12}$/, 'a PIN is 4–12 digits');
 
 /**
  * The limits of a working size (short side in pixels): MIN_WORKING_SIZE and MAX_WORKING_SIZE of
@@ -368,7 +389,10 @@ export const methods = {
   'app.info': { request: Empty, response: AppInfo },
   'session.get': { request: Empty, response: Session },
   'session.switch': { request: z.object({ role: Role, pin: Pin.optional() }).strict(), response: Session },
+  /** New PINs: PIN_RULES.minNew digits or more. Setting a role's PIN also lifts its lockout. */
   'session.setPin': { request: z.object({ role: Role, pin: Pin.nullable() }).strict(), response: Session },
+  /** Admin: marks the listed lockouts (Session.lockouts) as seen. */
+  'session.ackLockouts': { request: Empty, response: Session },
 
   'rooms.list': { request: Empty, response: z.array(RoomView) },
   'rooms.create': { request: z.object({ name: z.string().trim().min(1).max(80) }).strict(), response: RoomView },

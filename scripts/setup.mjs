@@ -10,6 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { ensureExecutables } from './ensure-executables.mjs';
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
 const quiet = args.has('--quiet');
@@ -128,6 +130,14 @@ function ensureNodeModules() {
   );
 }
 
+// Binaries whose tarball mode is 0744 would run for their owner only (spawn EACCES for the rest).
+function ensureVideoBinaries() {
+  const { fixed, failed } = ensureExecutables(path.join(root, 'node_modules'));
+  for (const f of fixed) log(`made ${path.relative(root, f)} executable for all users`);
+  for (const f of failed)
+    log(`cannot make ${f.file} executable (${f.reason}); other users cannot run it until: sudo chmod a+x ${f.file}`);
+}
+
 function ensureNative() {
   step(
     'native addon build',
@@ -179,6 +189,7 @@ if (major < 20) fail(`Node ${process.version} is too old: SPAct Desktop needs No
 
 ensureSystemPackages();
 ensureNodeModules();
+ensureVideoBinaries();
 ensureNative();
 ensureNodeBuild();
 ensureWebBuild();

@@ -8,6 +8,7 @@ import { synthCommand } from './commands/synth.js';
 import { evalCommand } from './commands/eval.js';
 import { anonymizeCommand } from './commands/anonymize.js';
 import { auditCommand } from './commands/audit.js';
+import { auditLogCommand } from './commands/audit-log.js';
 import { exportCommand } from './commands/export.js';
 import { finetuneCommand } from './commands/finetune.js';
 import { clipsCommand, importCommand, roomsCommand } from './commands/library.js';
@@ -23,6 +24,7 @@ const commands: Command[] = [
   clipsCommand,
   roomsCommand,
   exportCommand,
+  auditLogCommand,
   serveCommand,
   infoCommand,
 ];

@@ -31,6 +31,7 @@ import { RunsService } from './training/runs-service.js';
 import { PrivacyAuditStore, runAuditJob, type AuditJob, type StoredAudit } from './privacy-audit/audit.js';
 import { Judges } from './privacy-audit/judges.js';
 import { SessionService } from './session/session-service.js';
+import { RawViewLog } from './audit/raw-view-log.js';
 
 export interface CoreServices {
   dispatcher: ApiDispatcher;
@@ -39,6 +40,9 @@ export interface CoreServices {
   session: SessionService;
   /** The file behind a media URL, after the role check (raw clips: admin only, audited). */
   resolveMedia(kind: MediaKind, id: number): Promise<{ file: string; contentType: string }>;
+  /** Whether the current role may import (browser mode asks before reading an upload's body);
+   *  a refusal is audited. */
+  uploadAllowed(): boolean;
   /** Imports an uploaded file (browser mode): it is copied into the library, the upload removed. */
   importUpload(tmpFile: string, originalName: string, roomId: number | null): Promise<ClipView>;
   close(): Promise<void>;
@@ -199,6 +203,17 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
   const reconciled = reconcileFiles({ db: core.db, audit: core.audit, dataDir: core.dataDir, interrupted });
   core.jobs.start({ delayMs: JOB_START_DELAY_MS, after: reconciled });
 
+  // Raw video is admin only; a refusal is audited like a view. One view, one entry: clips.rawAccess
+  // (the app asks before playing) records the view, and the media requests of that playback (a
+  // video element makes several Range requests) are part of it. A media request without a recent
+  // rawAccess (another player, a reload) records the view itself.
+  const requireRaw = (object: string, what = 'raw video'): void => {
+    if (session.allows('admin')) return;
+    core.audit.record(session.current, 'raw-view-denied', object);
+    session.require('admin', what);
+  };
+  const rawViews = new RawViewLog((clipId) => core.audit.record('admin', 'raw-view', `clip:${clipId}`));
+
   const handlers: Handlers = {
     'app.info': (_req, ctx) => readAppInfo(ctx.transport),
     'session.get': () => session.state(),
@@ -208,6 +223,7 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       return s;
     },
     'session.setPin': (r) => session.setPin(r.role, r.pin),
+    'session.ackLockouts': () => session.acknowledgeLockouts(),
 
     'rooms.list': () => core.library.rooms(),
     'rooms.create': (r) => {
@@ -276,9 +292,9 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       return { jobIds };
     },
     'clips.rawAccess': (r) => {
-      session.require('admin', 'raw video');
+      requireRaw(`clip:${r.clipId}`);
       core.library.clip(r.clipId);
-      core.audit.record('admin', 'raw-view', `clip:${r.clipId}`);
+      rawViews.start(r.clipId);
       return { granted: true as const };
     },
 
@@ -394,7 +410,7 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       return live.anonymizeFrame(await anonymizerFor(chooseModel(r.modelId)), r.width, r.height, r.rgb);
     },
     'live.start': async (r) => {
-      if (r.showRaw) session.require('admin', 'the raw side-by-side view');
+      if (r.showRaw) requireRaw('live', 'the raw side-by-side view');
       const anonymizer = await anonymizerFor(chooseModel(r.modelId));
       // Live frames are not measured for people: 'auto' follows the source's size (streams: 640×480).
       const setting = r.size ?? readSettings().inputSize;
@@ -427,9 +443,11 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     async resolveMedia(kind, id) {
       if (kind === 'output') return { file: core.anonymize.output(id).path, contentType: 'video/mp4' };
       if (kind === 'clip') {
-        session.require('admin', 'raw video');
-        core.audit.record('admin', 'raw-view', `clip:${id}`);
-        return { file: core.library.clip(id).path, contentType: 'video/mp4' };
+        requireRaw(`clip:${id}`);
+        // A clip that does not exist is not found, and was not viewed.
+        const file = core.library.clip(id).path;
+        rawViews.touch(id);
+        return { file, contentType: 'video/mp4' };
       }
       // Thumbnails are taken from anonymized outputs only: no raw frame ever becomes a thumbnail.
       const out = core.anonymize.output(id);
@@ -454,6 +472,11 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
         fs.renameSync(tmp, file);
       }
       return { file, contentType: 'image/jpeg' };
+    },
+    uploadAllowed() {
+      if (session.allows('operator')) return true;
+      core.audit.record(session.current, 'upload-denied', null);
+      return false;
     },
     async importUpload(tmpFile, originalName, roomId) {
       session.require('operator', 'importing clips');

@@ -3,7 +3,7 @@ import type { ModelView, Session } from '../../../electron/contract';
 import { api, call } from './api';
 
 export const app = $state({
-  session: { role: 'viewer', protectedRoles: [] } as Session,
+  session: { role: 'viewer', protectedRoles: [], pinLocks: [], lockouts: [] } as Session,
   models: [] as ModelView[],
   toasts: [] as { id: number; kind: 'error' | 'info'; text: string }[],
 });
