@@ -205,11 +205,22 @@ export const ExportView = z.object({
 });
 export type ExportView = z.infer<typeof ExportView>;
 
+/** The memory budget setting's limits and default, MiB: MEMORY_BUDGET_MIB of native-models/ts/anonymizer.ts.
+ *  anonymize-service.ts and the Settings screen assign theirs to MemoryBudgetLimits: the typecheck
+ *  fails if they ever differ. */
+export const MEMORY_BUDGET_LIMITS = { default: 2048, min: 256, max: 65536 } as const;
+export type MemoryBudgetLimits = typeof MEMORY_BUDGET_LIMITS;
+
 export const Settings = z
   .object({
+    /** Where the library lives: chosen at start (SPACT_DATA_DIR, --data-dir), shown, never set here. */
     dataDir: z.string().min(1),
-    device: z.enum(['auto', 'cpu', 'cuda']),
+    /** Compute device of new jobs and live streams: auto (CUDA when present), cpu, cuda or cuda:N. */
+    device: z.string().regex(/^(auto|cpu|cuda(:\d{1,2})?)$/, 'device must be auto, cpu, cuda or cuda:N'),
+    /** libtorch threads of new jobs and live streams; 0: all cores. */
     threads: z.number().int().min(0).max(256),
+    /** Memory an anonymization (job, live stream) may use, MiB: sets how many pixels one f_A call holds. */
+    memoryBudgetMiB: z.number().int().min(MEMORY_BUDGET_LIMITS.min).max(MEMORY_BUDGET_LIMITS.max),
     defaultModelId: Id.nullable(),
     /** Default working size for clips without a room ('auto' or a short side in pixels). */
     inputSize: WorkingSize,
@@ -491,7 +502,8 @@ export const methods = {
   'exports.list': { request: Empty, response: z.array(ExportView) },
 
   'settings.get': { request: Empty, response: Settings },
-  'settings.set': { request: Settings.partial().strict(), response: Settings },
+  // The data folder is not a setting (it holds the settings): chosen at start, refused here.
+  'settings.set': { request: Settings.omit({ dataDir: true }).partial().strict(), response: Settings },
   'audit.list': { request: Empty, response: z.array(AuditView) },
 
   /** One frame of a local camera (captured in the renderer) through f_A. */

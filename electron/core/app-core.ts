@@ -98,7 +98,8 @@ export function openAppCore(
             onProgress: (f) => ctx.progress(f, `anonymizing clip ${p.clipId}`),
           },
         );
-        return { outputId: out.id, sha256: out.sha256 };
+        // What the engine ran with (device, threads, memory budget: the settings when the job started).
+        return { outputId: out.id, sha256: out.sha256, engine: out.engine };
       },
       export: async (payload, ctx) => {
         const p = payload as ExportJob;

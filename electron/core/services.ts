@@ -15,7 +15,14 @@ import type {
   Settings,
 } from '../contract.js';
 import { ApiDispatcher, type Handlers } from './api-dispatcher.js';
-import { APP_SIZE_DEFAULTS, readAppSizeSettings, type OutputRecord } from './anonymize/anonymize-service.js';
+import { checkDevice } from '../../native-models/ts/engine.js';
+import {
+  APP_SIZE_DEFAULTS,
+  ENGINE_DEFAULTS,
+  readAppSizeSettings,
+  readEngineSettings,
+  type OutputRecord,
+} from './anonymize/anonymize-service.js';
 import { openAppCore, type AnonymizeJob, type AppCore } from './app-core.js';
 import { readAppInfo } from './app-info.js';
 import { EventHub } from './event-hub.js';
@@ -89,8 +96,7 @@ const outputView = (o: OutputRecord): OutputView => ({
 });
 
 const SETTINGS_DEFAULTS: Omit<Settings, 'dataDir'> = {
-  device: 'auto',
-  threads: 0,
+  ...ENGINE_DEFAULTS,
   defaultModelId: null,
   ...APP_SIZE_DEFAULTS,
   keepAudio: false,
@@ -117,6 +123,8 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       judges: () => loadJudges(),
       cacheDir: path.join(core.dataDir, 'cache', 'judges'),
       measureRoom: (roomId, o) => core.anonymize.measureRoom(roomId, o),
+      // Device and threads as the settings say when the run starts (or resumes).
+      engine: () => core.anonymize.engineSettings(),
     },
   );
   core.jobs.register('finetune', (payload, ctx) => runs.execute(payload as { runId: number; resume: boolean }, ctx));
@@ -127,9 +135,18 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
 
   const readSettings = (): Settings => {
     const rows = core.db.prepare(`SELECT key, value FROM settings`).all() as { key: string; value: string }[];
-    const stored = Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value)]));
-    // Sizes stored by an older version are kept, brought within today's limits.
-    return { ...SETTINGS_DEFAULTS, ...stored, ...readAppSizeSettings(core.db), dataDir: core.dataDir };
+    const stored = Object.fromEntries(
+      rows.filter((r) => r.key in SETTINGS_DEFAULTS).map((r) => [r.key, JSON.parse(r.value) as unknown]),
+    );
+    // Sizes stored by an older version are kept, brought within today's limits; engine values out
+    // of range are the defaults. A data folder stored by an older version is not a setting.
+    return {
+      ...SETTINGS_DEFAULTS,
+      ...stored,
+      ...readAppSizeSettings(core.db),
+      ...readEngineSettings(core.db),
+      dataDir: core.dataDir,
+    };
   };
 
   const clipView = (c: Clip): ClipView => ({
@@ -183,6 +200,7 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
         log: core.audit,
         judges: loadJudges,
         cacheDir: path.join(core.dataDir, 'audit-cache'),
+        engine: () => core.anonymize.engineSettings(),
       },
       payload as AuditJob,
       ctx,
@@ -388,14 +406,13 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     'settings.set': (r) => {
       session.require('admin', 'changing settings');
       if (r.defaultModelId) core.library.model(r.defaultModelId);
+      // A CUDA device this machine lacks is refused now, with its reason (kind 'unavailable').
+      if (r.device !== undefined) checkDevice(r.device);
       const upsert = core.db.prepare(
         `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
       );
       core.db.transaction(() => {
-        for (const [k, v] of Object.entries(r)) {
-          // The data folder is chosen at start (SPACT_DATA_DIR or --data-dir): stored for the next start.
-          upsert.run(k, JSON.stringify(v));
-        }
+        for (const [k, v] of Object.entries(r)) upsert.run(k, JSON.stringify(v));
       })();
       core.audit.record('admin', 'settings', null, r);
       return readSettings();

@@ -6,14 +6,19 @@
 // larger than the budget is split into overlapping tiles whose centres are stitched back. The
 // overlap covers f_A's receptive field and tile origins sit on the UNet's pooling grid, so the
 // stitched frame equals the one computed whole.
+import os from 'node:os';
+
 import { fileSha256, readCheckpointMeta, resolveCheckpointPath, type CheckpointMeta } from './checkpoint.js';
 import { SpactEngine } from './engine.js';
 
 export interface AnonymizerOptions {
   device?: string; // auto | cpu | cuda | cuda:N (default: the checkpoint's setting)
   threads?: number;
-  /** Pixels (frames × height × width) one engine call may hold; default: f_A's activations ≈ 1 GiB. */
+  /** Pixels (frames × height × width) one engine call may hold; default: from memoryBudgetMiB when
+   *  given (callBudgetsFor), else f_A's activations ≈ 1 GiB. */
   maxPixelsPerCall?: number;
+  /** The memory the anonymization may use, MiB (MEMORY_BUDGET_MIB); sets the per-call pixels. */
+  memoryBudgetMiB?: number;
   /** Pixels up to which frames are grouped into one call (never splits a frame); default: on a
    *  CPU, f_A's activations ≈ 256 MiB (cpuBatchPixelsPerCall); on a GPU, maxPixelsPerCall. */
   batchPixelsPerCall?: number;
@@ -75,6 +80,34 @@ export function defaultMaxPixelsPerCall(shape: UNetShape): number {
  */
 export function cpuBatchPixelsPerCall(shape: UNetShape): number {
   return Math.max(64 * 64, Math.floor(2 ** 28 / activationBytesPerPixel(shape)));
+}
+
+/** The memory budget setting, MiB: the default keeps a process within 2 GiB (bench:pipeline measured
+ *  ≤ 1.42 GiB of peak RSS at every working size with the calls it gives). */
+export const MEMORY_BUDGET_MIB = { default: 2048, min: 256, max: 65536 } as const;
+
+/**
+ * Per-call pixel budgets from a memory budget: half of it for one f_A call's activations (the rest
+ * holds Node, libtorch, the model, the decoded and encoded frames), which caps both tiling and
+ * grouping; a CPU groups at most cpuBatchPixelsPerCall (speed), a GPU up to that cap. The default
+ * budget (2048 MiB) gives exactly defaultMaxPixelsPerCall; a smaller one gives smaller calls.
+ */
+export function callBudgetsFor(
+  memoryBudgetMiB: number,
+  shape: UNetShape,
+  onCpu: boolean,
+): { maxPixelsPerCall: number; batchPixelsPerCall: number } {
+  if (!(
+    Number.isInteger(memoryBudgetMiB) &&
+    memoryBudgetMiB >= MEMORY_BUDGET_MIB.min &&
+    memoryBudgetMiB <= MEMORY_BUDGET_MIB.max
+  ))
+    throw new RangeError(
+      `the memory budget must be an integer ${MEMORY_BUDGET_MIB.min}–${MEMORY_BUDGET_MIB.max} MiB, got ${memoryBudgetMiB}`,
+    );
+  const maxPixelsPerCall = Math.max(64 * 64, Math.floor((memoryBudgetMiB * 2 ** 19) / activationBytesPerPixel(shape)));
+  const batchPixelsPerCall = onCpu ? Math.min(maxPixelsPerCall, cpuBatchPixelsPerCall(shape)) : maxPixelsPerCall;
+  return { maxPixelsPerCall, batchPixelsPerCall };
 }
 
 export interface Tile {
@@ -212,19 +245,22 @@ export class Anonymizer {
     readonly checkpoint: string,
     readonly meta: CheckpointMeta,
     readonly sha256: string,
-    maxPixelsPerCall: number | undefined,
-    batchPixelsPerCall: number | undefined,
+    opts: AnonymizerOptions,
   ) {
     const shape = meta.config.model.fA;
     this.divisor = unetDivisor(shape);
     this.margin = tileMargin(shape);
-    this.maxPixelsPerCall = maxPixelsPerCall ?? defaultMaxPixelsPerCall(shape);
+    const onCpu = engine.describe().device.startsWith('cpu');
+    const fromBudget = opts.memoryBudgetMiB === undefined ? null : callBudgetsFor(opts.memoryBudgetMiB, shape, onCpu);
+    const { maxPixelsPerCall, batchPixelsPerCall } = opts;
+    this.maxPixelsPerCall = maxPixelsPerCall ?? fromBudget?.maxPixelsPerCall ?? defaultMaxPixelsPerCall(shape);
     if (!(Number.isInteger(this.maxPixelsPerCall) && this.maxPixelsPerCall >= 1))
       throw new Error(`maxPixelsPerCall must be a positive integer, got ${maxPixelsPerCall}`);
-    const onCpu = engine.describe().device.startsWith('cpu');
     this.batchPixelsPerCall = Math.min(
       this.maxPixelsPerCall,
-      batchPixelsPerCall ?? (onCpu ? cpuBatchPixelsPerCall(shape) : this.maxPixelsPerCall),
+      batchPixelsPerCall ??
+        fromBudget?.batchPixelsPerCall ??
+        (onCpu ? cpuBatchPixelsPerCall(shape) : this.maxPixelsPerCall),
     );
     if (!(Number.isInteger(this.batchPixelsPerCall) && this.batchPixelsPerCall >= 1))
       throw new Error(`batchPixelsPerCall must be a positive integer, got ${batchPixelsPerCall}`);
@@ -236,9 +272,10 @@ export class Anonymizer {
     const config = structuredClone(meta.config);
     if (opts.device) config.device = opts.device;
     if (opts.threads !== undefined) config.threads = opts.threads;
+    if (opts.memoryBudgetMiB !== undefined) callBudgetsFor(opts.memoryBudgetMiB, meta.config.model.fA, true); // checked before the engine is built
     const engine = new SpactEngine(config, meta.labels);
     await engine.load(file, true);
-    return new Anonymizer(engine, file, meta, fileSha256(file), opts.maxPixelsPerCall, opts.batchPixelsPerCall);
+    return new Anonymizer(engine, file, meta, fileSha256(file), opts);
   }
 
   private queue: Promise<unknown> = Promise.resolve();
@@ -261,7 +298,13 @@ export class Anonymizer {
     return run;
   }
 
+  /** The device the engine runs on (auto resolved: cpu, cuda:0, …). */
   get device(): string {
     return this.engine.describe().device;
+  }
+
+  /** The threads the engine was asked for (0 in the settings: all cores, as engineConfigOf). */
+  get threads(): number {
+    return this.engine.config.threads > 0 ? this.engine.config.threads : os.availableParallelism();
   }
 }

@@ -1,7 +1,7 @@
 // Typed wrapper over the native engine: maps native error prefixes to error classes with a `kind`
 // so callers (trainer, CLI, app) can tell bad input from a diverged run from a bug.
 import { engineConfigOf, type LabelSpace, type TrainConfig } from './config.js';
-import { loadNative, type NativeBatch, type NativeEngine, type StepStats } from './native.js';
+import { loadNative, type NativeBatch, type NativeEngine, type StepStats, type TorchInfo } from './native.js';
 
 export type { StepStats };
 
@@ -49,6 +49,40 @@ export function mapNativeError(err: unknown): Error {
   }
 }
 
+/** A compute device that was asked for by name (cuda, cuda:N) but does not exist on this machine. */
+export class DeviceUnavailableError extends Error {
+  readonly kind = 'unavailable' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeviceUnavailableError';
+  }
+}
+
+/**
+ * Checks a device choice (auto | cpu | cuda | cuda:N) against this machine before an engine is
+ * built: 'auto' and 'cpu' always work ('auto' picks CUDA when the engine finds it); a CUDA device
+ * that is absent is refused with kind 'unavailable' and one line, never silently replaced by the CPU.
+ */
+export function checkDevice(
+  spec: string,
+  info: () => Pick<TorchInfo, 'cudaAvailable' | 'cudaDevices' | 'torchVersion'> = () => loadNative().info(),
+): void {
+  const m = /^(auto|cpu|cuda)(?::(\d+))?$/.exec(spec);
+  if (!m || (m[2] !== undefined && m[1] !== 'cuda'))
+    throw new EngineError('bad-input', `device must be auto, cpu, cuda or cuda:N, got "${spec}"`);
+  if (m[1] !== 'cuda') return;
+  const t = info();
+  if (!t.cudaAvailable)
+    throw new DeviceUnavailableError(
+      `device "${spec}" is not available: this machine has no usable CUDA GPU (libtorch ${t.torchVersion} sees none); choose auto or cpu`,
+    );
+  const index = m[2] === undefined ? 0 : Number(m[2]);
+  if (index >= t.cudaDevices)
+    throw new DeviceUnavailableError(
+      `device "${spec}" is not available: this machine has ${t.cudaDevices} CUDA device(s) (cuda:0–cuda:${t.cudaDevices - 1})`,
+    );
+}
+
 async function wrap<T>(p: () => Promise<T>): Promise<T> {
   try {
     return await p();
@@ -65,6 +99,7 @@ export class SpactEngine {
     readonly labels: LabelSpace,
   ) {
     const { Engine } = loadNative();
+    checkDevice(config.device);
     try {
       this.native = new Engine(engineConfigOf(config, labels));
     } catch (err) {

@@ -217,8 +217,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     config = structuredClone(resumed.config);
     if (opts.preset || opts.configFile)
       warn('resuming: the architecture and settings come from the checkpoint; --preset/--config are ignored');
+    // Only the step budget and where the run computes (device, threads) may change on resume.
     const steps = opts.overrides?.minimax?.steps;
-    if (steps !== undefined) config.minimax.steps = steps; // only the step budget may change on resume
+    if (steps !== undefined) config.minimax.steps = steps;
+    if (opts.overrides?.device !== undefined) config.device = opts.overrides.device;
+    if (opts.overrides?.threads !== undefined) config.threads = opts.overrides.threads;
   } else if (opts.base) {
     if (fs.existsSync(checkpointPath)) {
       throw new RunError(

@@ -269,6 +269,53 @@ describe('SPAct Desktop in browser mode', () => {
     expect(fs.readdirSync(exportDir).filter((f) => f.endsWith('.mp4'))).toHaveLength(1);
   });
 
+  it('sets device, threads and memory budget in Settings; shows the data folder; refuses an absent CUDA device', async () => {
+    await page.getByTestId('nav-settings').click();
+    const dataDirInput = page.getByTestId('data-dir');
+    expect(await dataDirInput.inputValue()).toBe(dataDir);
+    expect(await dataDirInput.getAttribute('readonly')).not.toBeNull();
+    const cuda = await page.evaluate(() =>
+      fetch('/api/app.info', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })
+        .then((r) => r.json() as Promise<{ value: { engine: { cudaAvailable?: boolean } } }>)
+        .then((j) => Boolean(j.value.engine.cudaAvailable)),
+    );
+    // Without a GPU the CUDA choice is shown but cannot be picked.
+    if (!cuda) expect(await page.locator('[data-testid="device"] option[value="cuda"]').isDisabled()).toBe(true);
+    await page.getByTestId('device').selectOption('cpu');
+    await page.getByTestId('threads').fill('1');
+    await page.getByTestId('memory-budget').fill('512');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.locator('.toast').filter({ hasText: 'settings saved' }).waitFor();
+    const api = (method: string, body: unknown) =>
+      page.evaluate(
+        async ([m, b]) => {
+          const r = await fetch(`/api/${m}`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify(b),
+          });
+          return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+        },
+        [method, body] as const,
+      );
+    expect((await api('settings.get', {})).body).toMatchObject({
+      value: { device: 'cpu', threads: 1, memoryBudgetMiB: 512, dataDir },
+    });
+    // What the screen cannot send is refused by the main side too.
+    if (!cuda)
+      expect((await api('settings.set', { device: 'cuda:0' })).body).toMatchObject({ error: { kind: 'unavailable' } });
+    expect((await api('settings.set', { dataDir: '/tmp/elsewhere' })).body).toMatchObject({
+      error: { kind: 'validation' },
+    });
+    // Shown again when the screen opens again: they are stored, not kept by the screen.
+    await page.getByTestId('nav-library').click();
+    await page.getByTestId('nav-settings').click();
+    await expect.poll(() => page.getByTestId('memory-budget').inputValue()).toBe('512');
+    expect(await page.getByTestId('threads').inputValue()).toBe('1');
+    expect(await page.getByTestId('device').inputValue()).toBe('cpu');
+    await shot('settings-engine');
+  });
+
   it('refuses raw video to the viewer role on the main side, not only in the UI', async () => {
     await page.getByTestId('nav-settings').click();
     await shot('settings');

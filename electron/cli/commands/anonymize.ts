@@ -1,6 +1,6 @@
 import path from 'node:path';
 
-import { Anonymizer } from '../../../native-models/ts/anonymizer.js';
+import { Anonymizer, MEMORY_BUDGET_MIB } from '../../../native-models/ts/anonymizer.js';
 import { resolveCheckpointPath } from '../../../native-models/ts/checkpoint.js';
 import { resolveModelPath } from '../../../native-models/ts/models.js';
 import { anonymizeFile, DEFAULT_SETTINGS, type AnonymizeSettings } from '../../core/anonymize/anonymize-service.js';
@@ -23,8 +23,8 @@ import { withCore } from './library.js';
 export const anonymizeCommand: Command = {
   name: 'anonymize',
   summary: 'anonymize videos with a trained f_A (decode → f_A → H.264 MP4)',
-  usage: `spact anonymize IN... -o OUT_DIR|OUT.mp4 [--force] --model RUN_DIR|default [--size auto|N] [--output-size working|source] [--keep-audio] [--json]
-spact anonymize --clips ID[,ID…] --model RUN_DIR|default|MODEL_ID [--size auto|N] [--output-size working|source] [--data-dir DIR] [--json]
+  usage: `spact anonymize IN... -o OUT_DIR|OUT.mp4 [--force] --model RUN_DIR|default [--size auto|N] [--output-size working|source] [--keep-audio] [--memory-budget MiB] [--json]
+spact anonymize --clips ID[,ID…] --model RUN_DIR|default|MODEL_ID [--size auto|N] [--output-size working|source] [--memory-budget MiB] [--data-dir DIR] [--json]
 
 Streams frames (bounded memory at any size: large frames are tiled through f_A) at a working size
 whose short side is --size, into an H.264/yuv420p MP4 at the source frame rate (variable-rate input
@@ -42,6 +42,9 @@ is resampled to its average rate).
                            the source's size (f_A still works at the working size).
   --keep-audio             keep the audio track (dropped by default: speech identifies people).
   --batch N                frames per decoded batch, at most (1–512, default 16; fewer for large frames).
+  --memory-budget MiB      memory the anonymization may use (${MEMORY_BUDGET_MIB.min}–${MEMORY_BUDGET_MIB.max}, default ${MEMORY_BUDGET_MIB.default}; with
+                           --clips the app's setting): half of it bounds one f_A call, so a smaller
+                           budget means fewer frames per call and smaller tiles.
   --force                  replace outputs that already exist (without it they are refused). An output
                            is never one of the inputs, whatever the path or link that names it.
 
@@ -58,6 +61,7 @@ anonymized and the outputs recorded (sha256, model, resolved working size) in th
         size: { type: 'string' },
         'output-size': { type: 'string' },
         batch: { type: 'string' },
+        'memory-budget': { type: 'string' },
         'keep-audio': { type: 'boolean' },
         force: { type: 'boolean' },
         clips: { type: 'string' },
@@ -83,6 +87,19 @@ anonymized and the outputs recorded (sha256, model, resolved working size) in th
     if (!Number.isInteger(batch) || batch < 1 || batch > 512)
       throw new UsageError(`--batch must be an integer 1–512, got ${JSON.stringify(values.batch)}`);
     const keepAudio = Boolean(values['keep-audio']);
+    const budgetArg = values['memory-budget'];
+    const memoryBudgetMiB = budgetArg === undefined ? undefined : Number(budgetArg);
+    if (
+      memoryBudgetMiB !== undefined &&
+      !(
+        /^\d+$/.test(budgetArg!) &&
+        memoryBudgetMiB >= MEMORY_BUDGET_MIB.min &&
+        memoryBudgetMiB <= MEMORY_BUDGET_MIB.max
+      )
+    )
+      throw new UsageError(
+        `--memory-budget must be an integer ${MEMORY_BUDGET_MIB.min}–${MEMORY_BUDGET_MIB.max} (MiB), got ${JSON.stringify(budgetArg)}`,
+      );
 
     if (values.clips) {
       // A clip named twice is anonymized once (one output per clip and model per command).
@@ -100,6 +117,7 @@ anonymized and the outputs recorded (sha256, model, resolved working size) in th
             {
               onProgress: (f) => process.stderr.write(`\rclip ${id}: ${(100 * f).toFixed(0)}%`),
               onNote: (note) => progress(`clip ${id}: ${note}`),
+              ...(memoryBudgetMiB !== undefined ? { engine: { memoryBudgetMiB } } : {}),
             },
           );
           process.stderr.write('\n');
@@ -117,6 +135,7 @@ anonymized and the outputs recorded (sha256, model, resolved working size) in th
             outputSize: out.settings.outputSize,
             outputWidth: out.settings.outputWidth,
             outputHeight: out.settings.outputHeight,
+            engine: out.engine,
           });
         }
         if (values.json) printJson(results);
@@ -157,7 +176,9 @@ anonymized and the outputs recorded (sha256, model, resolved working size) in th
     resolveCheckpointPath(modelPath); // a missing model is reported before the inputs are read
     // Every input is probed before anything slow starts: a missing or broken file fails at once.
     for (const input of positionals) await probeVideo(input);
-    const anonymizer = await Anonymizer.load(modelPath);
+    const anonymizer = await Anonymizer.load(modelPath, {
+      memoryBudgetMiB: memoryBudgetMiB ?? MEMORY_BUDGET_MIB.default,
+    });
     const settings: AnonymizeSettings = {
       batch,
       keepAudio,
@@ -199,6 +220,13 @@ anonymized and the outputs recorded (sha256, model, resolved working size) in th
         sizeSetting: used.sizeSetting,
         outputSize: used.outputSize,
         model: anonymizer.sha256,
+        engine: {
+          device: anonymizer.device,
+          threads: anonymizer.threads,
+          memoryBudgetMiB: memoryBudgetMiB ?? MEMORY_BUDGET_MIB.default,
+          batchPixelsPerCall: anonymizer.batchPixelsPerCall,
+          maxPixelsPerCall: anonymizer.maxPixelsPerCall,
+        },
       });
       if (!values.json)
         progress(

@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { Anonymizer } from '../../../native-models/ts/anonymizer.js';
+import { Anonymizer, MEMORY_BUDGET_MIB } from '../../../native-models/ts/anonymizer.js';
+import type { MemoryBudgetLimits } from '../../contract.js';
 import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
 import { SpactError } from '../errors.js';
@@ -226,7 +227,6 @@ const toOutput = (r: OutputRow): OutputRecord => ({
   createdAt: r.created_at,
 });
 
-/** Library-level anonymization: clip + model → recorded output. Anonymizers are cached per model. */
 /** The app-wide sizes for clips without a room (settings keys inputSize and outputSize). */
 export const APP_SIZE_DEFAULTS: { inputSize: WorkingSizeSetting; outputSize: OutputSizeMode } = {
   inputSize: 'auto',
@@ -254,9 +254,74 @@ export function readAppSizeSettings(db: Db): { inputSize: WorkingSizeSetting; ou
   return out;
 }
 
+/** Where and how f_A computes (settings keys device, threads, memoryBudgetMiB). */
+export interface EngineSettings {
+  /** auto (CUDA when present) | cpu | cuda | cuda:N */
+  device: string;
+  /** libtorch threads; 0: all cores. */
+  threads: number;
+  /** Memory the anonymization may use, MiB: sets the pixels of one f_A call (callBudgetsFor). */
+  memoryBudgetMiB: number;
+}
+
+// The contract repeats these limits (it stays free of Node imports): the typecheck fails if they differ.
+const BUDGET_LIMITS: MemoryBudgetLimits = MEMORY_BUDGET_MIB;
+
+export const ENGINE_DEFAULTS: EngineSettings = { device: 'auto', threads: 0, memoryBudgetMiB: BUDGET_LIMITS.default };
+
+/** What a job's engine ran with, as its result reports it. */
+export interface EngineUsed {
+  /** The device the engine runs on ('auto' resolved). */
+  device: string;
+  threads: number;
+  memoryBudgetMiB: number;
+  /** Pixels grouped into one f_A call, and the most one call holds (larger frames are tiled). */
+  batchPixelsPerCall: number;
+  maxPixelsPerCall: number;
+}
+
+/** Reads the engine settings; a value that is missing or out of range is the default. */
+export function readEngineSettings(db: Db): EngineSettings {
+  const rows = db
+    .prepare(`SELECT key, value FROM settings WHERE key IN ('device', 'threads', 'memoryBudgetMiB')`)
+    .all() as { key: string; value: string }[];
+  const out = { ...ENGINE_DEFAULTS };
+  for (const r of rows) {
+    let v: unknown;
+    try {
+      v = JSON.parse(r.value);
+    } catch {
+      continue;
+    }
+    if (r.key === 'device' && typeof v === 'string' && /^(auto|cpu|cuda(:\d+)?)$/.test(v)) out.device = v;
+    if (r.key === 'threads' && Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 256)
+      out.threads = v as number;
+    if (
+      r.key === 'memoryBudgetMiB' &&
+      Number.isInteger(v) &&
+      (v as number) >= MEMORY_BUDGET_MIB.min &&
+      (v as number) <= MEMORY_BUDGET_MIB.max
+    )
+      out.memoryBudgetMiB = v as number;
+  }
+  return out;
+}
+
 type PersonDetector = Pick<Judges, 'persons'>;
 
-/** Library-level anonymization: clip + model → recorded output. Anonymizers are cached per model. */
+/** What an anonymizer loaded with `engine` runs with. */
+export function engineUsed(anonymizer: Anonymizer, engine: EngineSettings): EngineUsed {
+  return {
+    device: anonymizer.device,
+    threads: anonymizer.threads,
+    memoryBudgetMiB: engine.memoryBudgetMiB,
+    batchPixelsPerCall: anonymizer.batchPixelsPerCall,
+    maxPixelsPerCall: anonymizer.maxPixelsPerCall,
+  };
+}
+
+/** Library-level anonymization: clip + model → recorded output. Anonymizers are cached per model
+ *  and engine settings. */
 export class AnonymizeService {
   private readonly loaded = new Map<string, Promise<Anonymizer>>();
   private detector: Promise<PersonDetector> | undefined;
@@ -265,8 +330,14 @@ export class AnonymizeService {
     private readonly db: Db,
     private readonly library: LibraryService,
     private readonly dataDir: string,
-    private readonly engineOptions: { device?: string; threads?: number } = {},
+    /** Fixed engine settings (a CLI flag); what is not given comes from the settings table. */
+    private readonly engineOverrides: Partial<EngineSettings> = {},
   ) {}
+
+  /** The engine settings a new job or live stream uses: read now, so a change applies to the next one. */
+  engineSettings(overrides: Partial<EngineSettings> = {}): EngineSettings {
+    return { ...readEngineSettings(this.db), ...this.engineOverrides, ...overrides };
+  }
 
   /**
    * Where person boxes for 'auto' come from: the privacy judges (CenterNet), loaded once on first
@@ -284,12 +355,20 @@ export class AnonymizeService {
     return path.join(this.dataDir, 'outputs');
   }
 
-  anonymizerFor(model: ModelRecord): Promise<Anonymizer> {
-    let p = this.loaded.get(model.sha256);
+  /**
+   * The model's anonymizer for the current engine settings (or `engine`), cached per model and
+   * settings: after a change the next caller gets a new engine and the old one is dropped from the
+   * cache (a job still using it keeps it until it ends). A CUDA device this machine lacks fails
+   * with kind 'unavailable'.
+   */
+  anonymizerFor(model: ModelRecord, engine: EngineSettings = this.engineSettings()): Promise<Anonymizer> {
+    const key = `${model.sha256}|${engine.device}|${engine.threads}|${engine.memoryBudgetMiB}`;
+    let p = this.loaded.get(key);
     if (!p) {
-      p = Anonymizer.load(model.checkpoint, this.engineOptions);
-      p.catch(() => this.loaded.delete(model.sha256));
-      this.loaded.set(model.sha256, p);
+      for (const k of this.loaded.keys()) if (k.startsWith(`${model.sha256}|`)) this.loaded.delete(k);
+      p = Anonymizer.load(model.checkpoint, engine);
+      p.catch(() => this.loaded.delete(key));
+      this.loaded.set(key, p);
     }
     return p;
   }
@@ -353,27 +432,39 @@ export class AnonymizeService {
     clipId: number,
     modelId: number,
     settings: Partial<AnonymizeSettings> = {},
-    opts: { signal?: AbortSignal; onProgress?: (fraction: number) => void; onNote?: (note: string) => void } = {},
-  ): Promise<OutputRecord> {
+    opts: {
+      signal?: AbortSignal;
+      onProgress?: (fraction: number) => void;
+      onNote?: (note: string) => void;
+      /** Engine settings over the app's (e.g. the CLI's --memory-budget). */
+      engine?: Partial<EngineSettings>;
+    } = {},
+  ): Promise<OutputRecord & { engine: EngineUsed }> {
     const clip = this.library.clip(clipId);
     const model = this.library.model(modelId);
     if (!fs.existsSync(clip.path))
       throw new SpactError('not-found', `clip ${clipId}: its file ${clip.path} is missing`);
+    // The engine first: a device this machine lacks fails before people are measured.
+    const engine = this.engineSettings(opts.engine);
+    const anonymizer = await this.anonymizerFor(model, engine);
     const sizes = await this.sizesFor(clipId, settings, {
       ...(opts.signal ? { signal: opts.signal } : {}),
       onNote: opts.onNote ?? ((note) => process.stderr.write(`clip ${clip.id}: ${note}\n`)),
     });
-    const anonymizer = await this.anonymizerFor(model);
     const short = resolveWorkingSize(sizes.size, clip, sizes.personHeightFraction);
     const file = path.join(
       this.outputsDir,
       // A new file per run: an earlier output (perhaps already exported) is never overwritten.
       `clip${clip.id}-${model.sha256.slice(0, 10)}-${short}${sizes.outputSize === 'source' ? '-src' : ''}${settings.keepAudio ? '-audio' : ''}-${Date.now().toString(36)}.mp4`,
     );
+    // Written under a temporary name and given its own only once its row exists: a process killed
+    // in between leaves a temporary file that start-up removes, or — row written, rename not —
+    // renames (reconcileFiles), never a finished-looking output without its row.
+    const pending = `${file}.tmp-${process.pid}`;
     const r = await anonymizeFile(
       anonymizer,
       clip.path,
-      file,
+      pending,
       {
         batch: settings.batch ?? DEFAULT_SETTINGS.batch,
         keepAudio: settings.keepAudio ?? DEFAULT_SETTINGS.keepAudio,
@@ -402,9 +493,10 @@ export class AnonymizeService {
           r.durationS,
           nowIso(),
         );
-      return this.output(Number(info.lastInsertRowid));
+      fs.renameSync(pending, file);
+      return { ...this.output(Number(info.lastInsertRowid)), engine: engineUsed(anonymizer, engine) };
     } catch (err) {
-      fs.rmSync(file, { force: true }); // no output file without its row
+      fs.rmSync(pending, { force: true }); // no output file without its row
       throw err;
     }
   }

@@ -185,6 +185,8 @@ export interface AuditJobDeps {
   judges: () => Promise<Judges>;
   /** Cached judge results of raw clips and outputs (content-keyed). */
   cacheDir: string;
+  /** Device and threads of the identity attackers (the app's settings, read when the job starts). */
+  engine?: () => { device: string; threads: number };
 }
 
 /** The audit job: judges the output against its clip, stores the report, records it in the log. */
@@ -200,9 +202,11 @@ export async function runAuditJob(
   let done = 0;
   ctx.progress(0, 'loading the judges…');
   const judges = await deps.judges();
+  const engine = deps.engine?.();
   const report = await auditVideo(clip.path, out.path, {
     judges,
     cacheDir: deps.cacheDir,
+    ...(engine ? { classifier: { device: engine.device, threads: engine.threads } } : {}),
     ...(job.startS !== undefined ? { startS: job.startS } : {}),
     ...(job.endS !== undefined ? { endS: job.endS } : {}),
     signal: ctx.signal,

@@ -9,6 +9,7 @@
 // each either holding raw pictures of the people (gallery = raw crops: re-identification) or only
 // the anonymized footage (gallery = anonymized crops: linkage, SPAct's own protocol). The static
 // background is masked in every crop, so a person's place in the scene does not give them away.
+import { checkDevice } from '../../../native-models/ts/engine.js';
 import { loadNative } from '../../../native-models/ts/native.js';
 import type { Box } from './judges.js';
 import type { Track } from './tracks.js';
@@ -315,10 +316,18 @@ export interface ClassifierBudget {
   epochs: number;
   batchSize: number;
   threads: number;
+  /** auto | cpu | cuda | cuda:N (the app's setting). */
+  device: string;
   seed: number;
 }
 
-export const DEFAULT_CLASSIFIER_BUDGET: ClassifierBudget = { epochs: 30, batchSize: 32, threads: 0, seed: 7 };
+export const DEFAULT_CLASSIFIER_BUDGET: ClassifierBudget = {
+  epochs: 30,
+  batchSize: 32,
+  threads: 0,
+  device: 'auto',
+  seed: 7,
+};
 
 /** Variants an attacker holding raw pictures trains on, to be robust to what anonymizers do:
  *  greyscale, blur, brightness/contrast changes. */
@@ -399,6 +408,7 @@ export async function trainClassifier(
   budget: ClassifierBudget = DEFAULT_CLASSIFIER_BUDGET,
 ): Promise<(crops: Uint8Array[]) => Promise<Float32Array[]>> {
   const { Probe } = loadNative() as unknown as { Probe: new (c: Record<string, unknown>) => ProbeHandle };
+  checkDevice(budget.device); // an absent CUDA device: kind 'unavailable', one line
   const probe = new Probe({
     kind: kind === 'cnn' ? 'resnet2d' : 'hist-mlp',
     numOutputs: tracks,
@@ -407,7 +417,7 @@ export async function trainClassifier(
     histBins: 8,
     lr: 1e-3,
     augment: true,
-    device: 'auto',
+    device: budget.device,
     threads: budget.threads,
     seed: budget.seed,
   });

@@ -62,6 +62,8 @@ export interface FinetuneOptions {
   judges?: Judges;
   cacheDir?: string;
   overrides?: TrainConfigOverrides;
+  /** Where training and the held-out selection compute (the app's settings); also on resume. */
+  engine?: { device?: string; threads?: number };
   resume?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: TrainProgress) => void;
@@ -155,6 +157,19 @@ export function readTags(file: string): ActionTag[] {
   });
 }
 
+/** The engine settings as training config overrides (absent ones leave the base's). */
+function engineOverrides(opts: FinetuneOptions): TrainConfigOverrides {
+  return {
+    ...(opts.engine?.device !== undefined ? { device: opts.engine.device } : {}),
+    ...(opts.engine?.threads !== undefined ? { threads: opts.engine.threads } : {}),
+  };
+}
+
+/** A resumed run may change its step budget and where it computes, nothing else. */
+function resumeOverrides(opts: FinetuneOptions): TrainConfigOverrides {
+  return { ...(opts.steps !== undefined ? { minimax: { steps: opts.steps } } : {}), ...engineOverrides(opts) };
+}
+
 async function finetuneSynthRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
   const clock = new FinetuneClock();
   const out = path.resolve(opts.out);
@@ -165,7 +180,7 @@ async function finetuneSynthRoom(opts: FinetuneOptions): Promise<FinetuneResult>
       data: dataDir,
       out: opts.out,
       resume: true,
-      ...(opts.steps !== undefined ? { overrides: { minimax: { steps: opts.steps } } } : {}),
+      overrides: resumeOverrides(opts),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
@@ -212,6 +227,7 @@ async function finetuneSynthRoom(opts: FinetuneOptions): Promise<FinetuneResult>
         init: { maxStepsTB: Math.max(10, Math.round(steps / 2)) },
         checkpoint: { every: Math.max(5, Math.round(steps / 10)), snapshotEvery: 0 },
         eval: { every: Math.max(5, Math.round(steps / 10)), batches: 2 },
+        ...engineOverrides(opts),
       },
       opts.overrides ?? {},
     ),
@@ -300,7 +316,7 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
       data: dataDir,
       out,
       resume: true,
-      ...(opts.steps !== undefined ? { overrides: { minimax: { steps: opts.steps } } } : {}),
+      overrides: resumeOverrides(opts),
       ...trainOpts,
     });
   } else {
@@ -366,6 +382,7 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
       overrides: deepMerge(
         deepMerge(ROOM_DEFAULTS(steps, Boolean(baseFile && readCheckpointMeta(baseFile).config.room?.enabled)), {
           room: { cropSize },
+          ...engineOverrides(opts),
         }),
         opts.overrides ?? {},
       ),
@@ -397,6 +414,7 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
     selection = await selectOnFootage(candidates, plan.base, plan.selection, plan.size, judges, {
       cacheDir: path.join(cacheDir, 'audit'),
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.engine ? { engine: opts.engine } : {}),
       onProgress: status,
     });
     for (const w of selection.warnings) opts.onWarning?.(w);

@@ -125,8 +125,9 @@ export async function anonymizeWindow(
   size: number,
   source: { width: number; height: number },
   signal?: AbortSignal,
+  engine: { device?: string; threads?: number } = {},
 ): Promise<FrameSet> {
-  const anonymizer = await Anonymizer.load(model);
+  const anonymizer = await Anonymizer.load(model, engine);
   const { width: aw, height: ah } = raw.video;
   const work = workingSize(source, size);
   const w = raw.window;
@@ -159,7 +160,13 @@ export async function selectOnFootage(
   part: FootagePart,
   size: number,
   judges: Judges,
-  opts: { cacheDir?: string; signal?: AbortSignal; onProgress?: (m: string) => void } = {},
+  opts: {
+    cacheDir?: string;
+    signal?: AbortSignal;
+    onProgress?: (m: string) => void;
+    /** Device and threads of the anonymizers judged (the app's settings). */
+    engine?: { device?: string; threads?: number };
+  } = {},
 ): Promise<RoomSelection> {
   const progress = opts.onProgress ?? (() => undefined);
   const info = await probeVideo(part.file);
@@ -177,11 +184,16 @@ export async function selectOnFootage(
     );
   const judge = async (model: string) =>
     summarize(
-      await judgeAnonymized(raw, await anonymizeWindow(model, part.file, raw, size, info, opts.signal), judges, {
-        ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        onProgress: (m) => progress(`held-out footage: ${m}`),
-      }),
+      await judgeAnonymized(
+        raw,
+        await anonymizeWindow(model, part.file, raw, size, info, opts.signal, opts.engine),
+        judges,
+        {
+          ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
+          ...(opts.signal ? { signal: opts.signal } : {}),
+          onProgress: (m) => progress(`held-out footage: ${m}`),
+        },
+      ),
     );
   if (base) progress('judging the base model on the held-out footage…');
   const before = base ? await judge(base) : null;

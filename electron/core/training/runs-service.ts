@@ -51,6 +51,8 @@ export interface RoomRunDeps {
   judges: () => Promise<Judges>;
   cacheDir: string;
   measureRoom: (roomId: number, opts: { signal?: AbortSignal }) => Promise<Room>;
+  /** Device and threads from the settings, read when a run starts or resumes (both recipes). */
+  engine?: () => { device: string; threads: number };
 }
 
 interface RunRow {
@@ -350,6 +352,7 @@ export class RunsService {
         steps: cfg.steps,
         ...(recipe === 'synthroom' ? { clips: cfg.clips ?? DEFAULT_SYNTHROOM_CLIPS } : {}),
         ...room,
+        ...(this.roomDeps?.engine ? { engine: this.roomDeps.engine() } : {}),
         resume: payload.resume,
         signal: ctx.signal,
         onStatus: (m) => say(m),
