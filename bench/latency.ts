@@ -55,9 +55,16 @@ class Server {
   static async start(dataDir: string, mode: Mode): Promise<Server> {
     const args = [spactBin, 'serve', '--no-open', '--json', '--data-dir', dataDir, '--role', 'admin'];
     if (mode === 'in-process') args.push('--in-process');
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // SPACT_SERVE_NODE_ARGS: Node flags for the server (e.g. --cpu-prof when hunting a stall).
+    const nodeArgs = (process.env.SPACT_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    if (process.env.SPACT_BENCH_VERBOSE)
+      child.on('exit', (c, sig) => process.stderr.write(`[serve] exit ${c} ${sig}\n`));
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (process.env.SPACT_BENCH_VERBOSE) process.stderr.write(`[serve] ${d.toString()}`);
+    });
     const url = await new Promise<string>((resolve, reject) => {
       let out = '';
       child.stdout!.on('data', (d: Buffer) => {
@@ -117,16 +124,23 @@ async function sampleRoundTrips(server: Server, ms: number, onTick?: () => Promi
   const out: number[] = [];
   const end = performance.now() + ms;
   let nextTick = performance.now();
+  let ticking: Promise<void> | null = null;
   while (performance.now() < end) {
     const t0 = performance.now();
     await server.call('app.info');
     out.push(performance.now() - t0);
-    if (onTick && performance.now() >= nextTick) {
+    if (process.env.SPACT_BENCH_VERBOSE && out.at(-1)! > 500)
+      process.stderr.write(`[latency] slow call ${t0.toFixed(0)} → ${performance.now().toFixed(0)}\n`);
+    // The load's bookkeeping runs beside the samples, never in their way (one at a time).
+    if (onTick && !ticking && performance.now() >= nextTick) {
       nextTick = performance.now() + 1000;
-      await onTick();
+      ticking = onTick().finally(() => (ticking = null));
     }
     await new Promise((r) => setTimeout(r, INTERVAL_MS));
   }
+  await ticking;
+  if (process.env.SPACT_BENCH_VERBOSE)
+    process.stderr.write(`[latency] samples ${out.map((x) => x.toFixed(0)).join(' ')}\n`);
   return out;
 }
 
@@ -161,6 +175,8 @@ async function runMode(mode: Mode, clips: { short: string; long: string }): Prom
     let exportsFinished = 0;
     const exportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'spact-lat-export-'));
     const nextExport = async () => {
+      const t0 = performance.now();
+      if (process.env.SPACT_BENCH_VERBOSE) process.stderr.write(`[latency] export start at ${t0.toFixed(0)}\n`);
       const to = path.join(exportDir, `e${exportsFinished}-${Date.now()}`);
       exportJob = (await server.call<{ jobId: number }>('exports.start', { clipIds: [shortClip], to })).jobId;
     };
@@ -170,6 +186,10 @@ async function runMode(mode: Mode, clips: { short: string; long: string }): Prom
     const tick = async () => {
       const jobs = await server.call<JobRow[]>('jobs.list');
       const active = new Set(jobs.filter((j) => j.status === 'running').map((j) => j.kind));
+      if (process.env.SPACT_BENCH_VERBOSE)
+        process.stderr.write(
+          `[latency] ${JSON.stringify(jobs.map((j) => [j.id, j.kind, j.status, (j as { error?: unknown }).error]))}\n`,
+        );
       ticks++;
       if (active.has('anonymize') && active.has('finetune') && active.has('export')) allThree++;
       const ex = jobs.find((j) => j.id === exportJob);

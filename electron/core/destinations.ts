@@ -43,6 +43,8 @@ const SYSTEM_ROOTS: [string, string][] = [
 
 /** The default time limit of a check: long enough for a slow disk, short enough for a form. */
 export const CHECK_TIMEOUT_MS = 2000;
+/** How long the probe process itself may take to start (a loaded machine, a cold disk). */
+const STARTUP_TIMEOUT_MS = 30_000;
 
 /**
  * The system file system a path lies under, judged by its name alone (no file system call), or
@@ -99,6 +101,7 @@ const PROBE = String.raw`
 const fs = require('fs');
 const path = require('path');
 const req = JSON.parse(fs.readFileSync(0, 'utf8'));
+process.stdout.write('started\n'); // the time limit counts from here, not from the process start
 // Read after the paths were resolved: resolving may have mounted an automounted folder.
 let mounts;
 function readMounts() {
@@ -239,7 +242,20 @@ function probe(targets: DestinationTarget[], inputs: string[], timeoutMs: number
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const kill = () => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    };
+    // Starting a process can take seconds on a busy machine: that is not the folder's fault. The
+    // folder's limit starts when the probe says it is running.
+    let timer = setTimeout(kill, STARTUP_TIMEOUT_MS);
+    child.stdout.on('data', (d: Buffer) => {
+      if (!stdout.includes('\n') && (stdout + d.toString()).includes('\n')) {
+        clearTimeout(timer);
+        timer = setTimeout(kill, timeoutMs);
+      }
+      stdout += d.toString();
+    });
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdin.on('error', () => {}); // a child that died early is reported by 'close'
     child.stdin.end(
@@ -250,10 +266,6 @@ function probe(targets: DestinationTarget[], inputs: string[], timeoutMs: number
         systemTypes: SYSTEM_FS_TYPES,
       }),
     );
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(new SpactError('internal', `the destination check could not start: ${err.message}`));
@@ -263,7 +275,7 @@ function probe(targets: DestinationTarget[], inputs: string[], timeoutMs: number
       if (timedOut) return resolve(null);
       try {
         if (code !== 0) throw new Error(stderr.trim().split('\n').at(-1) ?? `exit ${code}`);
-        resolve(JSON.parse(stdout) as ProbeReport[]);
+        resolve(JSON.parse(stdout.slice(stdout.indexOf('\n') + 1)) as ProbeReport[]);
       } catch (err) {
         reject(new SpactError('internal', `the destination check failed: ${(err as Error).message}`));
       }

@@ -36,7 +36,8 @@ export function forkHostLauncher(entry = hostEntry()): HostLauncher {
     const child = fork(entry, ['--options', JSON.stringify(options)], {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv: [],
+      // SPACT_HOST_NODE_ARGS: Node flags for the host alone (e.g. --cpu-prof when hunting a stall).
+      execArgv: (process.env.SPACT_HOST_NODE_ARGS ?? '').split(' ').filter(Boolean),
     });
     return {
       send: (m) => {

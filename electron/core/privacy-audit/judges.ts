@@ -106,14 +106,54 @@ const POSE_ONLY = {
   filter: { enabled: false },
 };
 
+/** What a judge answers about one RGB frame (height × width × 3 bytes). */
+export interface FrameJudge {
+  persons(rgb: Uint8Array, width: number, height: number): Promise<{ box: Box; score: number }[]>;
+  pose(rgb: Uint8Array, width: number, height: number): Promise<BodyFinding | null>;
+  analyze(rgb: Uint8Array, width: number, height: number): Promise<FrameFindings>;
+}
+
+/**
+ * The judges as the app uses them: in a worker thread (judges-worker.ts), since their models run
+ * synchronously in WebAssembly for up to seconds per frame and the thread that loads them must
+ * keep answering the window; in this thread where the worker is not built (tests on sources).
+ */
+export class Judges implements FrameJudge {
+  private constructor(private readonly backend: FrameJudge & { close?(): Promise<void> }) {}
+
+  static async load(): Promise<Judges> {
+    const { JudgesWorker, judgesWorkerEntry } = await import('./judges-worker-client.js');
+    if (fs.existsSync(judgesWorkerEntry())) return new Judges(await JudgesWorker.start());
+    return new Judges(await InThreadJudges.load());
+  }
+
+  persons(rgb: Uint8Array, width: number, height: number) {
+    return this.backend.persons(rgb, width, height);
+  }
+
+  pose(rgb: Uint8Array, width: number, height: number) {
+    return this.backend.pose(rgb, width, height);
+  }
+
+  analyze(rgb: Uint8Array, width: number, height: number) {
+    return this.backend.analyze(rgb, width, height);
+  }
+
+  /** Ends the worker (the judges are kept for the life of a process otherwise). */
+  async close(): Promise<void> {
+    await this.backend.close?.();
+  }
+}
+
 /* eslint-disable @typescript-eslint/no-explicit-any -- the judges' packages ship loose typings for their Node builds */
-export class Judges {
+/** The judges' models in the calling thread (the worker's side, and the fallback). */
+export class InThreadJudges implements FrameJudge {
   private constructor(
     private readonly human: any,
     private readonly faceapi: any,
   ) {}
 
-  static async load(): Promise<Judges> {
+  static async load(): Promise<InThreadJudges> {
     try {
       const wasmDir = path.join(packageDir('@tensorflow/tfjs-backend-wasm'), 'dist') + path.sep;
       const wasm = require('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(p: string): void };
@@ -154,7 +194,7 @@ export class Judges {
       await faceapi.nets.faceLandmark68Net.loadFromDisk(modelDir);
       await faceapi.nets.faceRecognitionNet.loadFromDisk(modelDir);
       await faceapi.nets.ageGenderNet.loadFromDisk(modelDir);
-      return new Judges(human, faceapi);
+      return new InThreadJudges(human, faceapi);
     } catch (err) {
       throw new SpactError(
         'unavailable',
