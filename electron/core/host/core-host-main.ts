@@ -36,12 +36,7 @@ async function answer(services: CoreServices, r: HostRequest): Promise<unknown> 
     case 'upload':
       return services.importUpload(r.tmpFile, r.name, r.roomId);
     case 'upload-allowed':
-      try {
-        services.session.require('operator', 'importing clips');
-        return true;
-      } catch {
-        return false;
-      }
+      return services.uploadAllowed();
     case 'call':
     case 'close':
       throw new SpactError('internal', `unexpected ${r.type} request`);
@@ -56,12 +51,17 @@ try {
   process.exit(1);
 }
 
+/** A job that does not stop when cancelled must not keep a closing app alive: it is reconciled
+ *  at the next start like after a crash. */
+const CLOSE_GRACE_MS = 10_000;
 let closing: Promise<void> | null = null;
-const closeAndExit = (code: number): Promise<void> =>
-  (closing ??= services
+const closeAndExit = (code: number): Promise<void> => {
+  setTimeout(() => process.exit(code), CLOSE_GRACE_MS);
+  return (closing ??= services
     .close()
     .catch(() => undefined)
     .finally(() => process.exit(code)));
+};
 
 services.events.subscribe((event, payload) => post({ type: 'event', event, payload }));
 onRequest((r) => {
