@@ -44,15 +44,17 @@ are then replaced).`,
     const overwriteHint = 'add --force to export into it anyway (files of the same name are replaced)';
     await checkExportFolder(to, overwrite, overwriteHint);
     return withCore(values['data-dir'], async (core) => {
-      const r = await core.exports.exportClips({
+      const job = {
         ...(clipIds ? { clipIds } : { roomId: core.library.resolveRoom(values.room!).id }),
         to,
         overwrite,
-        overwriteHint,
         actor: values.actor ?? process.env.USER ?? 'cli',
         includeRoom: Boolean(values['include-room']),
         ...(values.model ? { modelId: core.resolveModel(values.model).id } : {}),
-      });
+      };
+      // A job row, as the app's exports have: if this process is killed, the next start of the app
+      // finishes the export from its manifest or labels the folder incomplete (jobs/reconcile.ts).
+      const r = await core.jobs.runHere('export', job, () => core.exports.exportClips({ ...job, overwriteHint }));
       if (values.json) printJson(r);
       else progress(`exported ${r.items} anonymized clip(s) to ${r.destination} (manifest: ${r.manifest})`);
       return 0;

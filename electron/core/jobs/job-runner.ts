@@ -205,6 +205,35 @@ export class SqliteJobRunner implements JobQueue {
     await Promise.all(ids.map((id) => this.wait(id)));
   }
 
+  /**
+   * Runs `body` in this process as a job of `kind` that no runner picks up: its row is written
+   * running (one attempt) before `body` starts and done or failed after it. A process killed
+   * meanwhile leaves the row running, so the next start-up reconciles what it wrote, as for a job
+   * of the app (the CLI's exports write folders outside the data folder).
+   */
+  async runHere<T>(kind: string, payload: unknown, body: () => Promise<T>): Promise<T> {
+    const now = nowIso();
+    const info = this.db
+      .prepare(
+        `INSERT INTO jobs (kind, payload, status, attempts, max_attempts, created_at, started_at) VALUES (?, ?, 'running', 1, 1, ?, ?)`,
+      )
+      .run(kind, JSON.stringify(payload), now, now);
+    const id = Number(info.lastInsertRowid);
+    try {
+      const result = await body();
+      this.db
+        .prepare(`UPDATE jobs SET status = 'done', progress = 1, result = ?, finished_at = ? WHERE id = ?`)
+        .run(JSON.stringify(result ?? null), nowIso(), id);
+      return result;
+    } catch (err) {
+      const e = toApiError(err);
+      this.db
+        .prepare(`UPDATE jobs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?`)
+        .run(`${e.kind}: ${e.message}`, nowIso(), id);
+      throw err;
+    }
+  }
+
   enqueue(kind: string, payload: unknown, opts: { maxAttempts?: number } = {}): JobRecord {
     if (!this.handlers[kind]) throw new SpactError('validation', `unknown job kind "${kind}"`);
     const info = this.db

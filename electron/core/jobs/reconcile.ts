@@ -10,7 +10,15 @@
 //   when its job is failed, the folder is labelled incomplete: an `INCOMPLETE` file says why, and
 //   the export's files get an `.incomplete` suffix (manifest.json.incomplete, clip-….mp4.incomplete)
 //   so nothing in it looks finished. Files of earlier, recorded exports into the same folder stay.
-//   A requeued export only loses its temporary files: its next run writes the folder again.
+//   A requeued export loses its temporary files and the files it wrote: its next run writes the
+//   folder again.
+// - An import killed after its copy got its library name but before its row: the copy keeps its
+//   temporary name as a hard link until the row exists (LibraryService.importClip), so a dead
+//   import's temporary file that shares its inode with a library file no row names marks that
+//   file as never recorded: both go (raw video in no row could never be deleted by anyone).
+// - An anonymization killed after its output's row was written but before the output got its own
+//   name (AnonymizeService.anonymizeClip writes `NAME.tmp-PID` first): the row names NAME, so the
+//   temporary file is renamed to it rather than removed.
 // Hashing runs off the event loop's critical path (async reads); nothing here waits on a job.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,6 +45,8 @@ export interface ReconcileReport {
   exportsFinished: number[];
   /** Export folders labelled incomplete. */
   exportsIncomplete: string[];
+  /** Library outputs whose row existed and whose file was renamed into place. */
+  outputsFinished: string[];
 }
 
 /** Whether a process with this id exists (EPERM: it does, owned by another user). */
@@ -80,6 +90,61 @@ export function removeOrphanTmpFiles(
       report.removed.push(file);
     } catch {
       report.kept.push(file);
+    }
+  }
+}
+
+/**
+ * Removes the raw copies in `clipsDir` that a dead import published but never recorded (see the
+ * header). Runs before the generic clean-up, which would otherwise remove the marker first.
+ */
+export function removeUnrecordedImports(db: Db, clipsDir: string, report: Pick<ReconcileReport, 'removed'>): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(clipsDir);
+  } catch {
+    return;
+  }
+  const recorded = db.prepare(`SELECT 1 FROM clips WHERE path = ?`);
+  for (const name of names) {
+    const m = /^(.*)\.tmp-(\d+)$/.exec(name);
+    if (!m || pidAlive(Number(m[2]))) continue;
+    const tmp = path.join(clipsDir, name);
+    const stored = path.join(clipsDir, m[1]!);
+    try {
+      const [a, b] = [fs.statSync(tmp), fs.statSync(stored)];
+      if (a.ino !== b.ino || a.dev !== b.dev || recorded.get(stored)) continue;
+      fs.rmSync(stored, { force: true });
+      report.removed.push(stored);
+    } catch {
+      // no library file of that name: only the temporary copy is left, removed with the others
+    }
+  }
+}
+
+/** Gives recorded library outputs of dead writers their names (see the header). */
+export function finishRecordedOutputs(
+  db: Db,
+  outputsDir: string,
+  report: Pick<ReconcileReport, 'outputsFinished'>,
+): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(outputsDir);
+  } catch {
+    return;
+  }
+  const recorded = db.prepare(`SELECT 1 FROM outputs WHERE path = ?`);
+  for (const name of names) {
+    const m = /^([^.].*\.mp4)\.tmp-(\d+)$/.exec(name);
+    if (!m || pidAlive(Number(m[2]))) continue;
+    const file = path.join(outputsDir, m[1]!);
+    if (fs.existsSync(file) || !recorded.get(file)) continue;
+    try {
+      fs.renameSync(path.join(outputsDir, name), file);
+      report.outputsFinished.push(file);
+    } catch {
+      // left for the generic clean-up
     }
   }
 }
@@ -180,7 +245,6 @@ async function reconcileExport(
     report.exportsFinished.push(id);
     return;
   }
-  if (job.status !== 'failed') return; // requeued: its next run writes the folder again
   // Files of recorded exports into the same folder are theirs, not this export's.
   const recorded = new Set<string>();
   for (const r of db.prepare(`SELECT manifest FROM exports WHERE destination = ?`).all(dest) as {
@@ -192,9 +256,16 @@ async function reconcileExport(
       // an unreadable stored manifest protects nothing
     }
   }
+  const own = (name: string) => name === 'manifest.json' || (EXPORT_CLIP.test(name) && !recorded.has(name));
+  if (job.status !== 'failed') {
+    // Requeued: its next run writes the folder again, and must find it as it was before (empty,
+    // unless it was asked to overwrite), or it would refuse it and leave these files behind.
+    for (const name of fs.readdirSync(dest)) if (own(name)) fs.rmSync(path.join(dest, name), { force: true });
+    return;
+  }
   let labelled = 0;
   for (const name of fs.readdirSync(dest)) {
-    if (name === 'manifest.json' || (EXPORT_CLIP.test(name) && !recorded.has(name))) {
+    if (own(name)) {
       renameAside(path.join(dest, name));
       labelled++;
     }
@@ -225,9 +296,18 @@ export async function reconcileFiles(deps: {
   dataDir: string;
   interrupted: JobRecord[];
 }): Promise<ReconcileReport> {
-  const report: ReconcileReport = { removed: [], kept: [], exportsFinished: [], exportsIncomplete: [] };
-  // runs/ keeps a training run's own files (resume needs them); cache/ is rebuilt at will.
-  removeOrphanTmpFiles(deps.dataDir, report, { depth: 3, skip: ['runs'] });
+  const report: ReconcileReport = {
+    removed: [],
+    kept: [],
+    exportsFinished: [],
+    exportsIncomplete: [],
+    outputsFinished: [],
+  };
+  removeUnrecordedImports(deps.db, path.join(deps.dataDir, 'clips'), report);
+  finishRecordedOutputs(deps.db, path.join(deps.dataDir, 'outputs'), report);
+  // runs/ included: a checkpoint a killed fine-tune was writing (checkpoint.pt.tmp-PID) is never
+  // what a resume reads (it reads checkpoint.pt); its other files have no `.tmp-PID` name.
+  removeOrphanTmpFiles(deps.dataDir, report, { depth: 3 });
   for (const job of deps.interrupted) {
     if (job.kind !== 'export') continue;
     try {

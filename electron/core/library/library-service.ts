@@ -94,6 +94,30 @@ export async function sha256File(file: string): Promise<string> {
 
 const safeName = (name: string) => name.replace(/[^\w.-]+/g, '_').slice(0, 80) || 'clip';
 
+/**
+ * Gives a finished copy its library name while it keeps its temporary one (a hard link), so that
+ * the temporary name marks it as not yet recorded. Another import of the same content may have
+ * published it first (EEXIST: same name, same bytes). Where links are not supported the copy is
+ * renamed instead.
+ */
+function publishCopy(tmp: string, stored: string): 'linked' | 'renamed' | 'existed' {
+  try {
+    fs.linkSync(tmp, stored);
+    return 'linked';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      fs.rmSync(tmp, { force: true });
+      return 'existed';
+    }
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV') {
+      fs.renameSync(tmp, stored);
+      return 'renamed';
+    }
+    throw err;
+  }
+}
+
 export class LibraryService {
   constructor(
     private readonly db: Db,
@@ -223,6 +247,9 @@ export class LibraryService {
     if (opts.roomId != null) this.room(opts.roomId);
     const sha = await sha256File(source);
     let stored = source;
+    // The copy's temporary name, kept (hard-linked to the copy) until its row exists: a copy whose
+    // writer died before recording it is found and removed at start-up (reconcileUnrecordedImports).
+    let pending: string | null = null;
     if (!opts.link) {
       fs.mkdirSync(this.clipsDir, { recursive: true });
       stored = path.join(this.clipsDir, `${sha.slice(0, 12)}-${safeName(path.basename(source))}`);
@@ -230,7 +257,7 @@ export class LibraryService {
         const tmp = `${stored}.tmp-${process.pid}`;
         try {
           fs.copyFileSync(source, tmp);
-          fs.renameSync(tmp, stored);
+          if (publishCopy(tmp, stored) === 'linked') pending = tmp;
         } catch (err) {
           fs.rmSync(tmp, { force: true });
           const code = (err as NodeJS.ErrnoException).code;
@@ -241,6 +268,23 @@ export class LibraryService {
         }
       }
     }
+    try {
+      return this.recordClip(source, stored, sha, info, opts);
+    } catch (err) {
+      if (pending) fs.rmSync(stored, { force: true }); // never recorded: no raw copy without its row
+      throw err;
+    } finally {
+      if (pending) fs.rmSync(pending, { force: true });
+    }
+  }
+
+  private recordClip(
+    source: string,
+    stored: string,
+    sha: string,
+    info: VideoInfo,
+    opts: { roomId?: number | null; link?: boolean },
+  ): Clip {
     const existing = this.db.prepare(`SELECT id FROM clips WHERE path = ?`).get(stored) as { id: number } | undefined;
     if (existing) return this.clip(existing.id);
     const row = this.db
