@@ -208,7 +208,7 @@ export type ExportView = z.infer<typeof ExportView>;
 /** The memory budget setting's limits and default, MiB: MEMORY_BUDGET_MIB of native-models/ts/anonymizer.ts.
  *  anonymize-service.ts and the Settings screen assign theirs to MemoryBudgetLimits: the typecheck
  *  fails if they ever differ. */
-export const MEMORY_BUDGET_LIMITS = { default: 2048, min: 256, max: 65536 } as const;
+export const MEMORY_BUDGET_LIMITS = { default: 2048, min: 1280, max: 65536 } as const;
 export type MemoryBudgetLimits = typeof MEMORY_BUDGET_LIMITS;
 
 export const Settings = z

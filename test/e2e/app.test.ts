@@ -283,7 +283,7 @@ describe('SPAct Desktop in browser mode', () => {
     if (!cuda) expect(await page.locator('[data-testid="device"] option[value="cuda"]').isDisabled()).toBe(true);
     await page.getByTestId('device').selectOption('cpu');
     await page.getByTestId('threads').fill('1');
-    await page.getByTestId('memory-budget').fill('512');
+    await page.getByTestId('memory-budget').fill('1536');
     await page.getByRole('button', { name: 'Save settings' }).click();
     await page.locator('.toast').filter({ hasText: 'settings saved' }).waitFor();
     const api = (method: string, body: unknown) =>
@@ -299,7 +299,7 @@ describe('SPAct Desktop in browser mode', () => {
         [method, body] as const,
       );
     expect((await api('settings.get', {})).body).toMatchObject({
-      value: { device: 'cpu', threads: 1, memoryBudgetMiB: 512, dataDir },
+      value: { device: 'cpu', threads: 1, memoryBudgetMiB: 1536, dataDir },
     });
     // What the screen cannot send is refused by the main side too.
     if (!cuda)
@@ -310,7 +310,7 @@ describe('SPAct Desktop in browser mode', () => {
     // Shown again when the screen opens again: they are stored, not kept by the screen.
     await page.getByTestId('nav-library').click();
     await page.getByTestId('nav-settings').click();
-    await expect.poll(() => page.getByTestId('memory-budget').inputValue()).toBe('512');
+    await expect.poll(() => page.getByTestId('memory-budget').inputValue()).toBe('1536');
     expect(await page.getByTestId('threads').inputValue()).toBe('1');
     expect(await page.getByTestId('device').inputValue()).toBe('cpu');
     await shot('settings-engine');

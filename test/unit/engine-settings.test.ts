@@ -21,6 +21,7 @@ import {
   cpuBatchPixelsPerCall,
   defaultMaxPixelsPerCall,
   MEMORY_BUDGET_MIB,
+  MEMORY_RESERVE_MIB,
   tileMargin,
   unetDivisor,
   type Anonymizer,
@@ -88,27 +89,30 @@ describe('memory budget → pixels per f_A call', () => {
     }
   });
 
-  it('half of the budget bounds one call: a smaller budget gives smaller calls on every device', () => {
+  it('the budget less the reserve bounds one call: a smaller budget gives smaller calls on every device', () => {
     let last = { cpu: Infinity, gpu: Infinity, max: Infinity };
-    for (const mib of [65536, 8192, 2048, 1024, 512, 256]) {
+    for (const mib of [65536, 8192, 2048, 1792, 1536, 1280]) {
       const cpu = callBudgetsFor(mib, EDGE, true);
       const gpu = callBudgetsFor(mib, EDGE, false);
-      // The activations of the largest call stay within half the budget.
-      expect(cpu.maxPixelsPerCall * activationBytesPerPixel(EDGE)).toBeLessThanOrEqual((mib * 2 ** 20) / 2);
+      // The activations of the largest call stay within what the reserve leaves.
+      expect(cpu.maxPixelsPerCall * activationBytesPerPixel(EDGE)).toBeLessThanOrEqual(
+        (mib - MEMORY_RESERVE_MIB) * 2 ** 20,
+      );
       expect(cpu.batchPixelsPerCall).toBeLessThanOrEqual(last.cpu);
       expect(gpu.batchPixelsPerCall).toBeLessThan(last.gpu);
       expect(cpu.maxPixelsPerCall).toBeLessThan(last.max);
       last = { cpu: cpu.batchPixelsPerCall, gpu: gpu.batchPixelsPerCall, max: cpu.maxPixelsPerCall };
     }
-    // Below 512 MiB the CPU's own grouping limit is no longer the smaller one.
-    expect(callBudgetsFor(256, EDGE, true).batchPixelsPerCall).toBeLessThan(
-      callBudgetsFor(2048, EDGE, true).batchPixelsPerCall,
-    );
+    // At the minimum a call is as large as a CPU groups frames for speed.
+    expect(callBudgetsFor(MEMORY_BUDGET_MIB.min, EDGE, true)).toEqual({
+      maxPixelsPerCall: cpuBatchPixelsPerCall(EDGE),
+      batchPixelsPerCall: cpuBatchPixelsPerCall(EDGE),
+    });
   });
 
   it('refuses a budget out of its limits', () => {
-    for (const mib of [0, 255, 65537, 1.5, Number.NaN])
-      expect(() => callBudgetsFor(mib, EDGE, true)).toThrow(/memory budget must be an integer 256–65536 MiB/);
+    for (const mib of [0, 1279, 65537, 1500.5, Number.NaN])
+      expect(() => callBudgetsFor(mib, EDGE, true)).toThrow(/memory budget must be an integer 1280–65536 MiB/);
   });
 
   it('frames go through f_A in smaller calls under a smaller budget, with the same result', async () => {
@@ -138,10 +142,10 @@ describe('memory budget → pixels per f_A call', () => {
       return seen;
     };
     const big = await calls(2048);
-    const small = await calls(256);
+    const small = await calls(1280);
     expect(Math.max(...small)).toBeLessThan(Math.max(...big));
     expect(small.length).toBeGreaterThan(big.length);
-    for (const px of small) expect(px).toBeLessThanOrEqual(plan(256).batchPixelsPerCall);
+    for (const px of small) expect(px).toBeLessThanOrEqual(plan(1280).batchPixelsPerCall);
   });
 });
 
@@ -177,12 +181,12 @@ describe('settings reach new jobs (native engine)', () => {
       threads: 0,
       memoryBudgetMiB: 2048,
     });
-    expect(await value(call(s, 'settings.set', { device: 'cpu', threads: 1, memoryBudgetMiB: 512 }))).toMatchObject({
+    expect(await value(call(s, 'settings.set', { device: 'cpu', threads: 1, memoryBudgetMiB: 1536 }))).toMatchObject({
       device: 'cpu',
       threads: 1,
-      memoryBudgetMiB: 512,
+      memoryBudgetMiB: 1536,
     });
-    for (const bad of [{ dataDir: '/elsewhere' }, { memoryBudgetMiB: 100 }, { threads: -1 }, { device: 'gpu' }])
+    for (const bad of [{ dataDir: '/elsewhere' }, { memoryBudgetMiB: 1024 }, { threads: -1 }, { device: 'gpu' }])
       expect(await call(s, 'settings.set', bad)).toMatchObject({ ok: false, error: { kind: 'validation' } });
     const gpu = await call(s, 'settings.set', { device: 'cuda:0' });
     if (cuda) expect(gpu).toMatchObject({ ok: true, value: { device: 'cuda:0' } });
@@ -207,22 +211,22 @@ describe('settings reach new jobs (native engine)', () => {
       expect(done.status, done.error ?? '').toBe('done');
       return (done.result as { engine: Record<string, unknown> }).engine;
     };
-    await value(call(s, 'settings.set', { device: 'cpu', threads: 1, memoryBudgetMiB: 256 }));
-    const small = callBudgetsFor(256, readCheckpointMeta(path.join(model, 'checkpoint.pt')).config.model.fA, true);
-    expect(await runJob()).toEqual({ device: 'cpu', threads: 1, memoryBudgetMiB: 256, ...small });
+    await value(call(s, 'settings.set', { device: 'cpu', threads: 1, memoryBudgetMiB: 1280 }));
+    const small = callBudgetsFor(1280, readCheckpointMeta(path.join(model, 'checkpoint.pt')).config.model.fA, true);
+    expect(await runJob()).toEqual({ device: 'cpu', threads: 1, memoryBudgetMiB: 1280, ...small });
 
     await value(call(s, 'settings.set', { threads: 2, memoryBudgetMiB: 2048 }));
     const engine = await runJob();
     expect(engine).toMatchObject({ device: 'cpu', threads: 2, memoryBudgetMiB: 2048 });
-    expect(engine.batchPixelsPerCall as number).toBeGreaterThan(small.batchPixelsPerCall);
+    expect(engine.maxPixelsPerCall as number).toBeGreaterThan(small.maxPixelsPerCall);
 
     // The live preview takes its anonymizer from the same place, per frame.
     const spy = vi.spyOn(s.core.anonymize, 'anonymizerFor');
-    await value(call(s, 'settings.set', { threads: 1, memoryBudgetMiB: 256 }));
+    await value(call(s, 'settings.set', { threads: 1, memoryBudgetMiB: 1280 }));
     const rgb = Buffer.alloc(64 * 48 * 3, 90).toString('base64');
     await value(call(s, 'live.anonymizeFrame', { modelId, width: 64, height: 48, rgb }));
     const live = (await spy.mock.results.at(-1)!.value) as Anonymizer;
-    expect([live.device, live.threads, live.batchPixelsPerCall]).toEqual(['cpu', 1, small.batchPixelsPerCall]);
+    expect([live.device, live.threads, live.maxPixelsPerCall]).toEqual(['cpu', 1, small.maxPixelsPerCall]);
     spy.mockRestore();
     await s.close();
   }, 120_000);
@@ -240,12 +244,12 @@ describe('settings reach new jobs (native engine)', () => {
       '--size',
       '112',
       '--memory-budget',
-      '256',
+      '1280',
       '--json',
     ]);
     expect(r.code, r.stderr).toBe(0);
     const [item] = JSON.parse(r.stdout) as { engine: Record<string, unknown> }[];
-    expect(item!.engine).toMatchObject({ memoryBudgetMiB: 256, ...callBudgetsFor(256, fA, true) });
+    expect(item!.engine).toMatchObject({ memoryBudgetMiB: 1280, ...callBudgetsFor(1280, fA, true) });
 
     const dataDir = tmpDir('spact-es-cli-data-');
     const imported = await spact(['import', clip, '--data-dir', dataDir, '--json']);
@@ -259,18 +263,21 @@ describe('settings reach new jobs (native engine)', () => {
       '--size',
       '112',
       '--memory-budget',
-      '512',
+      '1536',
       '--data-dir',
       dataDir,
       '--json',
     ]);
     expect(lib.code, lib.stderr).toBe(0);
-    expect(JSON.parse(lib.stdout)[0].engine).toMatchObject({ memoryBudgetMiB: 512, ...callBudgetsFor(512, fA, true) });
+    expect(JSON.parse(lib.stdout)[0].engine).toMatchObject({
+      memoryBudgetMiB: 1536,
+      ...callBudgetsFor(1536, fA, true),
+    });
 
     for (const bad of ['100', '2k', '70000']) {
       const b = await spact(['anonymize', clip, '-o', out, '--model', model, '--memory-budget', bad]);
       expect(b.code).not.toBe(0);
-      expect(b.stderr.split('\n')[0]).toMatch(/--memory-budget must be an integer 256–65536 \(MiB\), got "/);
+      expect(b.stderr.split('\n')[0]).toMatch(/--memory-budget must be an integer 1280–65536 \(MiB\), got "/);
     }
   }, 120_000);
 

@@ -43,8 +43,8 @@ is resampled to its average rate).
   --keep-audio             keep the audio track (dropped by default: speech identifies people).
   --batch N                frames per decoded batch, at most (1–512, default 16; fewer for large frames).
   --memory-budget MiB      memory the anonymization may use (${MEMORY_BUDGET_MIB.min}–${MEMORY_BUDGET_MIB.max}, default ${MEMORY_BUDGET_MIB.default}; with
-                           --clips the app's setting): half of it bounds one f_A call, so a smaller
-                           budget means fewer frames per call and smaller tiles.
+                           --clips the app's setting): what 1 GiB for the app and frames leaves bounds
+                           one f_A call, so a smaller budget means smaller calls and tiles.
   --force                  replace outputs that already exist (without it they are refused). An output
                            is never one of the inputs, whatever the path or link that names it.
 
