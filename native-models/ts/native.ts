@@ -119,6 +119,11 @@ export function loadNative(): NativeAddon {
   // (ContentionMonitor in compute_thread.h; bench/RESULTS.md). Read when libgomp loads, so set
   // before the addon is required; an explicit OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
   if (process.env.OMP_WAIT_POLICY === undefined) process.env.GOMP_SPINCOUNT ??= '10000';
+  // OpenBLAS's own worker threads deadlock the process when it forks while they exist (its
+  // pthread_atfork handler joins a worker that never wakes: seen as a core frozen in fork() while
+  // spawning ffmpeg beside a fine-tune). libtorch parallelises around BLAS with OpenMP anyway:
+  // one OpenBLAS thread measured no slower for f_A (median 589 vs 618 ms per 8×240×320 batch).
+  process.env.OPENBLAS_NUM_THREADS ??= '1';
   const file = addonPath();
   try {
     const require = createRequire(import.meta.url);

@@ -91,3 +91,24 @@ describe('core host process', () => {
     expect(after).toMatchObject({ ok: false, error: { kind: 'unavailable' } });
   });
 });
+
+describe('core host watchdog', () => {
+  it('kills and restarts a host that stopped answering (a frozen thread), failing the calls it held', async () => {
+    const dataDir = tmpDir('spact-host-');
+    const restarts: string[] = [];
+    const client = await CoreClient.start(
+      forkHostLauncher(),
+      { dataDir, role: 'admin' },
+      (r) => restarts.push(r),
+      3000,
+    );
+    clients.push(client);
+    const frozenPid = client.hostPid!;
+    process.kill(frozenPid, 'SIGSTOP'); // frozen: alive, but its thread never turns
+    const held = await client.dispatch('app.info', {}, { transport: 'bridge' });
+    expect(held).toMatchObject({ ok: false, error: { kind: 'unavailable' } });
+    await waitFor(() => client.hostPid !== frozenPid && client.hostPid !== null);
+    expect(restarts[0]).toMatch(/stopped answering/);
+    expect(await client.dispatch('app.info', {}, { transport: 'bridge' })).toMatchObject({ ok: true });
+  });
+});

@@ -9,13 +9,14 @@ import type { CallContext } from '../api-dispatcher.js';
 import { SpactError } from '../errors.js';
 import { EventHub } from '../event-hub.js';
 import { projectRoot } from '../paths.js';
-import type {
-  CoreHandle,
-  CoreHostOptions,
-  HostChannel,
-  HostLauncher,
-  HostMessage,
-  HostRequest,
+import {
+  HEARTBEAT_MS,
+  type CoreHandle,
+  type CoreHostOptions,
+  type HostChannel,
+  type HostLauncher,
+  type HostMessage,
+  type HostRequest,
 } from './core-host-protocol.js';
 
 type Pending = (result: Result<unknown>) => void;
@@ -25,6 +26,9 @@ type RequestBody = HostRequest extends infer R ? (R extends { id: number } ? Omi
 const MAX_RESTARTS = 3;
 const RESTART_WINDOW_MS = 60_000;
 const CLOSE_TIMEOUT_MS = 15_000;
+/** A host that has not said it is alive for this long is frozen (a deadlock, a runaway loop):
+ *  it is killed and restarted rather than leaving every call waiting for ever. */
+export const FROZEN_AFTER_MS = 60_000;
 
 export function hostEntry(): string {
   return path.join(projectRoot(), 'dist', 'node', 'electron', 'core', 'host', 'core-host-main.js');
@@ -60,11 +64,15 @@ export class CoreClient implements CoreHandle {
   private restarts: number[] = [];
   private downReason: string | null = null;
   private closed = false;
+  private lastHeard = Date.now();
+  private killedFrozen = false;
+  private watchdog: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly launcher: HostLauncher,
     private readonly options: CoreHostOptions,
     private readonly onRestart?: (reason: string) => void,
+    private readonly frozenAfterMs = FROZEN_AFTER_MS,
   ) {}
 
   /** Starts the host and resolves once it answers; rejects with the host's own error if it cannot open. */
@@ -72,9 +80,21 @@ export class CoreClient implements CoreHandle {
     launcher: HostLauncher,
     options: CoreHostOptions = {},
     onRestart?: (reason: string) => void,
+    frozenAfterMs = FROZEN_AFTER_MS,
   ): Promise<CoreClient> {
-    const client = new CoreClient(launcher, options, onRestart);
+    const client = new CoreClient(launcher, options, onRestart, frozenAfterMs);
     await client.launch();
+    client.watchdog = setInterval(
+      () => {
+        if (client.channel && client.info && Date.now() - client.lastHeard > client.frozenAfterMs) {
+          client.lastHeard = Date.now();
+          client.killedFrozen = true;
+          client.channel.kill(); // its exit restarts it
+        }
+      },
+      Math.min(HEARTBEAT_MS * 5, frozenAfterMs / 2),
+    );
+    client.watchdog.unref();
     return client;
   }
 
@@ -108,6 +128,7 @@ export class CoreClient implements CoreHandle {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.watchdog) clearInterval(this.watchdog);
     const channel = this.channel;
     if (!channel) return;
     await new Promise<void>((resolve) => {
@@ -129,6 +150,7 @@ export class CoreClient implements CoreHandle {
     this.ready = new Promise<void>((resolve, reject) => {
       let started = false;
       channel.onMessage((m) => {
+        this.lastHeard = Date.now();
         if (m.type === 'ready') {
           started = true;
           this.info = { dataDir: m.dataDir, pid: m.pid };
@@ -146,7 +168,11 @@ export class CoreClient implements CoreHandle {
       channel.onExit((code, signal) => {
         if (this.channel !== channel) return;
         this.channel = null;
-        const reason = `the core process stopped (${signal ?? `exit code ${code}`})`;
+        const frozen = this.killedFrozen;
+        this.killedFrozen = false;
+        const reason = frozen
+          ? `the core process stopped answering for ${Math.round(this.frozenAfterMs / 1000)} s and was stopped`
+          : `the core process stopped (${signal ?? `exit code ${code}`})`;
         if (!started) reject(new SpactError('unavailable', reason));
         this.failPending(reason);
         if (started && !this.closed) this.restart(reason);

@@ -4,7 +4,7 @@
 // a database query, a file hash or a child process of its own.
 import { createCoreServices, type CoreServices } from '../services.js';
 import { SpactError, toApiError } from '../errors.js';
-import type { CoreHostOptions, HostMessage, HostRequest } from './core-host-protocol.js';
+import { HEARTBEAT_MS, type CoreHostOptions, type HostMessage, type HostRequest } from './core-host-protocol.js';
 
 interface ParentPort {
   on(event: 'message', listener: (e: { data: unknown }) => void): void;
@@ -86,3 +86,4 @@ process.on('SIGINT', () => undefined);
 process.on('SIGTERM', () => void closeAndExit(0));
 process.on('disconnect', () => void closeAndExit(0));
 post({ type: 'ready', dataDir: services.core.dataDir, pid: process.pid });
+setInterval(() => post({ type: 'alive' }), HEARTBEAT_MS).unref();

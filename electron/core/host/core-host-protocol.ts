@@ -33,9 +33,13 @@ export type HostRequest =
 
 export type HostMessage =
   | { type: 'ready'; dataDir: string; pid: number }
+  /** Every HEARTBEAT_MS while the host's thread turns: a host silent for long is frozen. */
+  | { type: 'alive' }
   | { type: 'fatal'; error: ApiError }
   | { type: 'reply'; id: number; result: Result<unknown> }
   | { type: 'event'; event: EventName; payload: unknown };
+
+export const HEARTBEAT_MS = 1000;
 
 /** One end of the channel to the host process: Node's fork() and Electron's utilityProcess both fit. */
 export interface HostChannel {
