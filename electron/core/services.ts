@@ -1,6 +1,7 @@
 // Everything the transports need: the dispatcher with a handler for every contract method, the
 // event hub, and media resolution with role checks. One instance per running app.
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -101,6 +102,24 @@ const SETTINGS_DEFAULTS: Omit<Settings, 'dataDir'> = {
   ...APP_SIZE_DEFAULTS,
   keepAudio: false,
 };
+
+/** The first frame of an anonymized output as a 160-px JPEG, written to a temporary file and renamed. */
+async function makeThumbnail(video: string, file: string): Promise<void> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}.jpg`;
+  try {
+    await new Promise<void>((resolve, reject) =>
+      execFile(
+        ffmpegPath(),
+        ['-hide_banner', '-loglevel', 'error', '-i', video, '-frames:v', '1', '-vf', 'scale=160:-2', '-y', tmp],
+        (err) => (err ? reject(err) : resolve()),
+      ),
+    );
+    await fs.promises.rename(tmp, file);
+  } finally {
+    await fs.promises.rm(tmp, { force: true });
+  }
+}
 
 /** How long after start-up the first job (a requeued one included) may start. */
 export const JOB_START_DELAY_MS = 300;
@@ -452,6 +471,7 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
   };
 
   const thumbsDir = path.join(core.dataDir, 'thumbs');
+  const thumbsInFlight = new Map<string, Promise<void>>();
   return {
     dispatcher: new ApiDispatcher(handlers),
     events,
@@ -470,23 +490,17 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       const out = core.anonymize.output(id);
       const file = path.join(thumbsDir, `output-${id}-${out.sha256.slice(0, 8)}.jpg`);
       if (!fs.existsSync(file)) {
-        fs.mkdirSync(thumbsDir, { recursive: true });
-        const tmp = `${file}.tmp-${process.pid}.jpg`;
-        const r = spawnSync(ffmpegPath(), [
-          '-hide_banner',
-          '-loglevel',
-          'error',
-          '-i',
-          out.path,
-          '-frames:v',
-          '1',
-          '-vf',
-          'scale=160:-2',
-          '-y',
-          tmp,
-        ]);
-        if (r.status !== 0) throw new SpactError('internal', `could not make a thumbnail for output ${id}`);
-        fs.renameSync(tmp, file);
+        // Made off the core's thread, once however many screens ask for it at the same time.
+        let making = thumbsInFlight.get(file);
+        if (!making) {
+          making = makeThumbnail(out.path, file).finally(() => thumbsInFlight.delete(file));
+          thumbsInFlight.set(file, making);
+        }
+        try {
+          await making;
+        } catch {
+          throw new SpactError('internal', `could not make a thumbnail for output ${id}`);
+        }
       }
       return { file, contentType: 'image/jpeg' };
     },
