@@ -74,6 +74,15 @@ function safeEqual(a: string, b: string): boolean {
   return ab.length === bb.length && timingSafeEqual(ab, bb);
 }
 
+/** Asynchronously: the server's thread serves the window and never waits on the disk. */
+async function isFile(file: string): Promise<boolean> {
+  try {
+    return (await fs.promises.stat(file)).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function parseCookies(header: string | undefined): Map<string, string> {
   const out = new Map<string, string>();
   for (const part of (header ?? '').split(';')) {
@@ -290,7 +299,7 @@ export class BridgeServer {
       res.end();
       return;
     }
-    this.serveStatic(url.pathname, res);
+    await this.serveStatic(url.pathname, res);
   }
 
   private async handleMedia(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
@@ -307,7 +316,13 @@ export class BridgeServer {
       this.sendJson(res, STATUS_OF_KIND[e.kind], { ok: false, error: e });
       return;
     }
-    const size = fs.statSync(target.file).size;
+    let size: number;
+    try {
+      size = (await fs.promises.stat(target.file)).size;
+    } catch {
+      this.sendJson(res, 404, this.fail('not-found', 'the media file is missing'));
+      return;
+    }
     const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
     const headers = { 'Content-Type': target.contentType, 'Accept-Ranges': 'bytes', 'Cache-Control': 'no-store' };
     if (range && (range[1] || range[2])) {
@@ -348,7 +363,7 @@ export class BridgeServer {
     const name = url.searchParams.get('name') ?? 'upload.mp4';
     const roomParam = url.searchParams.get('roomId');
     const roomId = roomParam && /^\d+$/.test(roomParam) ? Number(roomParam) : null;
-    fs.mkdirSync(up.dir, { recursive: true });
+    await fs.promises.mkdir(up.dir, { recursive: true });
     const tmp = path.join(up.dir, `upload-${randomBytes(8).toString('hex')}.part`);
     let size = 0;
     try {
@@ -370,7 +385,7 @@ export class BridgeServer {
       const value = await up.handle(tmp, name, roomId);
       this.sendJson(res, 200, { ok: true, value });
     } catch (err) {
-      fs.rmSync(tmp, { force: true });
+      await fs.promises.rm(tmp, { force: true });
       if ((err as Error).message === 'too-large') {
         this.sendJson(res, 413, this.fail('validation', `upload larger than ${up.maxBytes} bytes`));
         return;
@@ -380,7 +395,7 @@ export class BridgeServer {
     }
   }
 
-  private serveStatic(pathname: string, res: http.ServerResponse): void {
+  private async serveStatic(pathname: string, res: http.ServerResponse): Promise<void> {
     const root = path.resolve(this.opts.staticDir);
     const rel = pathname === '/' ? 'index.html' : decodeURIComponent(pathname).replace(/^\/+/, '');
     const file = path.resolve(root, rel);
@@ -390,7 +405,7 @@ export class BridgeServer {
       return;
     }
     let target = file;
-    if (!fs.existsSync(target) || !fs.statSync(target).isFile()) {
+    if (!(await isFile(target))) {
       // Single-page app: unknown non-asset routes get index.html.
       if (path.extname(rel) !== '') {
         res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
@@ -399,7 +414,7 @@ export class BridgeServer {
       }
       target = path.join(root, 'index.html');
     }
-    if (!fs.existsSync(target)) {
+    if (!(await isFile(target))) {
       res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end('The renderer is not built. Run `npm run build`.\n');
       return;
