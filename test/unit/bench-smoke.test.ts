@@ -137,3 +137,29 @@ describe('bench:pipeline --quick', () => {
     expect(md).toContain('480 px at 10 fps (the app)');
   }, 300_000);
 });
+
+// bench:latency --quick: a real `spact serve` with the core in its host process, a trivial call
+// timed idle and while an anonymize, an export and a fine-tune run; into --out only.
+describe('bench:latency --quick', () => {
+  it('measures the round trip idle and under load, with the three kinds of job started', async () => {
+    const out = tmpDir('spact-bench-latency-');
+    let log = '';
+    const code = await new Promise<number>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        [path.join(projectRoot, 'dist/node/bench/latency.js'), '--quick', '--seconds', '3', '--out', out],
+        { cwd: projectRoot, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      child.stderr.on('data', (d) => (log = (log + d).slice(-4000)));
+      child.on('close', (c) => resolve(c ?? -1));
+    });
+    expect(code, log).toBe(0);
+    const json = JSON.parse(fs.readFileSync(path.join(out, 'results', 'latency.json'), 'utf8'));
+    expect(json.results.map((r: { mode: string }) => r.mode)).toEqual(['host']);
+    const [host] = json.results;
+    expect(host.idle.n).toBeGreaterThan(5);
+    expect(host.load.n).toBeGreaterThan(5);
+    expect(host.load.p99).toBeGreaterThanOrEqual(host.load.p50);
+    expect(fs.readFileSync(path.join(out, 'RESULTS.md'), 'utf8')).toContain('<!-- latency:start -->');
+  }, 300_000);
+});

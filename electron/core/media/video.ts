@@ -2,6 +2,7 @@
 // a time, never a whole file in memory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import { systemRootOf } from '../destinations.js';
@@ -29,6 +30,19 @@ function parseRate(r: string | undefined): number {
   if (!r) return 0;
   const [a, b] = r.split('/').map(Number);
   return b ? (a ?? 0) / b : (a ?? 0);
+}
+
+/** Nice value of the ffmpeg processes of jobs (decoding, encoding): the thread that answers the
+ *  window comes first on a busy machine. The live preview's decoder keeps normal priority. */
+const JOB_FFMPEG_NICE = 10;
+
+function lowerPriority(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    os.setPriority(child.pid, JOB_FFMPEG_NICE);
+  } catch {
+    // gone already, or not allowed here: it runs at normal priority
+  }
 }
 
 function run(bin: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -150,6 +164,7 @@ export async function* decodeFrames(
     'pipe:1',
   ];
   const child = spawn(ffmpegPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (!opts.realtime) lowerPriority(child);
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
@@ -266,6 +281,7 @@ export class Mp4Writer {
       this.tmp,
     ];
     this.child = spawn(ffmpegPath(), args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    lowerPriority(this.child);
     this.child.stderr!.on('data', (d) => (this.stderr = (this.stderr + d).slice(-4000)));
     this.child.stdin!.on('error', (err) => (this.failed ??= err));
     this.exited = new Promise((resolve) => {
