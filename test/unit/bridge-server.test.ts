@@ -96,7 +96,7 @@ describe('loopback bridge', () => {
 
   it('requires the token for the WebSocket upgrade and delivers events', async () => {
     expect(await wsUpgrade({})).toBe(401);
-    expect(await wsUpgrade({ Origin: 'http://evil.example', ...auth })).toBe(401);
+    expect(await wsUpgrade({ Origin: 'http://evil.example', ...auth })).toBe(403);
     const ws = new WebSocket(`ws://127.0.0.1:${bridge.port}/events`, { headers: auth });
     await new Promise((r) => ws.on('open', r));
     const got = new Promise<unknown>((r) => ws.on('message', (m) => r(JSON.parse(String(m)))));

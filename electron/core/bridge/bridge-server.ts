@@ -124,8 +124,18 @@ export class BridgeServer {
     });
     const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
     server.on('upgrade', (req, socket, head) => {
-      if (!this.hostAllowed(req) || !this.originAllowed(req) || !this.authorized(req) || req.url !== '/events') {
-        socket.write('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      // The same answers as HTTP: 421 for another Host, 403 for another Origin, 401 without the token.
+      const refusal = !this.hostAllowed(req)
+        ? '421 Misdirected Request'
+        : !this.originAllowed(req)
+          ? '403 Forbidden'
+          : !this.authorized(req)
+            ? '401 Unauthorized'
+            : req.url !== '/events'
+              ? '404 Not Found'
+              : null;
+      if (refusal) {
+        socket.write(`HTTP/1.1 ${refusal}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
         socket.destroy();
         return;
       }
@@ -278,14 +288,25 @@ export class BridgeServer {
         this.sendJson(res, 400, this.fail('validation', 'request body is not valid JSON'));
         return;
       }
-      const method = decodeURIComponent(url.pathname.slice('/api/'.length));
+      let method: string;
+      try {
+        method = decodeURIComponent(url.pathname.slice('/api/'.length));
+      } catch {
+        // Malformed percent-encoding names no method (not an internal error).
+        this.sendJson(res, 404, this.fail('unknown-method', 'no such method'));
+        return;
+      }
       const result = await this.opts.dispatcher.dispatch(method, payload, { transport: 'bridge' });
       this.sendJson(res, result.ok ? 200 : STATUS_OF_KIND[result.error.kind], result);
       return;
     }
 
     if (url.pathname.startsWith('/media/') || url.pathname === '/upload') {
-      if (!this.originAllowed(req) || !this.authorized(req)) {
+      if (!this.originAllowed(req)) {
+        this.sendJson(res, 403, this.fail('unauthorized', 'cross-origin requests are refused'));
+        return;
+      }
+      if (!this.authorized(req)) {
         this.sendJson(res, 401, this.fail('unauthorized', 'missing or invalid token'));
         return;
       }
