@@ -124,8 +124,29 @@ export const RoomView = z.object({
     .nullable(),
   /** What the working size resolves to for the room's clips now (null when it has none). */
   resolvedWorkingSize: z.object({ min: z.number().int(), max: z.number().int() }).nullable(),
+  /** Raw clips are deleted this many days after import (null: off). */
+  retentionDays: z.number().int().positive().nullable().optional(),
 });
 export type RoomView = z.infer<typeof RoomView>;
+
+/** Where raw data of a room lives (admin only): clip files and fine-tune runs' cached frames. */
+export const RawDataView = z.object({
+  roomId: Id,
+  entries: z.array(
+    z.object({
+      kind: z.enum(['clip', 'linked-clip', 'run-frames']),
+      clipId: Id.nullable(),
+      runId: Id.nullable(),
+      path: z.string(),
+      files: z.number().int(),
+      bytes: z.number().int(),
+      since: z.string(),
+      ageDays: z.number(),
+    }),
+  ),
+  totalBytes: z.number().int(),
+});
+export type RawDataView = z.infer<typeof RawDataView>;
 
 export const OutputView = z.object({
   id: Id,
@@ -418,6 +439,18 @@ export const methods = {
   },
   /** Measures again how tall people are in a room's clips (what its 'auto' working size follows); seconds. */
   'rooms.measure': { request: z.object({ roomId: Id }).strict(), response: RoomView },
+  /** Deletes a room and everything of it (clips, outputs, thumbnails, runs' cached frames). */
+  'rooms.delete': {
+    request: z.object({ roomId: Id }).strict(),
+    response: z.object({ deleted: Id, clips: z.array(Id), files: z.number().int(), bytes: z.number().int() }),
+  },
+  /** Admin: raw clips of the room are deleted this many days after import (null: off). */
+  'rooms.setRetention': {
+    request: z.object({ roomId: Id, days: z.number().int().min(1).max(3650).nullable() }).strict(),
+    response: RoomView,
+  },
+  /** Admin: where raw data of a room lives (files, sizes, ages). */
+  'rooms.rawData': { request: z.object({ roomId: Id }).strict(), response: RawDataView },
 
   'clips.list': { request: z.object({ roomId: Id.nullable().optional() }).strict(), response: z.array(ClipView) },
   'clips.import': {

@@ -12,6 +12,7 @@ import { auditLogCommand } from './commands/audit-log.js';
 import { exportCommand } from './commands/export.js';
 import { finetuneCommand } from './commands/finetune.js';
 import { clipsCommand, importCommand, roomsCommand } from './commands/library.js';
+import { rawDataCommand } from './commands/raw-data.js';
 
 const commands: Command[] = [
   synthCommand,
@@ -23,6 +24,7 @@ const commands: Command[] = [
   importCommand,
   clipsCommand,
   roomsCommand,
+  rawDataCommand,
   exportCommand,
   auditLogCommand,
   serveCommand,

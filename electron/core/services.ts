@@ -31,6 +31,7 @@ import { SpactError } from './errors.js';
 import type { JobRecord } from './jobs/job-runner.js';
 import { reconcileFiles } from './jobs/reconcile.js';
 import type { Clip } from './library/library-service.js';
+import { applyRetention, startRetention } from './library/retention.js';
 import { LiveService } from './live/live-service.js';
 import { ffmpegPath } from './media/ffmpeg.js';
 import { probeVideo } from './media/video.js';
@@ -239,6 +240,8 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
   runs.reconcile();
   const reconciled = reconcileFiles({ db: core.db, audit: core.audit, dataDir: core.dataDir, interrupted });
   core.jobs.start({ delayMs: JOB_START_DELAY_MS, after: reconciled });
+  // Retention (rooms.setRetention): expired raw clips go a moment after start-up, then daily.
+  const retention = startRetention(() => applyRetention(core.library, core.audit), { delayMs: JOB_START_DELAY_MS });
 
   // Raw video is admin only; a refusal is audited like a view. One view, one entry: clips.rawAccess
   // (the app asks before playing) records the view, and the media requests of that playback (a
@@ -284,6 +287,28 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       return core.anonymize.measureRoom(r.roomId);
     },
 
+    'rooms.delete': (r) => {
+      session.require('operator', 'deleting rooms');
+      const report = core.library.deleteRoom(r.roomId);
+      core.audit.record(session.current, 'room-delete', `room:${r.roomId}`, {
+        clips: report.clips,
+        files: report.files.length,
+        bytes: report.bytes,
+      });
+      return { deleted: r.roomId, clips: report.clips, files: report.files.length, bytes: report.bytes };
+    },
+    'rooms.setRetention': (r) => {
+      session.require('admin', 'retention');
+      const room = core.library.setRetention(r.roomId, r.days);
+      core.audit.record(session.current, 'room-retention', `room:${r.roomId}`, { days: r.days });
+      return room;
+    },
+    'rooms.rawData': (r) => {
+      session.require('admin', 'where raw data lives');
+      const entries = core.library.rawData(r.roomId);
+      return { roomId: r.roomId, entries, totalBytes: entries.reduce((a, e) => a + e.bytes, 0) };
+    },
+
     'clips.list': (r) => core.library.clips(r.roomId ? { roomId: r.roomId } : {}).map(clipView),
     'clips.import': async (r) => {
       session.require('operator', 'importing clips');
@@ -300,8 +325,11 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     },
     'clips.delete': (r) => {
       session.require('operator', 'deleting clips');
-      core.library.deleteClip(r.id);
-      core.audit.record(session.current, 'clip-delete', `clip:${r.id}`);
+      const report = core.library.deleteClip(r.id);
+      core.audit.record(session.current, 'clip-delete', `clip:${r.id}`, {
+        files: report.files.length,
+        bytes: report.bytes,
+      });
       return { deleted: r.id };
     },
     'clips.anonymize': (r) => {
@@ -522,6 +550,7 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       }
     },
     async close() {
+      retention.stop();
       live.stopAll();
       await core.close();
     },

@@ -37,6 +37,8 @@ export interface Room {
   personHeight: PersonHeight | null;
   /** What the working size resolves to for the room's clips now (null when the room has none). */
   resolvedWorkingSize: { min: number; max: number } | null;
+  /** Raw clips are deleted this many days after their import (null: kept until deleted). */
+  retentionDays: number | null;
 }
 
 interface RoomRow {
@@ -52,6 +54,7 @@ interface RoomRow {
   person_height_frames: number | null;
   person_height_files: number | null;
   person_height_persons: number | null;
+  retention_days: number | null;
 }
 
 const ROOM_SELECT = `SELECT r.*, (SELECT COUNT(*) FROM clips c WHERE c.room_id = r.id) AS clips FROM rooms r`;
@@ -90,6 +93,75 @@ export async function sha256File(file: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
   return h.digest('hex');
+}
+
+/** What a deletion removed from the data folder. */
+export interface DeletionReport {
+  files: string[];
+  bytes: number;
+}
+
+/** One place raw data of a room lives (rawData). */
+export interface RawDataEntry {
+  kind: 'clip' | 'linked-clip' | 'run-frames';
+  clipId: number | null;
+  runId: number | null;
+  path: string;
+  files: number;
+  bytes: number;
+  /** When it was made: a clip's import, or the newest cached frame file of a run. */
+  since: string;
+  ageDays: number;
+}
+
+/** A fine-tune run's cached footage (training/finetune.ts FOOTAGE_DATA_DIR; not imported here:
+ *  the library does not depend on the training code). */
+export const FOOTAGE_DATA_DIR = 'footage-data';
+
+function statOrNull(file: string): fs.Stats | null {
+  try {
+    return fs.statSync(file);
+  } catch {
+    return null;
+  }
+}
+
+function removeFile(file: string, report: DeletionReport): void {
+  const st = statOrNull(file);
+  if (!st?.isFile()) return;
+  fs.rmSync(file, { force: true });
+  report.files.push(file);
+  report.bytes += st.size;
+}
+
+/** The files of a run's cached footage that hold frames (every file but the JSON manifests). */
+function cachedFrameFiles(runDir: string): { file: string; size: number; mtimeMs: number }[] {
+  const out: { file: string; size: number; mtimeMs: number }[] = [];
+  const walk = (dir: string) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (!e.name.endsWith('.json')) {
+        const st = statOrNull(p);
+        if (st) out.push({ file: p, size: st.size, mtimeMs: st.mtimeMs });
+      }
+    }
+  };
+  walk(path.join(runDir, FOOTAGE_DATA_DIR));
+  return out;
+}
+
+/** Removes a run's cached frames (frames.u8, train.u8, val.u8, partial and slot files); the JSON
+ *  manifests (sizes, counts, where frames came from) stay as the run's record. */
+export function removeCachedFrames(runDir: string, report: DeletionReport = { files: [], bytes: 0 }): DeletionReport {
+  for (const f of cachedFrameFiles(runDir)) removeFile(f.file, report);
+  return report;
 }
 
 const safeName = (name: string) => name.replace(/[^\w.-]+/g, '_').slice(0, 80) || 'clip';
@@ -176,6 +248,7 @@ export class LibraryService {
       outputSize: r.output_size,
       personHeight,
       resolvedWorkingSize: sizes.length ? { min: Math.min(...sizes), max: Math.max(...sizes) } : null,
+      retentionDays: r.retention_days ?? null,
     };
   }
 
@@ -324,24 +397,152 @@ export class LibraryService {
     return rows.map(toClip);
   }
 
-  /** Deletes a clip, its outputs' rows and files, and (for copies) the stored file. */
-  deleteClip(id: number): void {
+  /**
+   * Deletes a clip and everything made of its frames in the data folder: the raw copy (a linked
+   * clip's file is the user's and stays), its outputs and their thumbnails, privacy audits, and the
+   * cached frames of its room's fine-tune runs that are not running (they mix every clip of the
+   * room; such a run can no longer be resumed). Exports keep their history: the export row and its
+   * manifest (file names, hashes, sizes) stay, the links to the deleted outputs go, and the files
+   * already exported are the user's.
+   */
+  deleteClip(id: number): DeletionReport {
     const clip = this.clip(id);
-    const outputs = this.db.prepare(`SELECT path FROM outputs WHERE clip_id = ?`).all(id) as { path: string }[];
-    const inExports = this.db
-      .prepare(`SELECT COUNT(*) AS n FROM export_items ei JOIN outputs o ON o.id = ei.output_id WHERE o.clip_id = ?`)
-      .get(id) as { n: number };
-    if (inExports.n > 0)
-      throw new SpactError('conflict', `clip ${id} has exported outputs; the export history keeps them`);
+    const outputs = this.db.prepare(`SELECT id, path FROM outputs WHERE clip_id = ?`).all(id) as {
+      id: number;
+      path: string;
+    }[];
     this.db.transaction(() => {
+      this.db.prepare(`DELETE FROM export_items WHERE output_id IN (SELECT id FROM outputs WHERE clip_id = ?)`).run(id);
       this.db.prepare(`DELETE FROM outputs WHERE clip_id = ?`).run(id);
       this.db.prepare(`DELETE FROM clips WHERE id = ?`).run(id);
     })();
-    for (const o of outputs) fs.rmSync(o.path, { force: true });
+    const report: DeletionReport = { files: [], bytes: 0 };
+    for (const o of outputs) {
+      removeFile(o.path, report);
+      this.removeThumbnails(o.id, report);
+    }
     const sharedCopy = this.db.prepare(`SELECT COUNT(*) AS n FROM clips WHERE path = ?`).get(clip.path) as {
       n: number;
     };
-    if (clip.stored === 'copy' && sharedCopy.n === 0) fs.rmSync(clip.path, { force: true });
+    if (clip.stored === 'copy' && sharedCopy.n === 0) removeFile(clip.path, report);
+    if (clip.roomId !== null) this.removeRunFrames(clip.roomId, report);
+    return report;
+  }
+
+  /** Thumbnails of an output (thumbs/output-<id>-<sha>.jpg, see services.ts). */
+  private removeThumbnails(outputId: number, report: DeletionReport): void {
+    const dir = path.join(this.dataDir, 'thumbs');
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const n of names) if (n.startsWith(`output-${outputId}-`)) removeFile(path.join(dir, n), report);
+  }
+
+  /**
+   * Removes the cached raw frames (`footage-data`, every file but the small JSON manifests) of a
+   * room's fine-tune runs, except those of runs queued or running (they end by themselves, and a
+   * finished run drops its frames). Returns what was removed.
+   */
+  removeRunFrames(roomId: number, report: DeletionReport = { files: [], bytes: 0 }): DeletionReport {
+    const runs = this.db
+      .prepare(`SELECT run_dir FROM runs WHERE room_id = ? AND status NOT IN ('queued', 'running') AND run_dir != ''`)
+      .all(roomId) as { run_dir: string }[];
+    for (const r of runs) removeCachedFrames(r.run_dir, report);
+    return report;
+  }
+
+  /**
+   * Deletes a room and everything of it: its clips (as deleteClip), its runs' cached frames, and
+   * the room. Refused while one of its runs is queued or running (cancel it first). Cameras and
+   * runs stay as records without a room; models trained on it stay (weights, not footage).
+   */
+  deleteRoom(id: number): DeletionReport & { clips: number[] } {
+    this.room(id);
+    const active = this.db
+      .prepare(`SELECT id FROM runs WHERE room_id = ? AND status IN ('queued', 'running')`)
+      .all(id) as { id: number }[];
+    if (active.length > 0)
+      throw new SpactError(
+        'conflict',
+        `room ${id} has a fine-tune run in progress (run ${active.map((r) => r.id).join(', ')}); cancel it first`,
+      );
+    const report: DeletionReport & { clips: number[] } = { files: [], bytes: 0, clips: [] };
+    for (const c of this.clips({ roomId: id })) {
+      const r = this.deleteClip(c.id);
+      report.files.push(...r.files);
+      report.bytes += r.bytes;
+      report.clips.push(c.id);
+    }
+    this.removeRunFrames(id, report);
+    this.db.prepare(`DELETE FROM rooms WHERE id = ?`).run(id);
+    return report;
+  }
+
+  // ---- raw data and retention ----
+  /**
+   * Where raw data of a room lives: each clip's raw file (a copy in the library, or the user's file
+   * for a linked clip) and each run's cached frames, with sizes and ages. Nothing is read but sizes.
+   */
+  rawData(roomId: number, now: Date = new Date()): RawDataEntry[] {
+    this.room(roomId);
+    const out: RawDataEntry[] = [];
+    const ageDays = (iso: string) => Math.max(0, (now.getTime() - Date.parse(iso)) / 86_400_000);
+    for (const c of this.clips({ roomId })) {
+      const st = statOrNull(c.path);
+      out.push({
+        kind: c.stored === 'copy' ? 'clip' : 'linked-clip',
+        clipId: c.id,
+        runId: null,
+        path: c.path,
+        files: st ? 1 : 0,
+        bytes: st?.size ?? 0,
+        since: c.importedAt,
+        ageDays: ageDays(c.importedAt),
+      });
+    }
+    const runs = this.db
+      .prepare(`SELECT id, run_dir, created_at FROM runs WHERE room_id = ? AND run_dir != '' ORDER BY id`)
+      .all(roomId) as { id: number; run_dir: string; created_at: string }[];
+    for (const r of runs) {
+      const frames = cachedFrameFiles(r.run_dir);
+      if (frames.length === 0) continue;
+      const newest = Math.max(...frames.map((f) => f.mtimeMs));
+      const since = new Date(newest).toISOString();
+      out.push({
+        kind: 'run-frames',
+        clipId: null,
+        runId: r.id,
+        path: path.join(r.run_dir, FOOTAGE_DATA_DIR),
+        files: frames.length,
+        bytes: frames.reduce((a, f) => a + f.size, 0),
+        since,
+        ageDays: ageDays(since),
+      });
+    }
+    return out;
+  }
+
+  /** Sets how many days a room keeps raw clips after their import (null: off). */
+  setRetention(roomId: number, days: number | null): Room {
+    this.room(roomId);
+    if (days !== null && (!Number.isInteger(days) || days < 1 || days > 3650))
+      throw new SpactError('validation', 'retention is a whole number of days from 1 to 3650, or off');
+    this.db.prepare(`UPDATE rooms SET retention_days = ? WHERE id = ?`).run(days, roomId);
+    return this.room(roomId);
+  }
+
+  /** The clips whose room's retention has run out at `now` (imported more than N days before). */
+  expiredClips(now: Date = new Date()): { clipId: number; roomId: number; days: number; importedAt: string }[] {
+    const rows = this.db
+      .prepare(
+        `SELECT c.id AS clipId, c.room_id AS roomId, r.retention_days AS days, c.imported_at AS importedAt
+           FROM clips c JOIN rooms r ON r.id = c.room_id WHERE r.retention_days IS NOT NULL ORDER BY c.id`,
+      )
+      .all() as { clipId: number; roomId: number; days: number; importedAt: string }[];
+    return rows.filter((c) => now.getTime() - Date.parse(c.importedAt) >= c.days * 86_400_000);
   }
 
   // ---- models ----

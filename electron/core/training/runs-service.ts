@@ -12,7 +12,7 @@ import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
 import { SpactError } from '../errors.js';
 import type { JobContext, JobQueue } from '../jobs/job-runner.js';
-import type { LibraryService, Room } from '../library/library-service.js';
+import { removeCachedFrames, type LibraryService, type Room } from '../library/library-service.js';
 import type { Judges } from '../privacy-audit/judges.js';
 import { finetune, ROOM_DEFAULT_STEPS, SELECTION_FILE, type FinetuneOptions } from './finetune.js';
 import type { RoomSelection } from './room-selection.js';
@@ -251,7 +251,27 @@ export class RunsService {
         .run(error, nowIso(), r.id, r.status);
       failed.push(r.id);
     }
+    // Runs that ended (or lost their room) while an older version kept their frames drop them now.
+    for (const { id } of this.db.prepare(`SELECT id FROM runs WHERE status NOT IN ('queued', 'running')`).all() as {
+      id: number;
+    }[])
+      this.releaseFrames(id);
     return failed;
+  }
+
+  /**
+   * A run keeps its cached raw frames (footage-data) only while it can be resumed: a failed or
+   * cancelled run with a checkpoint whose room still exists. A finished run, one without a
+   * checkpoint, and one whose room was deleted drop them (their JSON manifests stay).
+   */
+  releaseFrames(id: number): void {
+    const r = this.row(id);
+    if (!r.run_dir || r.status === 'queued' || r.status === 'running') return;
+    const resumable =
+      (r.status === 'failed' || r.status === 'cancelled') &&
+      r.room_id !== null &&
+      fs.existsSync(path.join(r.run_dir, 'checkpoint.pt'));
+    if (!resumable) removeCachedFrames(r.run_dir);
   }
 
   cancel(id: number): RunView {
@@ -387,6 +407,7 @@ export class RunsService {
       if (result.workingSize !== undefined) this.note(r.id, { workingSize: result.workingSize });
       if (result.stopReason === 'cancelled') {
         setStatus('cancelled');
+        this.releaseFrames(r.id);
         this.emitStatus(r.id, 'cancelled', last);
         return { cancelled: true };
       }
@@ -398,6 +419,7 @@ export class RunsService {
       });
       this.db.prepare(`UPDATE runs SET progress = 1 WHERE id = ?`).run(r.id);
       setStatus('done', { finished: true });
+      this.releaseFrames(r.id);
       this.emitStatus(r.id, 'done', last);
       return { checkpoint: result.checkpoint, steps: result.steps, workingSize: result.workingSize ?? null };
     } catch (err) {
@@ -406,6 +428,7 @@ export class RunsService {
         error: cancelled ? null : (err as Error).message,
         finished: true,
       });
+      this.releaseFrames(r.id);
       this.emitStatus(r.id, cancelled ? 'cancelled' : 'failed', last);
       throw err;
     }
