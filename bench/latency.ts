@@ -191,8 +191,10 @@ async function runMode(mode: Mode, clips: { short: string; long: string }): Prom
           `[latency] ${JSON.stringify(jobs.map((j) => [j.id, j.kind, j.status, (j as { error?: unknown }).error]))}\n`,
         );
       ticks++;
-      if (active.has('anonymize') && active.has('finetune') && active.has('export')) allThree++;
+      // An export of the short clip takes under a second: it counts when one ran since the last check.
       const ex = jobs.find((j) => j.id === exportJob);
+      const exportRan = ex !== undefined && ex.status !== 'queued';
+      if (active.has('anonymize') && active.has('finetune') && exportRan) allThree++;
       if (ex && ['done', 'failed', 'cancelled'].includes(ex.status)) {
         if (ex.status === 'done') exportsFinished++;
         await nextExport();
@@ -238,7 +240,8 @@ const md = [
   '',
   `Round trip of \`app.info\` over browser mode's HTTP (token, JSON), one call every ${INTERVAL_MS} ms, idle and`,
   `then for ${seconds} s while a 300 s 640×480 clip is anonymized, the room is fine-tuned and a clip is exported`,
-  'again and again. "all three" is the share of 1-s checks during which the three kinds were running at once.',
+  'again and again. "all three": the share of 1-s checks that found the anonymize and the fine-tune running and',
+  'an export that had run since the previous check (one export of the 2 s clip takes under a second).',
   "host: the core in its own process (the app's default); in-process: `spact serve --in-process`. Goal: p99 ≤ 50 ms.",
   '',
   mdTable(
