@@ -187,6 +187,8 @@ describe('deleting a clip deletes its raw data', () => {
     expect(fs.existsSync(ended.frames)).toBe(false);
     expect(fs.existsSync(ended.manifest)).toBe(true); // the run's record, no pixels
     expect(fs.existsSync(running.frames)).toBe(true);
+    // The ended run cannot be resumed without its frames, and says so.
+    expect(await refused(s, 'runs.resume', { runId: ended.id })).toBe('conflict');
     expect(holding(dataDir, rawNeedle)).toEqual([]);
     expect(holding(dataDir, ended.needle)).toEqual([]);
     // The export history and the user's exported file stay; only the link to the gone output goes.

@@ -135,7 +135,7 @@ function removeFile(file: string, report: DeletionReport): void {
 }
 
 /** The files of a run's cached footage that hold frames (every file but the JSON manifests). */
-function cachedFrameFiles(runDir: string): { file: string; size: number; mtimeMs: number }[] {
+export function cachedFrameFiles(runDir: string): { file: string; size: number; mtimeMs: number }[] {
   const out: { file: string; size: number; mtimeMs: number }[] = [];
   const walk = (dir: string) => {
     let entries: fs.Dirent[];

@@ -12,7 +12,13 @@ import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
 import { SpactError } from '../errors.js';
 import type { JobContext, JobQueue } from '../jobs/job-runner.js';
-import { removeCachedFrames, type LibraryService, type Room } from '../library/library-service.js';
+import {
+  cachedFrameFiles,
+  FOOTAGE_DATA_DIR,
+  removeCachedFrames,
+  type LibraryService,
+  type Room,
+} from '../library/library-service.js';
 import type { Judges } from '../privacy-audit/judges.js';
 import { finetune, ROOM_DEFAULT_STEPS, SELECTION_FILE, type FinetuneOptions } from './finetune.js';
 import type { RoomSelection } from './room-selection.js';
@@ -219,6 +225,11 @@ export class RunsService {
       throw new SpactError('conflict', `run ${id} is ${r.status}; only cancelled or failed runs resume`);
     if (!fs.existsSync(path.join(r.run_dir, 'checkpoint.pt')))
       throw new SpactError('conflict', `run ${id} has no checkpoint yet; start a new run`);
+    if (fs.existsSync(path.join(r.run_dir, FOOTAGE_DATA_DIR)) && cachedFrameFiles(r.run_dir).length === 0)
+      throw new SpactError(
+        'conflict',
+        `run ${id} can no longer be resumed: its cached frames were deleted with its room's footage; start a new run`,
+      );
     this.db.prepare(`UPDATE runs SET status = 'queued', error = NULL WHERE id = ?`).run(id);
     this.jobs().enqueue('finetune', { runId: id, resume: true }, { maxAttempts: 1 });
     return this.get(id);
