@@ -102,8 +102,8 @@ describe('upload refused before its body is read', () => {
   beforeAll(() => bridge.start());
   afterAll(() => bridge.stop());
 
-  /** Declares a 1 GiB body, sends 64 KiB of it and waits for an answer without ending it. */
-  function bigUpload(): Promise<{ status: number; body: string; sent: number }> {
+  /** Declares a big body (1 GiB), sends 64 KiB of it and waits for an answer without ending it. */
+  function bigUpload(declared = 2 ** 30): Promise<{ status: number; body: string; sent: number }> {
     return new Promise((resolve, reject) => {
       let sent = 0;
       const req = http.request(
@@ -112,7 +112,7 @@ describe('upload refused before its body is read', () => {
           port: bridge.port,
           path: '/upload?name=big.mp4',
           method: 'POST',
-          headers: { Authorization: `Bearer ${bridge.token}`, 'Content-Length': String(2 ** 30) },
+          headers: { Authorization: `Bearer ${bridge.token}`, 'Content-Length': String(declared) },
         },
         (res) => {
           let body = '';
@@ -131,6 +131,15 @@ describe('upload refused before its body is read', () => {
     const r = await bigUpload();
     expect(r.status).toBe(403);
     expect(JSON.parse(r.body)).toMatchObject({ ok: false, error: { kind: 'forbidden' } });
+    expect(r.sent).toBeLessThanOrEqual(64 * 1024);
+    expect(handled).toEqual([]);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it('refuses a body declared larger than the limit before reading it, even for an allowed role', async () => {
+    allowed = true;
+    const r = await bigUpload(5 * 2 ** 30);
+    expect(r.status).toBe(413);
     expect(r.sent).toBeLessThanOrEqual(64 * 1024);
     expect(handled).toEqual([]);
     expect(fs.readdirSync(dir)).toEqual([]);

@@ -381,6 +381,13 @@ export class BridgeServer {
       this.sendJson(res, 403, this.fail('forbidden', 'importing clips needs the operator role'));
       return;
     }
+    // A body declared larger than allowed is refused before a byte of it is written.
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > up.maxBytes) {
+      res.setHeader('Connection', 'close');
+      this.sendJson(res, 413, this.fail('validation', `upload larger than ${up.maxBytes} bytes`));
+      return;
+    }
     const name = url.searchParams.get('name') ?? 'upload.mp4';
     const roomParam = url.searchParams.get('roomId');
     const roomId = roomParam && /^\d+$/.test(roomParam) ? Number(roomParam) : null;
