@@ -474,6 +474,9 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       return live.anonymizeFrame(await anonymizerFor(chooseModel(r.modelId)), r.width, r.height, r.rgb);
     },
     'live.start': async (r) => {
+      // A source is a path or URL the core opens: never a viewer's choice (until registered
+      // cameras exist, viewers watch what an operator started, not a source of their own).
+      session.require('operator', 'opening a camera, stream or file');
       if (r.showRaw) requireRaw('live', 'the raw side-by-side view');
       const anonymizer = await anonymizerFor(chooseModel(r.modelId));
       // Live frames are not measured for people: 'auto' follows the source's size (streams: 640×480).

@@ -3,7 +3,7 @@
 // checks (HTTP and WebSocket), path traversal, body limits, the role matrix of every contract
 // method, upload refused before its body is read, PIN lockout and the hash-chained audit log.
 // One server for all of it; the probes that change the session (PINs, lockout) come last.
-// Not probed: the camera registry (not built yet): a viewer may still call live.start.
+// Not probed: the camera registry (not built yet); opening a live source needs the operator role.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -363,8 +363,8 @@ const ROLE_MATRIX: Record<string, { min: Min; req: unknown; note?: string }> = {
   'settings.set': { min: 'admin', req: { keepAudio: true } },
   'audit.list': { min: 'admin', req: {} },
   'live.anonymizeFrame': { min: 'operator', req: { width: 8, height: 8, rgb: '' } },
-  // The camera registry (issue 14, item 5) is not built: any role may open a source. Not called.
-  'live.start': { min: 'none', req: {}, note: 'camera registry not built' },
+  // A source is a path or URL the core opens: operators and admins only (no camera registry yet).
+  'live.start': { min: 'operator', req: { source: { kind: 'file', path: '/etc/passwd' } } },
   'live.stop': { min: 'viewer', req: { streamId: 999 } },
 };
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
