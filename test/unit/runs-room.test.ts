@@ -65,6 +65,8 @@ describe('room fine-tunes in the app', () => {
       height: number;
     };
     expect([manifest.width, manifest.height]).toEqual([384, 288]);
+    // A finished run cannot be resumed: its cached raw frames are gone, its manifest stays.
+    expect(fs.readdirSync(path.join(runDir, 'footage-data')).filter((f) => !f.endsWith('.json'))).toEqual([]);
     // The judges' findings are cached in the data folder, for the next fine-tune of the same footage.
     expect(fs.readdirSync(path.join(dataDir, 'cache', 'judges', 'pseudo-labels')).length).toBeGreaterThan(0);
 
