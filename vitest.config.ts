@@ -1,5 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
+// Data folders are encrypted at rest; every test (and every child process it
+// spawns, via process.env) unlocks them with this passphrase.
+const env = { SPACT_PASSPHRASE: 'spact test passphrase' };
+
 export default defineConfig({
   test: {
     projects: [
@@ -8,6 +12,7 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          env,
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
@@ -17,6 +22,7 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           environment: 'node',
+          env,
           testTimeout: 300_000,
           hookTimeout: 300_000,
           fileParallelism: false,
