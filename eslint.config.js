@@ -1,6 +1,8 @@
 // ESLint flat config. Besides style and correctness it enforces the architecture:
-// arrows point inward (renderer → contract types only; core and native-models never import Electron).
+// arrows point inward (renderer → contract types only; core and native-models never import Electron;
+// relative imports never point outward, see INWARD_LAYERS).
 import { builtinModules } from 'node:module';
+import path from 'node:path';
 
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
@@ -26,16 +28,7 @@ export const RENDERER_IMPORT_RULE = [
     ],
     patterns: [
       { group: ['node:*'], message: 'renderer/ runs in a browser context: Node built-ins are not available.' },
-      {
-        group: [
-          '**/electron/core/**',
-          '**/electron/main*',
-          '**/electron/preload*',
-          '**/electron/cli/**',
-          '**/native-models/**',
-        ],
-        message: 'renderer/ may import only the types of electron/contract.ts; everything else runs on the main side.',
-      },
+      // Where a relative import may point is arch/inward-imports' job (it resolves the path).
       {
         group: ['**/electron/contract*'],
         allowTypeImports: true,
@@ -63,6 +56,89 @@ export const NO_ELECTRON_RULE = [
     ],
   },
 ];
+
+/**
+ * Where each room's relative imports may point, as repo paths: a trailing `/` is a folder, otherwise
+ * a module without its extension. Checked on the resolved path, so `../main.js` from electron/core/
+ * is caught although the string never says "electron/".
+ */
+export const INWARD_LAYERS = {
+  'electron/core/': {
+    allow: ['electron/core/', 'electron/contract', 'native-models/'],
+    message:
+      'electron/core/ may import only electron/core/, electron/contract.ts and native-models/ (the shells, CLI, bench and renderer depend on it, not the other way round)',
+  },
+  'native-models/': {
+    allow: ['native-models/'],
+    message: 'native-models/ is the innermost room: it may import only native-models/',
+  },
+  'renderer/': {
+    allow: ['renderer/', 'electron/contract'],
+    message:
+      'renderer/ may import only renderer/ and the types of electron/contract.ts; everything else runs on the main side',
+  },
+};
+
+const repoRoot = import.meta.dirname;
+const stripExt = (p) => p.replace(/\.(?:[cm]?[jt]s|svelte|json)$/, '');
+
+/** Resolves a relative specifier of `filename` to a repo path, or null for packages. */
+function resolveRelative(filename, spec) {
+  if (!spec.startsWith('./') && !spec.startsWith('../') && spec !== '.' && spec !== '..') return null;
+  return path
+    .relative(repoRoot, path.resolve(path.dirname(filename), spec))
+    .split(path.sep)
+    .join('/');
+}
+
+const inwardImports = {
+  meta: {
+    type: 'problem',
+    docs: { description: 'Relative imports may not point outward from their architectural room.' },
+    schema: [
+      {
+        type: 'object',
+        properties: { allow: { type: 'array', items: { type: 'string' } }, message: { type: 'string' } },
+        required: ['allow', 'message'],
+        additionalProperties: false,
+      },
+    ],
+    messages: { outward: "{{message}}: '{{spec}}' resolves to {{target}}." },
+  },
+  create(context) {
+    const { allow, message } = context.options[0];
+    const check = (source) => {
+      if (!source || typeof source.value !== 'string') return;
+      const target = resolveRelative(context.filename, source.value);
+      if (target === null) return;
+      const stem = stripExt(target);
+      const allowed = allow.some((a) => (a.endsWith('/') ? stem === a.slice(0, -1) || stem.startsWith(a) : stem === a));
+      if (!allowed) {
+        context.report({
+          node: source,
+          messageId: 'outward',
+          data: { message, spec: source.value, target: target.startsWith('..') ? 'outside the repo' : target },
+        });
+      }
+    };
+    return {
+      ImportDeclaration: (node) => check(node.source),
+      ExportNamedDeclaration: (node) => check(node.source),
+      ExportAllDeclaration: (node) => check(node.source),
+      ImportExpression: (node) => check(node.source),
+      TSImportEqualsDeclaration: (node) => check(node.moduleReference.expression),
+      TSImportType: (node) => check(node.argument?.literal ?? node.source),
+      CallExpression: (node) => {
+        if (node.callee.type === 'Identifier' && node.callee.name === 'require') check(node.arguments[0]);
+      },
+    };
+  },
+};
+
+const inwardImportBlocks = Object.entries(INWARD_LAYERS).map(([room, options]) => ({
+  files: [`${room}**/*.{ts,mts,cts,js,mjs,cjs,svelte}`],
+  rules: { 'arch/inward-imports': ['error', options] },
+}));
 
 export default tseslint.config(
   {
@@ -108,4 +184,6 @@ export default tseslint.config(
     files: ['electron/core/**/*.ts', 'native-models/**/*.ts', 'native-models/**/*.cjs'],
     rules: { '@typescript-eslint/no-restricted-imports': NO_ELECTRON_RULE },
   },
+  { plugins: { arch: { rules: { 'inward-imports': inwardImports } } } },
+  ...inwardImportBlocks,
 );
