@@ -18,6 +18,18 @@ export default defineConfig({
         },
       },
       {
+        // The benches end to end at their smallest size (minutes): CI runs them as their own stage
+        // (scripts/test.mjs), `npm run test:unit` does not.
+        test: {
+          name: 'bench-smoke',
+          include: ['test/bench-smoke/**/*.test.ts'],
+          environment: 'node',
+          env,
+          testTimeout: 900_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test` after set-up: typecheck → lint → unit → e2e, then one summary line.
+// `npm test` after set-up: typecheck → lint → unit → bench-smoke → e2e, then one summary line.
 // Runs every stage even when one fails, so one run shows everything that is wrong.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -35,6 +35,8 @@ const stages = [
     ],
   },
   { name: 'unit', vitest: 'unit' },
+  // The benches at their smallest size, apart so that the unit stage stays quick to run alone.
+  { name: 'bench-smoke', vitest: 'bench-smoke' },
   { name: 'e2e', vitest: 'e2e' },
 ];
 
