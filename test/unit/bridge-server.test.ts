@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -8,6 +9,7 @@ import WebSocket from 'ws';
 import { ApiDispatcher } from '../../electron/core/api-dispatcher.js';
 import { BridgeServer } from '../../electron/core/bridge/bridge-server.js';
 import { EventHub } from '../../electron/core/event-hub.js';
+import { reachability } from '../helpers/bound-address.js';
 
 const staticDir = fs.mkdtempSync(path.join(os.tmpdir(), 'spact-static-'));
 fs.writeFileSync(path.join(staticDir, 'index.html'), '<!doctype html><title>t</title>');
@@ -47,8 +49,27 @@ function wsUpgrade(headers: Record<string, string>): Promise<'open' | number> {
 }
 
 describe('loopback bridge', () => {
-  it('listens on 127.0.0.1 only', () => {
-    expect(bridge.origin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  it('listens on 127.0.0.1 only (the bound address, observed from outside)', async () => {
+    const seen = await reachability(bridge.port);
+    expect(seen.loopback).toBe('connected');
+    if (seen.listening !== null) expect(seen.listening).toEqual(['127.0.0.1']);
+    for (const [address, outcome] of Object.entries(seen.others)) expect(outcome, address).not.toBe('connected');
+    expect(seen.listening !== null || Object.keys(seen.others).length > 0, 'nothing to observe').toBe(true);
+
+    // The same probe does see a server bound to every address (so the checks above can fail).
+    const wide = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => wide.listen(0, '0.0.0.0', resolve));
+    try {
+      const widePort = (wide.address() as AddressInfo).port;
+      const open = await reachability(widePort);
+      if (open.listening !== null) expect(open.listening).toEqual(['0.0.0.0']);
+      for (const [address, outcome] of Object.entries(open.others)) {
+        if (address.includes('.')) expect(outcome, address).toBe('connected');
+      }
+    } finally {
+      await new Promise((resolve) => wide.close(resolve));
+    }
+    expect(bridge.origin).toBe(`http://127.0.0.1:${bridge.port}`);
   });
 
   it('refuses API calls without the token (401) and accepts the bearer token', async () => {

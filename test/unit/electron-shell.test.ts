@@ -15,7 +15,8 @@ const h = vi.hoisted(() => {
       loaded?: string;
     }>,
     exposed: new Map<string, unknown>(),
-    rendererListeners: new Map<string, Handler>(),
+    // Per channel, in order, like an EventEmitter: removal is by identity, so the test sees which went.
+    rendererListeners: new Map<string, Handler[]>(),
     invoked: [] as unknown[][],
     sent: [] as unknown[][],
     schemes: [] as unknown[],
@@ -63,8 +64,13 @@ const h = vi.hoisted(() => {
     contextBridge: { exposeInMainWorld: (key: string, api: unknown) => state.exposed.set(key, api) },
     ipcRenderer: {
       invoke: (...a: unknown[]) => (state.invoked.push(a), Promise.resolve({ ok: true, value: 'x' })),
-      on: (ch: string, fn: Handler) => state.rendererListeners.set(ch, fn),
-      removeListener: (ch: string) => state.rendererListeners.delete(ch),
+      on: (ch: string, fn: Handler) =>
+        state.rendererListeners.set(ch, [...(state.rendererListeners.get(ch) ?? []), fn]),
+      removeListener: (ch: string, fn: Handler) => {
+        const list = state.rendererListeners.get(ch) ?? [];
+        const i = list.indexOf(fn);
+        if (i >= 0) list.splice(i, 1);
+      },
     },
   };
   return { state, electron };
@@ -197,14 +203,33 @@ describe('electron/preload.ts', () => {
     await api.call('app.info', {});
     expect(h.state.invoked.at(-1)).toEqual([IPC_INVOKE_CHANNEL, 'app.info', {}]);
 
-    const got: unknown[] = [];
-    const off = api.on('app.heartbeat', (p) => got.push(p));
-    const listener = h.state.rendererListeners.get(IPC_EVENT_CHANNEL)!;
-    listener({}, { event: 'other', payload: 1 });
-    listener({}, { event: 'app.heartbeat', payload: { at: 1 } });
-    expect(got).toEqual([{ at: 1 }]);
-    off();
-    expect(h.state.rendererListeners.has(IPC_EVENT_CHANNEL)).toBe(false);
+    // Two subscribers on the one channel: each off() must remove its own listener, not the other's.
+    const listeners = () => h.state.rendererListeners.get(IPC_EVENT_CHANNEL) ?? [];
+    const emit = (msg: unknown) => {
+      for (const l of [...listeners()]) l({}, msg);
+    };
+    const first: unknown[] = [];
+    const second: unknown[] = [];
+    const offFirst = api.on('app.heartbeat', (p) => first.push(p));
+    const offSecond = api.on('app.heartbeat', (p) => second.push(p));
+    const [firstListener, secondListener] = listeners();
+    expect(listeners()).toHaveLength(2);
+    expect(firstListener).not.toBe(secondListener);
+    emit({ event: 'other', payload: 1 });
+    emit({ event: 'app.heartbeat', payload: { at: 1 } });
+    expect(first).toEqual([{ at: 1 }]);
+    expect(second).toEqual([{ at: 1 }]);
+    offFirst();
+    expect(listeners()).toHaveLength(1);
+    expect(listeners()[0]).toBe(secondListener);
+    emit({ event: 'app.heartbeat', payload: { at: 2 } });
+    expect(first).toEqual([{ at: 1 }]);
+    expect(second).toEqual([{ at: 1 }, { at: 2 }]);
+    offFirst(); // a second call removes nothing more
+    expect(listeners()).toHaveLength(1);
+    expect(listeners()[0]).toBe(secondListener);
+    offSecond();
+    expect(listeners()).toHaveLength(0);
     const full = api as unknown as {
       mediaUrl(k: string, id: number): string;
       importFiles(f: unknown[], r: number | null): Promise<unknown>;

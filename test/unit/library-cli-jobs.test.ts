@@ -88,6 +88,9 @@ describe('job runner', () => {
   it('runs, reports progress, retries a transient failure, and cancels', async () => {
     const db = openDatabase(path.join(tmpDir('spact-jobs-'), 'library.sqlite'));
     let attempts = 0;
+    let slowAborted = false;
+    let slowStarted!: () => void;
+    const slowRunning = new Promise<void>((r) => (slowStarted = r));
     const updates: string[] = [];
     const runner = new SqliteJobRunner(
       db,
@@ -103,8 +106,10 @@ describe('job runner', () => {
             const t = setTimeout(resolve, 10_000);
             ctx.signal.addEventListener('abort', () => {
               clearTimeout(t);
+              slowAborted = true;
               reject(new Error('aborted'));
             });
+            slowStarted();
           }),
       },
       { onUpdate: (j) => updates.push(`${j.id}:${j.status}`) },
@@ -115,10 +120,14 @@ describe('job runner', () => {
     expect(done).toMatchObject({ status: 'done', attempts: 2, result: { ok: true } });
     expect(updates).toContain(`${j.id}:running`);
 
+    // Cancel a job proven running (its handler has started): the handler is aborted, not skipped.
     const s = runner.enqueue('slow', {});
-    await new Promise((r) => setTimeout(r, 100));
-    runner.cancel(s.id);
-    expect((await runner.wait(s.id)).status).toBe('cancelled');
+    await slowRunning;
+    expect(runner.cancel(s.id).status).toBe('running');
+    expect(slowAborted).toBe(true);
+    expect(await runner.wait(s.id)).toMatchObject({ status: 'cancelled', attempts: 1, error: null });
+    expect(updates).toContain(`${s.id}:running`);
+    expect(updates.at(-1)).toBe(`${s.id}:cancelled`);
     expect(() => runner.enqueue('nope', {})).toThrow(/unknown job kind/);
     await runner.stop();
     db.close();

@@ -15,6 +15,7 @@ import WebSocket from 'ws';
 
 import { methods, type Role } from '../../electron/contract.js';
 import { rendererDir } from '../../electron/core/paths.js';
+import { reachability } from '../helpers/bound-address.js';
 import { projectRoot, spactBin, spactSync } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/toy-clips.js';
 import { makeVideo } from '../helpers/video.js';
@@ -130,6 +131,16 @@ async function stopServer(): Promise<void> {
   await exited;
   clearTimeout(timer);
 }
+
+describe('spact serve: the address', () => {
+  it('listens on 127.0.0.1 only (the bound address of the server process, observed from outside)', async () => {
+    const seen = await reachability(port);
+    expect(seen.loopback).toBe('connected');
+    if (seen.listening !== null) expect(seen.listening).toEqual(['127.0.0.1']);
+    for (const [address, outcome] of Object.entries(seen.others)) expect(outcome, address).not.toBe('connected');
+    expect(seen.listening !== null || Object.keys(seen.others).length > 0, 'nothing to observe').toBe(true);
+  });
+});
 
 describe('spact serve: the token', () => {
   it('hands the token out once through the launch link, as an HttpOnly SameSite=Strict cookie', async () => {
