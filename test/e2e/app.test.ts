@@ -90,6 +90,7 @@ describe('SPAct Desktop in browser mode', () => {
       )
       .toBe(true);
     await shot('library');
+    await page.keyboard.press('Escape');
     // The privacy audit panel: opens in view with the focus, runs the audit as a job with progress.
     await row.getByTestId('audit').click();
     const panel = page.getByTestId('audit-report');
@@ -342,6 +343,11 @@ describe('SPAct Desktop in browser mode', () => {
   });
 
   it('stays readable at 200% zoom (640×400 CSS pixels) and in dark mode', async () => {
+    // Fine-tune and Export are not shown to a viewer.
+    await page.getByTestId('nav-settings').click();
+    await page.getByTestId('role-select').selectOption('operator');
+    await page.getByTestId('role-switch').click();
+    await expect.poll(() => page.getByTestId('role-badge').textContent()).toBe('operator');
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.setViewportSize({ width: 640, height: 400 });
     for (const screen of ['library', 'finetune', 'export', 'settings']) {

@@ -1,0 +1,286 @@
+// The operator's day made clear, in Debian Chromium through browser mode: dialogs that behave
+// (modal, centred, focused, Escape, focus back), the admin's synced raw | anonymized review,
+// toasts that do not pile up, what a viewer is shown, errors in words, the Library at 900 px and
+// the live view's state. Screenshots (1280×800 and 900×800) go to test/e2e/screenshots/ux-*.png.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { launchChromium, screenshotDir } from '../helpers/chromium.js';
+import { projectRoot, spactBin } from '../helpers/cli.js';
+import { tmpDir } from '../helpers/toy-clips.js';
+import { makeVideo, tinyModel } from '../helpers/video.js';
+
+let server: ChildProcess;
+let browser: Browser;
+let page: Page;
+let url = '';
+
+const shot = (name: string) => page.screenshot({ path: path.join(screenshotDir, `ux-${name}.png`) });
+
+/** Both widths the issue asks for: 1280×800 and 900×800 (the page is left at 1280×800). */
+async function shots(name: string): Promise<void> {
+  await shot(`${name}-1280`);
+  await page.setViewportSize({ width: 900, height: 800 });
+  await page.waitForTimeout(150);
+  await shot(`${name}-900`);
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+/** Calls the API from the page (same origin, same session cookie). */
+function api<T = unknown>(method: string, body: unknown = {}): Promise<{ ok: boolean; value: T; error?: unknown }> {
+  return page.evaluate(
+    async ([m, b]) => {
+      const r = await fetch(`/api/${m}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(b),
+      });
+      return (await r.json()) as { ok: boolean; value: never };
+    },
+    [method, body] as const,
+  );
+}
+
+async function asRole(role: 'admin' | 'operator' | 'viewer'): Promise<void> {
+  expect((await api('session.switch', { role })).ok).toBe(true);
+  await page.reload();
+  await expect.poll(() => page.getByTestId('role-badge').textContent()).toBe(role);
+}
+
+// The page's globals as far as these tests use them (the test project has no DOM library).
+interface PageEl {
+  getAttribute(name: string): string | null;
+  matches(selector: string): boolean;
+  getBoundingClientRect(): {
+    x: number;
+    y: number;
+    width: number;
+    height: number;
+    top: number;
+    bottom: number;
+    left: number;
+    right: number;
+  };
+  href?: string;
+  value?: string;
+}
+interface PageWin {
+  document: {
+    activeElement: PageEl | null;
+    querySelector(selector: string): PageEl | null;
+    elementFromPoint(x: number, y: number): PageEl | null;
+  };
+  innerWidth: number;
+  innerHeight: number;
+}
+
+const activeTestId = () =>
+  page.evaluate(() => (globalThis as unknown as PageWin).document.activeElement?.getAttribute('data-testid') ?? null);
+
+/** The open modal dialog: its test id, whether it is :modal, and how far its centre is from the view's. */
+const modal = () =>
+  page.evaluate(() => {
+    const { document, innerWidth, innerHeight } = globalThis as unknown as PageWin;
+    const d = document.querySelector('dialog[open]');
+    if (!d) return null;
+    const r = d.getBoundingClientRect();
+    return {
+      testid: d.getAttribute('data-testid'),
+      modal: d.matches(':modal'),
+      focused: document.activeElement === d,
+      offCentre: Math.max(Math.abs(r.x + r.width / 2 - innerWidth / 2), Math.abs(r.y + r.height / 2 - innerHeight / 2)),
+      inView: r.top >= 0 && r.bottom <= innerHeight && r.left >= 0 && r.right <= innerWidth,
+    };
+  });
+
+beforeAll(async () => {
+  const model = await tinyModel();
+  const dataDir = tmpDir('spact-e2e-ux-');
+  server = spawn(
+    process.execPath,
+    [spactBin, 'serve', '--no-open', '--json', '--data-dir', dataDir, '--role', 'admin'],
+    {
+      cwd: projectRoot,
+      env: { ...process.env, SPACT_DEFAULT_MODEL: model },
+    },
+  );
+  url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    let err = '';
+    server.stdout!.on('data', (d) => {
+      out += d;
+      const m = /"url": "([^"]+)"/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    server.stderr!.on('data', (d) => (err += d));
+    server.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
+  });
+  browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, permissions: ['camera'] });
+  page = await context.newPage();
+  await page.goto(url);
+  await page.getByTestId('nav-library').waitFor();
+
+  // One room with one anonymized clip (2 s test pattern), set up through the API.
+  const room = await api<{ id: number }>('rooms.create', { name: 'Ward 3' });
+  await page.reload();
+  await page.getByTestId('room-select').selectOption({ label: 'Ward 3 (0)' });
+  await page
+    .getByTestId('file-input')
+    .setInputFiles(makeVideo(path.join(tmpDir(), 'ward.mp4'), { width: 160, height: 120, fps: 10, seconds: 3 }));
+  await page.getByTestId('clip-row').first().waitFor();
+  const clips = await api<{ id: number }[]>('clips.list', { roomId: room.value.id });
+  expect((await api('clips.anonymize', { clipIds: [clips.value[0]!.id] })).ok).toBe(true);
+  for (const end = Date.now() + 60_000; ;) {
+    if ((await api<{ outputs: unknown[] }[]>('clips.list', {})).value[0]?.outputs.length) break;
+    if (Date.now() > end) throw new Error('the clip was not anonymized in time');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await page.reload();
+  await page.getByTestId('clip-row').first().waitFor();
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  server?.kill('SIGTERM');
+});
+
+describe('dialogs that behave', () => {
+  it('shows the admin raw | anonymized side by side in a centred modal, one set of controls for both', async () => {
+    await asRole('admin');
+    const row = page.getByTestId('clip-row').first();
+    await row.getByTestId('preview').click();
+    await expect.poll(modal).toMatchObject({ testid: 'preview-dialog', modal: true, focused: true, inView: true });
+    expect((await modal())!.offCentre).toBeLessThan(40);
+    const dialog = page.getByTestId('preview-dialog');
+    const raw = dialog.getByTestId('raw-video');
+    const anon = dialog.getByTestId('output-video');
+    await raw.waitFor();
+    // Side by side: the same top, the raw one on the left.
+    const [rb, ab] = [(await raw.boundingBox())!, (await anon.boundingBox())!];
+    expect(Math.abs(rb.y - ab.y)).toBeLessThan(2);
+    expect(rb.x + rb.width).toBeLessThanOrEqual(ab.x);
+    // One control for both: the raw video has no controls of its own.
+    expect(await dialog.locator('video[controls]').count()).toBe(0);
+    const state = () =>
+      dialog.evaluate((d) =>
+        [...d.querySelectorAll('video')].map((v) => ({ paused: v.paused, t: v.currentTime, ready: v.readyState })),
+      );
+    await expect
+      .poll(async () => (await state()).every((v) => v.ready >= 2 && !v.paused), { timeout: 20_000 })
+      .toBe(true);
+    await dialog.getByTestId('review-play').click();
+    await expect.poll(async () => (await state()).every((v) => v.paused)).toBe(true);
+    await dialog.getByTestId('review-seek').evaluate((el) => {
+      const input = el as unknown as { value: string; dispatchEvent(e: Event): boolean };
+      input.value = '1.5';
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    await expect.poll(async () => (await state()).every((v) => Math.abs(v.t - 1.5) < 0.2)).toBe(true);
+    await dialog.getByTestId('review-play').click();
+    await expect.poll(async () => (await state()).every((v) => !v.paused)).toBe(true);
+    await shots('preview-admin');
+    // Escape closes it and the focus goes back to the button that opened it.
+    await page.keyboard.press('Escape');
+    await expect.poll(modal).toBeNull();
+    expect(await activeTestId()).toBe('preview');
+  });
+
+  it('opens the audit report, the raw view and the delete confirmation as modals that Escape closes', async () => {
+    await asRole('admin');
+    const row = page.getByTestId('clip-row').first();
+    for (const [opener, testid] of [
+      ['audit', 'audit-report'],
+      ['raw', 'raw-dialog'],
+      ['delete', 'delete-dialog'],
+    ] as const) {
+      await row.getByTestId(opener).click();
+      await expect.poll(modal).toMatchObject({ testid, modal: true, focused: true, inView: true });
+      expect((await modal())!.offCentre, testid).toBeLessThan(40);
+      // The page behind is inert: a click on it does not reach it.
+      const reachable = await page.getByTestId('nav-settings').evaluate((a) => {
+        const r = a.getBoundingClientRect();
+        const hit = (globalThis as unknown as PageWin).document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+        return hit !== null && a.contains(hit as never);
+      });
+      expect(reachable).toBe(false);
+      await shots(`dialog-${testid}`);
+      await page.keyboard.press('Escape');
+      await expect.poll(modal).toBeNull();
+      expect(await activeTestId()).toBe(opener);
+    }
+    // Keep leaves the clip where it was.
+    await row.getByTestId('delete').click();
+    await page.getByTestId('confirm-keep').click();
+    await expect.poll(modal).toBeNull();
+    expect(await page.getByTestId('clip-row').count()).toBe(1);
+  });
+
+  it('shows a viewer the anonymized video only, and only the screens a viewer can use', async () => {
+    await asRole('viewer');
+    const nav = await page.locator('nav a').evaluateAll((as) => as.map((a) => a.getAttribute('data-testid')));
+    expect(nav).toEqual(['nav-library', 'nav-settings']);
+    // An old link to a screen the role cannot use shows the Library.
+    await page.goto(`${new URL(url).origin}/#/export`);
+    await expect.poll(() => page.locator('h2').first().textContent()).toBe('Library');
+    const row = page.getByTestId('clip-row').first();
+    await row.getByTestId('preview').click();
+    const dialog = page.getByTestId('preview-dialog');
+    await dialog.getByTestId('output-video').waitFor();
+    expect(await dialog.getByTestId('raw-video').count()).toBe(0);
+    expect(await dialog.getByTestId('review-play').count()).toBe(1);
+    await shots('preview-viewer');
+    await page.keyboard.press('Escape');
+    await asRole('admin');
+  });
+});
+
+describe('polish', () => {
+  it('shows one toast with a count for the same message; errors stay until dismissed, others time out', async () => {
+    await asRole('admin');
+    await page.getByTestId('nav-library').click();
+    for (let i = 0; i < 3; i++) {
+      await page.getByTestId('new-room').fill('Ward 3');
+      await page.getByRole('button', { name: 'Add room' }).click();
+    }
+    const errors = page.locator('.toast.error');
+    await expect.poll(() => errors.getAttribute('data-count')).toBe('3');
+    expect(await errors.count()).toBe(1);
+    expect(await errors.locator('.toast-text').textContent()).toBe('a room named "Ward 3" already exists');
+    await page.getByTestId('room-select').selectOption({ label: 'Ward 3 (1)' });
+    await page.getByTestId('room-size-save').click();
+    const info = page.locator('.toast.info');
+    await info.waitFor();
+    await shots('toasts');
+    // The information goes after a few seconds; the error is still there until dismissed.
+    await expect.poll(() => info.count(), { timeout: 8_000 }).toBe(0);
+    expect(await errors.count()).toBe(1);
+    await errors.getByRole('button', { name: 'Dismiss' }).click();
+    expect(await errors.count()).toBe(0);
+  });
+
+  it('puts labels beside their checkboxes and radios, and has an icon', async () => {
+    await asRole('admin');
+    await page.getByTestId('nav-export').click();
+    await page.getByLabel('Chosen clips').check();
+    const boxes = page.locator('label:has(> input[type="checkbox"]), label:has(> input[type="radio"])');
+    expect(await boxes.count()).toBeGreaterThanOrEqual(3);
+    for (const label of await boxes.all()) {
+      const [lb, ib] = [(await label.boundingBox())!, (await label.locator('input').boundingBox())!];
+      // Beside: the box is at the label's left and the label is one line high.
+      expect(ib.x - lb.x).toBeLessThan(8);
+      expect(lb.height).toBeLessThan(ib.height + 16);
+    }
+    await shots('export-checkboxes');
+    const icon = await page.evaluate(async () => {
+      const href = (globalThis as unknown as PageWin).document.querySelector('link[rel="icon"]')?.href;
+      if (!href) return null;
+      const r = await fetch(href);
+      return { status: r.status, svg: (await r.text()).includes('<svg') || href.startsWith('data:image/svg') };
+    });
+    expect(icon).toEqual({ status: 200, svg: true });
+  });
+});
