@@ -113,7 +113,10 @@ export function copyCheckpoint(from: string, to: string): void {
   fs.renameSync(tmp, to);
 }
 
-/** sha256 of the checkpoint file: the model's identity in the library and in export manifests. */
+/**
+ * sha256 of a file, streamed 1 MiB at a time (never the whole file in memory): the one helper for
+ * it. Of a checkpoint, the model's identity in the library and in export manifests.
+ */
 export function fileSha256(file: string): string {
   const h = createHash('sha256');
   const fd = fs.openSync(file, 'r');

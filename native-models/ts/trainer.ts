@@ -43,8 +43,10 @@ export interface TrainOptions {
   resume?: boolean;
   /**
    * Fine-tune from this model (run folder or checkpoint) instead of training from scratch: its
-   * architecture and weights are the start, f_T stays frozen as the distillation teacher, f_B
-   * adapts to the new data first, then the minimax runs.
+   * architecture and weights are the start; f_B adapts to the new data first, then the minimax
+   * runs. Utility is kept by distillation from the base f_T: with `distill.adaptT` (the app's
+   * fine-tune) a frozen copy teaches and f_T keeps learning on f_A's output, without it f_T itself
+   * is the frozen teacher. Real rooms distil pseudo-labels into a student f_U instead.
    */
   base?: string;
   signal?: AbortSignal;
@@ -277,8 +279,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
 
     // ---- models ----
     const engine = new SpactEngine(config, labels);
-    // Fine-tuning starts where the base left off: f_A is already an anonymizer, f_T is the frozen
-    // teacher; only f_B has to learn the new room first.
+    // Fine-tuning starts where the base left off: f_A is already an anonymizer and f_T an action
+    // model (the teacher, or with distill.adaptT a frozen copy of it is); only f_B (real rooms: f_U
+    // and f_Bid) has to learn the new room first.
     const state: CheckpointMeta['state'] = resumed
       ? { ...resumed.state }
       : baseMeta

@@ -10,14 +10,17 @@ import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/toy-clips.js';
 
-function runBench(benchDir: string, ...args: string[]): Promise<number> {
-  return new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, [path.join(projectRoot, 'dist/node/bench/privacy.js'), ...args], {
+/** Runs a compiled bench script to its end: its exit code and the tail of its stderr (for failures). */
+function runBench(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; log: string }> {
+  return new Promise((resolve) => {
+    let log = '';
+    const child = spawn(process.execPath, [path.join(projectRoot, 'dist/node/bench', script), ...args], {
       cwd: projectRoot,
-      env: { ...process.env, SPACT_BENCH_DIR: benchDir },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
-    child.on('close', (c) => resolve(c ?? -1));
+    child.stderr.on('data', (d) => (log = (log + d).slice(-4000)));
+    child.on('close', (c) => resolve({ code: c ?? -1, log }));
   });
 }
 
@@ -25,16 +28,18 @@ describe('bench:privacy --preset tiny', () => {
   it('completes in parts, resumes from its cache and writes the table, the JSON and the trade-off plot', async () => {
     const benchDir = tmpDir('spact-bench-');
     const readMd = () => fs.readFileSync(path.join(benchDir, 'RESULTS.md'), 'utf8');
+    const privacy = async (...args: string[]) => {
+      const { code, log } = await runBench('privacy.js', args, { SPACT_BENCH_DIR: benchDir });
+      expect(code, log).toBe(0);
+    };
 
     // A partial run: only SPAct is trained; the table names what is still missing.
-    expect(
-      await runBench(benchDir, '--preset', 'tiny', '--skip-ablations', '--methods', 'spact', '--skip-novel-action'),
-    ).toBe(0);
+    await privacy('--preset', 'tiny', '--skip-ablations', '--methods', 'spact', '--skip-novel-action');
     expect(readMd()).toContain('| spact |');
     expect(readMd()).toMatch(/Not run yet \(no result in the cache\): spact-frozen-fB, supervised\./);
 
     // The whole bench reuses the cached baselines and SPAct run and completes the table.
-    expect(await runBench(benchDir, '--preset', 'tiny', '--skip-ablations')).toBe(0);
+    await privacy('--preset', 'tiny', '--skip-ablations');
     const md = readMd();
     for (const method of ['raw', 'downsample4', 'blackout', 'blur-strong', 'spact', 'spact-frozen-fB', 'supervised']) {
       expect(md).toContain(`| ${method} |`);
@@ -45,7 +50,7 @@ describe('bench:privacy --preset tiny', () => {
     expect(fs.readFileSync(path.join(benchDir, 'results', 'privacy-tiny-tradeoff.svg'), 'utf8')).toContain('<svg');
 
     // --report trains nothing and rebuilds the same table from the cache.
-    expect(await runBench(benchDir, '--preset', 'tiny', '--skip-ablations', '--report')).toBe(0);
+    await privacy('--preset', 'tiny', '--skip-ablations', '--report');
     const again = JSON.parse(fs.readFileSync(path.join(benchDir, 'results', 'privacy-tiny.json'), 'utf8'));
     expect(again.rows).toEqual(json.rows);
   }, 900_000);
@@ -56,16 +61,7 @@ describe('bench:privacy --preset tiny', () => {
 describe('bench:real --quick', () => {
   it('judges raw, filters and the default model on real footage and writes the table, the JSON and the plots', async () => {
     const out = tmpDir('spact-bench-real-');
-    let log = '';
-    const code = await new Promise<number>((resolve) => {
-      const child = spawn(
-        process.execPath,
-        [path.join(projectRoot, 'dist/node/bench/real.js'), '--quick', '--out', out],
-        { cwd: projectRoot, stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      child.stderr.on('data', (d) => (log = (log + d).slice(-4000)));
-      child.on('close', (c) => resolve(c ?? -1));
-    });
+    const { code, log } = await runBench('real.js', ['--quick', '--out', out]);
     expect(code, log).toBe(0);
     const json = JSON.parse(fs.readFileSync(path.join(out, 'results', 'real.json'), 'utf8'));
     expect(json.methods.map((m: { name: string }) => m.name)).toEqual(['raw', 'grayscale', 'blur8', 'default-112']);
@@ -101,16 +97,7 @@ describe('bench:real --quick', () => {
 describe('bench:pipeline --quick', () => {
   it('times the pipeline, f_A at real working sizes and the live preview, and writes the table and JSON', async () => {
     const out = tmpDir('spact-bench-pipeline-');
-    let log = '';
-    const code = await new Promise<number>((resolve) => {
-      const child = spawn(
-        process.execPath,
-        [path.join(projectRoot, 'dist/node/bench/pipeline.js'), '--quick', '--out', out],
-        { cwd: projectRoot, stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      child.stderr.on('data', (d) => (log = (log + d).slice(-4000)));
-      child.on('close', (c) => resolve(c ?? -1));
-    });
+    const { code, log } = await runBench('pipeline.js', ['--quick', '--out', out]);
     expect(code, log).toBe(0);
     const json = JSON.parse(fs.readFileSync(path.join(out, 'results', 'pipeline.json'), 'utf8'));
     expect(json.quick).toBe(true);
@@ -143,16 +130,7 @@ describe('bench:pipeline --quick', () => {
 describe('bench:latency --quick', () => {
   it('measures the round trip idle and under load, with the three kinds of job started', async () => {
     const out = tmpDir('spact-bench-latency-');
-    let log = '';
-    const code = await new Promise<number>((resolve) => {
-      const child = spawn(
-        process.execPath,
-        [path.join(projectRoot, 'dist/node/bench/latency.js'), '--quick', '--seconds', '3', '--out', out],
-        { cwd: projectRoot, stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      child.stderr.on('data', (d) => (log = (log + d).slice(-4000)));
-      child.on('close', (c) => resolve(c ?? -1));
-    });
+    const { code, log } = await runBench('latency.js', ['--quick', '--seconds', '3', '--out', out]);
     expect(code, log).toBe(0);
     const json = JSON.parse(fs.readFileSync(path.join(out, 'results', 'latency.json'), 'utf8'));
     expect(json.results.map((r: { mode: string }) => r.mode)).toEqual(['host']);

@@ -21,6 +21,9 @@ async function lintAs(fixture: string, virtualPath: string): Promise<string[]> {
   return (result?.messages ?? []).map((m) => m.message);
 }
 
+/** The repo paths the outward imports resolved to, as the messages name them. */
+const targets = (messages: string[]) => messages.map((m) => m.match(/resolves to (\S+)\.$/)?.[1]);
+
 describe('architecture guards (lint)', () => {
   it('rejects electron imported from electron/core', async () => {
     const messages = await lintAs('core-imports-electron.ts', 'electron/core/x.ts');
@@ -51,11 +54,7 @@ describe('architecture guards (lint)', () => {
 
   it('rejects the renderer reaching core, native-models or bench, even with import type', async () => {
     const messages = await lintAs('renderer-imports-outside.ts', 'renderer/src/lib/x.ts');
-    expect(messages.map((m) => m.match(/resolves to (\S+)\.$/)?.[1])).toEqual([
-      'electron/core/errors',
-      'native-models/ts/native',
-      'bench/report',
-    ]);
+    expect(targets(messages)).toEqual(['electron/core/errors', 'native-models/ts/native', 'bench/report']);
   });
 
   it('allows the renderer its own modules, packages and contract types', async () => {
@@ -64,7 +63,7 @@ describe('architecture guards (lint)', () => {
 
   it('rejects relative imports from electron/core into main, preload, cli and bench', async () => {
     const messages = await lintAs('core-imports-outward.ts', 'electron/core/x.ts');
-    expect(messages.map((m) => m.match(/resolves to (\S+)\.$/)?.[1])).toEqual([
+    expect(targets(messages)).toEqual([
       'electron/main.js',
       'electron/preload.js',
       'electron/cli/spact.js',
@@ -76,7 +75,7 @@ describe('architecture guards (lint)', () => {
   it('checks the resolved path, not the spelling: the same import is fine one room up', async () => {
     // From electron/core/x.ts '../main.js' is the shell; from electron/core/jobs/x.ts it is core.
     const messages = await lintAs('core-imports-outward.ts', 'electron/core/jobs/x.ts');
-    expect(messages.map((m) => m.match(/resolves to (\S+)\.$/)?.[1])).toEqual(['electron/bench/engine.js']);
+    expect(targets(messages)).toEqual(['electron/bench/engine.js']);
   });
 
   it('allows electron/core to import core, the contract and native-models', async () => {
@@ -85,11 +84,7 @@ describe('architecture guards (lint)', () => {
 
   it('rejects native-models importing electron/ (static, re-export and dynamic)', async () => {
     const messages = await lintAs('native-imports-outward.ts', 'native-models/ts/x.ts');
-    expect(messages.map((m) => m.match(/resolves to (\S+)\.$/)?.[1])).toEqual([
-      'electron/core/errors.js',
-      'electron/cli/spact.js',
-      'electron/contract.js',
-    ]);
+    expect(targets(messages)).toEqual(['electron/core/errors.js', 'electron/cli/spact.js', 'electron/contract.js']);
     expect(messages[0]).toContain('native-models/ is the innermost room');
   });
 
