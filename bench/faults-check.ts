@@ -7,6 +7,9 @@ import path from 'node:path';
 
 import Database from 'better-sqlite3';
 
+import { isSealedFile, SealedReader } from '../electron/core/vault/sealed-file.js';
+import { unlockFromEnvironment, Vault, VAULT_FILE, vaultById } from '../electron/core/vault/vault.js';
+
 /** Temporary files as the app names them (see electron/core/jobs/reconcile.ts). */
 const TMP_FILE = /\.tmp-\d+(?:\.[A-Za-z0-9]+)?$/;
 /** An export's clip files: finished-looking unless renamed `.incomplete`. */
@@ -20,8 +23,12 @@ export interface FaultCheckInput {
   sources?: { path: string; sha256: string }[];
 }
 
+/** sha256 of a file; of sealed raw footage, of its plaintext (the vault must be open). */
 export function sha256Of(file: string): string {
-  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  if (!isSealedFile(file)) return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  const h = crypto.createHash('sha256');
+  for (const chunk of new SealedReader(file, vaultById).chunksSync()) h.update(chunk);
+  return h.digest('hex');
 }
 
 function walk(dir: string, out: string[] = []): string[] {
@@ -49,6 +56,14 @@ export function checkAfterCrash(input: FaultCheckInput): string[] {
   const dbFile = path.join(input.dataDir, 'library.sqlite');
   if (!fs.existsSync(dbFile)) return v; // killed before the library was created: nothing to hold
 
+  if (fs.existsSync(path.join(input.dataDir, VAULT_FILE))) {
+    try {
+      Vault.open(input.dataDir, unlockFromEnvironment()); // to check the sealed raw copies
+    } catch (err) {
+      v.push(`vault: ${(err as Error).message}`);
+      return v;
+    }
+  }
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
   try {
     const integrity = db.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[];

@@ -59,6 +59,8 @@ const root = (() => {
 const appScript = path.join(here, 'faults-app.js');
 const spactBin = path.join(root, 'bin', 'spact.js');
 // Small: the suite runs beside other work (and in CI on two cores).
+// The trials' data folders are sealed with this passphrase (the checker opens them with it too).
+process.env.SPACT_PASSPHRASE ??= 'fault-injection trials';
 const childEnv = { ...process.env, OMP_NUM_THREADS: '1', SPACT_ADAPTIVE_THREADS: '0' };
 
 const { values } = parseArgs({

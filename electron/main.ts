@@ -2,15 +2,18 @@
 // electron/core (plain Node), hosted in a utilityProcess and reached through the same contract as
 // browser mode and the CLI: the main process never runs a query, a hash or a child process itself.
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
 import {
   app,
   BrowserWindow,
+  dialog,
   ipcMain,
   Menu,
   net,
   protocol,
+  safeStorage,
   utilityProcess,
   type IpcMainInvokeEvent,
   type WebContents,
@@ -19,7 +22,10 @@ import {
 import type { Result } from './contract.js';
 import { IPC_EVENT_CHANNEL, IPC_INVOKE_CHANNEL, MEDIA_SCHEME } from './ipc-channels.js';
 import { toApiError } from './core/errors.js';
-import { projectRoot, rendererDir } from './core/paths.js';
+import { defaultDataDir, projectRoot, rendererDir } from './core/paths.js';
+import { sealedRangeResponse } from './core/vault/raw-feed.js';
+import { isSealedFile } from './core/vault/sealed-file.js';
+import { unlockFromEnvironment, Vault, type KeyProtector } from './core/vault/vault.js';
 import { CoreClient, hostEntry } from './core/host/core-client.js';
 import type { CoreHandle, HostLauncher, HostMessage } from './core/host/core-host-protocol.js';
 
@@ -79,7 +85,15 @@ export function setupMediaProtocol(core: CoreHandle): void {
     if (!['output', 'clip', 'thumb'].includes(kind) || !Number.isInteger(id))
       return new Response('not found', { status: 404 });
     try {
-      const { file } = await core.resolveMedia(kind as 'output' | 'clip' | 'thumb', id);
+      const { file, contentType } = await core.resolveMedia(kind as 'output' | 'clip' | 'thumb', id);
+      if (isSealedFile(file)) {
+        // Raw footage sealed at rest: only the requested range is decrypted, in memory.
+        const r = sealedRangeResponse(file, request.headers.get('range') ?? undefined, contentType);
+        return new Response(r.body ? (Readable.toWeb(r.body) as ReadableStream) : null, {
+          status: r.status,
+          headers: r.headers,
+        });
+      }
       return net.fetch(pathToFileURL(file).href, { headers: request.headers });
     } catch (err) {
       const e = toApiError(err);
@@ -119,12 +133,28 @@ export function createMainWindow(): BrowserWindow {
   return win;
 }
 
-/** The core host as an Electron utilityProcess (the same host script browser mode forks). */
-export function utilityHostLauncher(): HostLauncher {
+/**
+ * Opens the data folder's vault with the OS keystore (safeStorage; SPACT_PASSPHRASE where the
+ * folder was set up with a passphrase): the master key is enrolled there on first use.
+ */
+export function setupVault(dataDir = process.env.SPACT_DATA_DIR ?? defaultDataDir()): Vault {
+  const keystore: KeyProtector | undefined = safeStorage.isEncryptionAvailable()
+    ? {
+        protect: (key) => safeStorage.encryptString(key.toString('hex')),
+        unprotect: (blob) => Buffer.from(safeStorage.decryptString(blob), 'hex'),
+      }
+    : undefined;
+  return Vault.open(path.resolve(dataDir), { ...unlockFromEnvironment(), ...(keystore ? { keystore } : {}) });
+}
+
+/** The core host as an Electron utilityProcess (the same host script browser mode forks). The
+ *  vault's key reaches it through its environment (readable by this user only), never its arguments. */
+export function utilityHostLauncher(vault?: Vault): HostLauncher {
   return (options) => {
     const child = utilityProcess.fork(hostEntry(), ['--options', JSON.stringify(options)], {
       serviceName: 'SPAct core',
       stdio: 'inherit',
+      ...(vault ? { env: { ...process.env, SPACT_VAULT_KEY: vault.exportKey().toString('hex') } } : {}),
     });
     return {
       send: (m) => child.postMessage(m),
@@ -147,7 +177,15 @@ export async function boot(): Promise<void> {
   registerMediaScheme();
   setupSecurity();
   await app.whenReady();
-  const core = await setupCore();
+  let vault: Vault;
+  try {
+    vault = setupVault();
+  } catch (err) {
+    dialog.showErrorBox('SPAct Desktop cannot open its raw footage', toApiError(err).message);
+    app.quit();
+    return;
+  }
+  const core = await setupCore(utilityHostLauncher(vault));
   setupMenu();
   setupIpc(core);
   setupMediaProtocol(core);

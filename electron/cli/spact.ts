@@ -13,6 +13,7 @@ import { exportCommand } from './commands/export.js';
 import { finetuneCommand } from './commands/finetune.js';
 import { clipsCommand, importCommand, roomsCommand } from './commands/library.js';
 import { rawDataCommand } from './commands/raw-data.js';
+import { providePassphrase } from './passphrase.js';
 
 const commands: Command[] = [
   synthCommand,
@@ -40,6 +41,8 @@ function usage(): string {
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Run `spact <command> --help` for the options of one command.',
+    'Commands that open the library take the raw footage passphrase from SPACT_PASSPHRASE,',
+    '--passphrase-file FILE, or ask for it on the terminal.',
   ].join('\n');
 }
 
@@ -59,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    return await command.run(rest);
+    return await command.run(await providePassphrase(command.name, rest));
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`spact ${name}: ${err.message}\n\n${command.usage}\n`);

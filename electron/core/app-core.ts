@@ -2,6 +2,7 @@
 // a data folder. Used by the Electron main process, browser mode and the CLI alike.
 import fs from 'node:fs';
 import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 
 import { defaultModelDir } from '../../native-models/ts/models.js';
 import { AnonymizeService, DEFAULT_SETTINGS, type AnonymizeSettings } from './anonymize/anonymize-service.js';
@@ -15,10 +16,13 @@ import { reconcileFiles } from './jobs/reconcile.js';
 import { LibraryService, type ModelRecord } from './library/library-service.js';
 import { OpsLog } from './ops-log.js';
 import { defaultDataDir } from './paths.js';
+import { unlockFromEnvironment, Vault, type VaultUnlock } from './vault/vault.js';
 
 export interface AppCore {
   dataDir: string;
   db: Db;
+  /** The data folder's key: raw footage and the fields naming people's files are sealed with it. */
+  vault: Vault;
   library: LibraryService;
   anonymize: AnonymizeService;
   exports: ExportService;
@@ -57,6 +61,8 @@ export function openAppCore(
     onJobUpdate?: (job: JobRecord) => void;
     device?: string;
     threads?: number;
+    /** How to open the vault; default: SPACT_VAULT_KEY (from the Electron shell) or SPACT_PASSPHRASE. */
+    unlock?: VaultUnlock;
   } = {},
 ): AppCore {
   const dataDir = path.resolve(opts.dataDir ?? defaultDataDir());
@@ -68,16 +74,21 @@ export function openAppCore(
       `the data folder ${dataDir} is on a system file system (${systemFs}); choose a folder in your home or on a data disk`,
     );
   try {
-    fs.mkdirSync(dataDir, { recursive: true });
+    // Owner-only from here on: every file this process writes is 0600, every folder 0700 (a
+    // process-wide setting: worker threads cannot change it, their process has).
+    if (isMainThread) process.umask(0o077);
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    fs.chmodSync(dataDir, 0o700);
   } catch (err) {
     throw new SpactError(
       'unavailable',
       `cannot create the data folder ${dataDir}: ${(err as NodeJS.ErrnoException).code}`,
     );
   }
+  const vault = Vault.open(dataDir, opts.unlock ?? unlockFromEnvironment());
   const opsLog = new OpsLog(path.join(dataDir, 'logs'));
   const db = openDatabase(path.join(dataDir, 'library.sqlite'));
-  const library = new LibraryService(db, dataDir);
+  const library = new LibraryService(db, dataDir, vault);
   const audit = new AuditLog(db);
   const anonymize = new AnonymizeService(db, library, dataDir, {
     ...(opts.device ? { device: opts.device } : {}),
@@ -112,18 +123,24 @@ export function openAppCore(
     // Rows now; files in the background; jobs after both (never inside this call).
     opsLog.log('info', 'app.start', { pid: process.pid, node: process.version, platform: process.platform });
     const interrupted = jobs.recover();
-    const reconciled = reconcileFiles({ db, audit, dataDir, interrupted }).then(
-      (r) => {
-        opsLog.log('info', 'app.reconciled', {
-          interruptedJobs: interrupted.length,
-          tmpFilesRemoved: r.removed.length,
-          tmpFilesKept: r.kept.length,
-          exportsFinished: r.exportsFinished.length,
-          exportsIncomplete: r.exportsIncomplete.length,
-        });
-      },
-      (err: unknown) => opsLog.log('error', 'app.reconcile-failed', { error: err }),
-    );
+    const reconciled = library
+      .sealLegacyClips()
+      .then((sealed) => {
+        if (sealed.files || sealed.rows) opsLog.log('info', 'app.sealed-legacy-clips', sealed);
+      })
+      .then(() => reconcileFiles({ db, audit, dataDir, interrupted }))
+      .then(
+        (r) => {
+          opsLog.log('info', 'app.reconciled', {
+            interruptedJobs: interrupted.length,
+            tmpFilesRemoved: r.removed.length,
+            tmpFilesKept: r.kept.length,
+            exportsFinished: r.exportsFinished.length,
+            exportsIncomplete: r.exportsIncomplete.length,
+          });
+        },
+        (err: unknown) => opsLog.log('error', 'app.reconcile-failed', { error: err }),
+      );
     jobs.start({ after: reconciled });
   }
 
@@ -131,6 +148,7 @@ export function openAppCore(
   const core: AppCore = {
     dataDir,
     db,
+    vault,
     library,
     anonymize,
     exports,

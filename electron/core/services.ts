@@ -145,6 +145,7 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       measureRoom: (roomId, o) => core.anonymize.measureRoom(roomId, o),
       // Device and threads as the settings say when the run starts (or resumes).
       engine: () => core.anonymize.engineSettings(),
+      cipher: core.vault.recordCipher,
     },
   );
   core.jobs.register('finetune', (payload, ctx) => runs.execute(payload as { runId: number; resume: boolean }, ctx));
@@ -547,7 +548,9 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       const named = path.join(folder, path.basename(originalName).replace(/[^\w.-]+/g, '_') || 'upload.mp4');
       fs.renameSync(tmpFile, named);
       try {
-        return clipView(await core.library.importClip(named, { roomId }));
+        return clipView(
+          await core.library.importClip(named, { roomId, name: path.basename(originalName) || 'upload' }),
+        );
       } finally {
         fs.rmSync(folder, { recursive: true, force: true });
       }

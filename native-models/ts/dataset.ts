@@ -9,6 +9,7 @@ import { z } from 'zod';
 
 import { formatIssues } from './config.js';
 import type { NativeBatch } from './native.js';
+import { recordCipherFor, RecordFile, type RecordCipher } from './record-file.js';
 import { mulberry32, shuffled } from './rng.js';
 
 export const SPLITS = ['train', 'val', 'test'] as const;
@@ -36,6 +37,8 @@ export const ManifestSchema = z
     labels: z.partialRecord(z.enum(SPLITS), SplitLabels),
     // Free-form provenance (generator, seed, attribute groups, …); not read by the engine.
     meta: z.record(z.string(), z.unknown()).optional(),
+    // The key that seals each clip (see record-file.ts): cached raw footage of the app's runs.
+    sealedBy: z.string().optional(),
   })
   .strict();
 export type Manifest = z.infer<typeof ManifestSchema>;
@@ -52,11 +55,12 @@ export class DatasetError extends Error {
 export type ClipBatch = NativeBatch;
 
 export class ClipDataset {
-  private readonly fds = new Map<Split, number>();
+  private readonly files = new Map<Split, RecordFile>();
 
   private constructor(
     readonly dir: string,
     readonly manifest: Manifest,
+    private readonly cipher: RecordCipher | null,
   ) {}
 
   static open(dir: string): ClipDataset {
@@ -75,17 +79,18 @@ export class ClipDataset {
     const parsed = ManifestSchema.safeParse(raw);
     if (!parsed.success) throw new DatasetError(`${manifestPath}: ${formatIssues(parsed.error)}`);
     const m = parsed.data;
-    const ds = new ClipDataset(dir, m);
+    const ds = new ClipDataset(dir, m, recordCipherFor(m.sealedBy, `the dataset ${dir}`));
     for (const [split, info] of Object.entries(m.splits) as [Split, { file: string; clips: number }][]) {
       const file = path.join(dir, info.file);
       if (path.relative(dir, file).startsWith('..'))
         throw new DatasetError(`${manifestPath}: split file escapes the dataset folder`);
       if (!fs.existsSync(file)) throw new DatasetError(`${file} is missing (split "${split}")`);
-      const expected = info.clips * ds.clipBytes;
+      const stride = RecordFile.stride(ds.clipBytes, ds.cipher);
+      const expected = info.clips * stride;
       const actual = fs.statSync(file).size;
       if (actual !== expected) {
         throw new DatasetError(
-          `${file} holds ${actual} bytes, expected ${info.clips} clips × ${ds.clipBytes} bytes = ${expected}; the dataset is truncated or corrupt`,
+          `${file} holds ${actual} bytes, expected ${info.clips} clips × ${stride} bytes = ${expected}; the dataset is truncated or corrupt`,
         );
       }
       const labels = m.labels[split];
@@ -129,27 +134,27 @@ export class ClipDataset {
     return Boolean(this.manifest.labels[split]?.privacy);
   }
 
-  private fd(split: Split): number {
-    let fd = this.fds.get(split);
-    if (fd === undefined) {
+  private file(split: Split): RecordFile {
+    let f = this.files.get(split);
+    if (f === undefined) {
       const info = this.manifest.splits[split];
       if (!info) throw new DatasetError(`the dataset has no "${split}" split`);
-      fd = fs.openSync(path.join(this.dir, info.file), 'r');
-      this.fds.set(split, fd);
+      f = new RecordFile(path.join(this.dir, info.file), this.clipBytes, 'r', this.cipher);
+      this.files.set(split, f);
     }
-    return fd;
+    return f;
   }
 
   /** Reads clips by index into one batch (frames copied; nothing else is held in memory). */
   readBatch(split: Split, indices: number[], opts: { privacy?: boolean; privacyColumns?: number[] } = {}): ClipBatch {
     const m = this.manifest;
-    const fd = this.fd(split);
+    const file = this.file(split);
     const frames = new Uint8Array(indices.length * this.clipBytes);
     indices.forEach((clip, i) => {
       if (clip < 0 || clip >= this.count(split))
         throw new DatasetError(`clip ${clip} is out of range for split "${split}"`);
-      const got = fs.readSync(fd, frames, i * this.clipBytes, this.clipBytes, clip * this.clipBytes);
-      if (got !== this.clipBytes) throw new DatasetError(`short read of clip ${clip} in split "${split}"`);
+      if (!file.read(clip, frames.subarray(i * this.clipBytes, (i + 1) * this.clipBytes)))
+        throw new DatasetError(`short read of clip ${clip} in split "${split}"`);
     });
     const labels = m.labels[split]!;
     let actions: Int32Array | Float32Array;
@@ -175,8 +180,8 @@ export class ClipDataset {
   }
 
   close(): void {
-    for (const fd of this.fds.values()) fs.closeSync(fd);
-    this.fds.clear();
+    for (const f of this.files.values()) f.close();
+    this.files.clear();
   }
 }
 
@@ -218,7 +223,7 @@ export class BatchSampler {
 
 /** Streams clips into the dataset format; the manifest is written (atomically) by finish(). */
 export class ClipDatasetWriter {
-  private readonly streams = new Map<Split, { fd: number; clips: number }>();
+  private readonly streams = new Map<Split, { file: RecordFile; clips: number }>();
   private readonly labels: Partial<Record<Split, { actions: (number | number[])[]; privacy: number[][] }>> = {};
   readonly clipBytes: number;
 
@@ -226,6 +231,8 @@ export class ClipDatasetWriter {
     readonly dir: string,
     readonly shape: { frames: number; height: number; width: number },
     readonly labelSpace: { actions: string[]; multiLabel?: boolean; privacyAttributes?: string[] },
+    /** Seals each clip (raw footage cached by the app); null: stored as is. */
+    private readonly cipher: RecordCipher | null = null,
   ) {
     fs.mkdirSync(dir, { recursive: true });
     this.clipBytes = shape.frames * shape.height * shape.width * 3;
@@ -236,10 +243,10 @@ export class ClipDatasetWriter {
       throw new DatasetError(`a clip must hold ${this.clipBytes} bytes, got ${frames.length}`);
     let s = this.streams.get(split);
     if (!s) {
-      s = { fd: fs.openSync(path.join(this.dir, `${split}.u8.tmp`), 'w'), clips: 0 };
+      s = { file: new RecordFile(path.join(this.dir, `${split}.u8.tmp`), this.clipBytes, 'w', this.cipher), clips: 0 };
       this.streams.set(split, s);
     }
-    fs.writeSync(s.fd, frames);
+    s.file.write(s.clips, frames);
     s.clips++;
     const l = (this.labels[split] ??= { actions: [], privacy: [] });
     l.actions.push(action);
@@ -250,8 +257,8 @@ export class ClipDatasetWriter {
     const splits: Manifest['splits'] = {};
     const labels: Manifest['labels'] = {};
     for (const [split, s] of this.streams) {
-      fs.fsyncSync(s.fd);
-      fs.closeSync(s.fd);
+      s.file.sync();
+      s.file.close();
       fs.renameSync(path.join(this.dir, `${split}.u8.tmp`), path.join(this.dir, `${split}.u8`));
       splits[split] = { file: `${split}.u8`, clips: s.clips };
       const l = this.labels[split]!;
@@ -268,6 +275,7 @@ export class ClipDatasetWriter {
       splits,
       labels,
       ...(meta ? { meta } : {}),
+      ...(this.cipher ? { sealedBy: this.cipher.id } : {}),
     };
     const tmp = path.join(this.dir, 'manifest.json.tmp');
     fs.writeFileSync(tmp, JSON.stringify(manifest));

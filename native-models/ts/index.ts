@@ -5,6 +5,7 @@ export * from './config.js';
 export * from './dataset.js';
 export * from './engine.js';
 export { loadNative, NativeEngineMissingError, type TorchInfo } from './native.js';
+export * from './record-file.js';
 export * from './rng.js';
 export * from './trainer.js';
 export * from './eval/baselines.js';

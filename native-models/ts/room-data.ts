@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { formatIssues } from './config.js';
 import { DatasetError, type Split } from './dataset.js';
 import type { NativeBatch } from './native.js';
+import { recordCipherFor, RecordFile, type RecordCipher } from './record-file.js';
 import { mulberry32 } from './rng.js';
 
 /** MoveNet's 17 body keypoints, in order; heatmap channel k+1 is part k (channel 0: people). */
@@ -82,6 +83,8 @@ export const RoomManifestSchema = z.object({
   people: z.array(z.array(PersonSchema)),
   /** Frame indices of each split (validation: a part of the footage training never sees). */
   splits: z.object({ train: z.array(z.number().int()), val: z.array(z.number().int()) }),
+  /** The key that seals each frame (see record-file.ts); absent: frames stored as they are. */
+  sealedBy: z.string().optional(),
   /** What labelled the people (judges and their settings), for the model card. */
   labeller: z.record(z.string(), z.unknown()),
 });
@@ -111,7 +114,7 @@ interface Sample {
 
 /** Reads room batches. Deterministic: a batch depends only on (split, indices, seed). */
 export class RoomDataset {
-  private readonly fd: number;
+  private readonly frameFile: RecordFile;
   private readonly frameBytes: number;
   private readonly samples: Record<'train' | 'val', Sample[]>;
   private readonly byTrack: Record<'train' | 'val', Map<number, Sample[]>>;
@@ -122,7 +125,12 @@ export class RoomDataset {
     readonly crop: RoomCropOptions,
   ) {
     this.frameBytes = manifest.width * manifest.height * 3;
-    this.fd = fs.openSync(path.join(dir, ROOM_FRAMES), 'r');
+    this.frameFile = new RecordFile(
+      path.join(dir, ROOM_FRAMES),
+      this.frameBytes,
+      'r',
+      recordCipherFor(manifest.sealedBy, `the room dataset ${dir}`),
+    );
     const build = (frames: number[]) => {
       const samples: Sample[] = [];
       const byTrack = new Map<number, Sample[]>();
@@ -159,7 +167,8 @@ export class RoomDataset {
     if (m.people.length !== m.frames)
       throw new DatasetError(`${file}: people are listed for ${m.people.length} of ${m.frames} frames`);
     const framesFile = path.join(dir, ROOM_FRAMES);
-    const expected = m.frames * m.width * m.height * 3;
+    const expected =
+      m.frames * RecordFile.stride(m.width * m.height * 3, recordCipherFor(m.sealedBy, `the room dataset ${dir}`));
     if (!fs.existsSync(framesFile) || fs.statSync(framesFile).size !== expected) {
       throw new DatasetError(`${framesFile} is missing or not ${expected} bytes; the room dataset is incomplete`);
     }
@@ -223,7 +232,7 @@ export class RoomDataset {
     views.forEach((v, i) => {
       const augment = split === 'train';
       const g = this.window(v, augment ? rand : () => 0.5, augment);
-      fs.readSync(this.fd, frameBuf, 0, this.frameBytes, v.frame * this.frameBytes);
+      if (!this.frameFile.read(v.frame, frameBuf)) throw new DatasetError(`short read of frame ${v.frame}`);
       this.cropPixels(frameBuf, g, frames.subarray(i * S * S * 3, (i + 1) * S * S * 3), augment ? rand : null);
       this.drawHeatmaps(
         v.frame,
@@ -240,7 +249,7 @@ export class RoomDataset {
   }
 
   close(): void {
-    fs.closeSync(this.fd);
+    this.frameFile.close();
   }
 
   /** The same person at another time, preferably at least minGapFrames away. */
@@ -361,17 +370,19 @@ const clamp01 = (v: number) => Math.max(0, Math.min(1, v));
 /** Writes a room dataset: frames are appended as they are decoded; room.json is written last,
  *  atomically — a folder without it is an unfinished dataset. */
 export class RoomDatasetWriter {
-  private readonly fd: number;
+  private readonly frameFile: RecordFile;
   private count = 0;
 
   constructor(
     readonly dir: string,
     readonly width: number,
     readonly height: number,
+    /** Seals each frame (raw footage cached by the app); null: stored as is. */
+    private readonly cipher: RecordCipher | null = null,
   ) {
     fs.mkdirSync(dir, { recursive: true });
     fs.rmSync(path.join(dir, ROOM_MANIFEST), { force: true });
-    this.fd = fs.openSync(path.join(dir, ROOM_FRAMES), 'w+');
+    this.frameFile = new RecordFile(path.join(dir, ROOM_FRAMES), width * height * 3, 'w+', cipher);
   }
 
   /** Frames written so far. */
@@ -384,25 +395,26 @@ export class RoomDatasetWriter {
     const bytes = this.width * this.height * 3;
     if (index < 0 || index >= this.count || into.length !== bytes)
       throw new DatasetError(`no frame ${index} to read back`);
-    fs.readSync(this.fd, into, 0, bytes, index * bytes);
+    if (!this.frameFile.read(index, into)) throw new DatasetError(`short read of frame ${index}`);
     return into;
   }
 
   add(frame: Uint8Array): number {
     if (frame.length !== this.width * this.height * 3)
       throw new DatasetError('frame size does not match the room dataset');
-    fs.writeSync(this.fd, frame, 0, frame.length, this.count * frame.length);
+    this.frameFile.write(this.count, frame);
     return this.count++;
   }
 
-  finish(manifest: Omit<RoomManifest, 'format' | 'width' | 'height' | 'frames'>): RoomManifest {
-    fs.closeSync(this.fd);
+  finish(manifest: Omit<RoomManifest, 'format' | 'width' | 'height' | 'frames' | 'sealedBy'>): RoomManifest {
+    this.frameFile.close();
     const full: RoomManifest = {
       format: 'spact-room-v1',
       width: this.width,
       height: this.height,
       frames: this.count,
       ...manifest,
+      ...(this.cipher ? { sealedBy: this.cipher.id } : {}),
     };
     const parsed = RoomManifestSchema.safeParse(full);
     if (!parsed.success) throw new DatasetError(`room dataset: ${formatIssues(parsed.error)}`);
@@ -413,10 +425,6 @@ export class RoomDatasetWriter {
   }
 
   abort(): void {
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      // already closed
-    }
+    this.frameFile.close();
   }
 }

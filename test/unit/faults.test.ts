@@ -14,7 +14,8 @@ import { AuditLog } from '../../electron/core/audit/audit-log.js';
 import { openDatabase, type Db } from '../../electron/core/db/database.js';
 import { SqliteJobRunner } from '../../electron/core/jobs/job-runner.js';
 import { reconcileFiles } from '../../electron/core/jobs/reconcile.js';
-import { LibraryService } from '../../electron/core/library/library-service.js';
+import { LibraryService, sha256File } from '../../electron/core/library/library-service.js';
+import { unlockFromEnvironment, Vault } from '../../electron/core/vault/vault.js';
 import { projectRoot } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/toy-clips.js';
 import { makeVideo } from '../helpers/video.js';
@@ -36,7 +37,7 @@ describe('what kill -9 left, as the suite found it', () => {
   it('an import killed between its copy and its row: the copy is removed at start-up; a recorded one stays', async () => {
     const dataDir = tmpDir('spact-faults-import-');
     const db = openDatabase(path.join(dataDir, 'library.sqlite'));
-    const library = new LibraryService(db, dataDir);
+    const library = new LibraryService(db, dataDir, Vault.open(dataDir, unlockFromEnvironment()));
     // A finished import keeps no temporary name.
     const clip = await library.importClip(makeVideo(path.join(tmpDir(), 'kept.mp4'), { seconds: 1 }));
     const clips = path.join(dataDir, 'clips');
@@ -51,7 +52,7 @@ describe('what kill -9 left, as the suite found it', () => {
     const report = await reconcile(db, dataDir);
     expect(report.removed).toContain(unrecorded);
     expect(fs.readdirSync(clips)).toEqual([path.basename(clip.path)]);
-    expect(sha256Of(clip.path)).toBe(clip.sha256);
+    expect(await sha256File(clip.path)).toBe(clip.sha256);
     db.close();
   });
 

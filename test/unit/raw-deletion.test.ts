@@ -379,11 +379,14 @@ describe('where raw data lives', () => {
     const run = addRun(s.core.db, dataDir, room.id, 'failed', { checkpoint: true });
     const view = await call<RawDataView>(s, 'rooms.rawData', { roomId: room.id });
     expect(methods['rooms.rawData'].response.parse(view)).toEqual(view);
+    // Bytes on disk: the sealed copy is the clip plus its header and chunk tags.
+    const onDisk = fs.statSync(clip.path).size;
+    expect(onDisk).toBeGreaterThan(clip.sizeBytes);
     expect(view.entries).toEqual([
-      expect.objectContaining({ kind: 'clip', clipId: clip.id, path: clip.path, files: 1, bytes: clip.sizeBytes }),
+      expect.objectContaining({ kind: 'clip', clipId: clip.id, path: clip.path, files: 1, bytes: onDisk }),
       expect.objectContaining({ kind: 'run-frames', runId: run.id, files: 1, bytes: 16384 }),
     ]);
-    expect(view.totalBytes).toBe(clip.sizeBytes + 16384);
+    expect(view.totalBytes).toBe(onDisk + 16384);
     await call(s, 'session.switch', { role: 'operator' });
     expect(await refused(s, 'rooms.rawData', { roomId: room.id })).toBe('forbidden');
     await s.close();

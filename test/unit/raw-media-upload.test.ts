@@ -32,7 +32,7 @@ describe('raw views in the audit log', () => {
   it('logs one entry for a view: rawAccess and the playback requests that follow it', async () => {
     expect(await call('clips.rawAccess', { clipId })).toMatchObject({ ok: true });
     // A video element asks for the file several times (Range requests).
-    for (let i = 0; i < 3; i++) expect((await services.resolveMedia('clip', clipId)).file).toMatch(/\.mp4$/);
+    for (let i = 0; i < 3; i++) expect((await services.resolveMedia('clip', clipId)).file).toMatch(/\.mp4\.sealed$/);
     expect(entries('raw-view')).toHaveLength(1);
     // The next rawAccess is the next view.
     await call('clips.rawAccess', { clipId });

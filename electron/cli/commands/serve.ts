@@ -7,6 +7,7 @@ import { CoreClient, forkHostLauncher } from '../../core/host/core-client.js';
 import type { CoreHandle, CoreHostOptions } from '../../core/host/core-host-protocol.js';
 import { inProcessCore } from '../../core/host/in-process-core.js';
 import { createCoreServices } from '../../core/services.js';
+import { unlockFromEnvironment, Vault } from '../../core/vault/vault.js';
 import { parseCommandArgs, printJson, progress, UsageError, type Command } from '../cli-kit.js';
 
 export const serveCommand: Command = {
@@ -38,6 +39,9 @@ when a display exists (--no-open prints it instead). Every API request and WebSo
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new UsageError(`--port must be 0–65535, got "${values.port}"`);
 
+    // The server's side opens the vault too: it seals uploads as they arrive and decrypts the
+    // ranges of raw playback (the key comes from the passphrase, never from the host process).
+    const vault = Vault.open(path.resolve(values['data-dir'] ?? defaultDataDir()), unlockFromEnvironment());
     const options: CoreHostOptions = {
       ...(values['data-dir'] ? { dataDir: path.resolve(values['data-dir']) } : {}),
       ...(values.role ? { role: values.role as 'admin' | 'operator' | 'viewer' } : {}),
@@ -55,6 +59,7 @@ when a display exists (--no-open prints it instead). Every API request and WebSo
       upload: {
         dir: path.join(core.dataDir, 'uploads'),
         maxBytes: 4 * 2 ** 30,
+        seal: vault,
         handle: (tmp, name, roomId) => core.importUpload(tmp, name, roomId),
         authorize: () => core.uploadAllowed(),
       },

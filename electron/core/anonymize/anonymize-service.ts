@@ -13,6 +13,7 @@ import { nowIso } from '../db/database.js';
 import { SpactError } from '../errors.js';
 import type { LibraryService, ModelRecord, Room } from '../library/library-service.js';
 import { sha256File } from '../library/library-service.js';
+import { mediaInput } from '../vault/raw-feed.js';
 import { decodeFrames, Mp4Writer, probeVideo, workingSize } from '../media/video.js';
 import {
   estimatePersonHeightFraction,
@@ -118,12 +119,14 @@ export async function anonymizeFile(
   const videoFps = Math.round(info.fps * 1000) / 1000;
   const expected = info.durationS > 0 ? Math.round(info.durationS * videoFps) : null;
   const batch = Math.max(1, Math.min(settings.batch, Math.floor(BATCH_BYTES / (width * height * 3))));
+  // Sealed raw footage reaches the encoder's audio input through the loopback feed, like the decoder.
+  const audio = settings.keepAudio && info.hasAudio ? await mediaInput(input) : null;
   const writer = new Mp4Writer(output, {
     width,
     height,
     ...(outputSize === 'source' ? { outputWidth: out.width, outputHeight: out.height } : {}),
     fps: videoFps,
-    ...(settings.keepAudio && info.hasAudio ? { audioFrom: input } : {}),
+    ...(audio ? { audioFrom: audio.input } : {}),
   });
   let frames = 0;
   try {
@@ -139,6 +142,8 @@ export async function anonymizeFile(
   } catch (err) {
     await writer.abort();
     throw err;
+  } finally {
+    audio?.release();
   }
   const seconds = (performance.now() - t0) / 1000;
   // The encoder pads odd sizes to even (yuv420p).

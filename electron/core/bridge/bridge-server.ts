@@ -14,6 +14,8 @@ import type { ApiError, Result } from '../../contract.js';
 import type { ApiDispatcher } from '../api-dispatcher.js';
 import { toApiError } from '../errors.js';
 import type { EventHub } from '../event-hub.js';
+import { parseRange, sealedRangeResponse } from '../vault/raw-feed.js';
+import { isSealedFile, SealedWriter, type SealingKey } from '../vault/sealed-file.js';
 
 export interface BridgeOptions {
   dispatcher: Pick<ApiDispatcher, 'dispatch'>;
@@ -30,6 +32,8 @@ export interface BridgeOptions {
   upload?: {
     dir: string;
     maxBytes: number;
+    /** Seal the body as it arrives (raw footage at rest is encrypted). */
+    seal?: SealingKey;
     handle: (tmpFile: string, name: string, roomId: number | null) => Promise<unknown>;
     /** Asked before a byte of the body is read (the role check): false answers 403 and closes the
      *  connection, so a refused client cannot push gigabytes onto the disk first. */
@@ -337,6 +341,22 @@ export class BridgeServer {
       this.sendJson(res, STATUS_OF_KIND[e.kind], { ok: false, error: e });
       return;
     }
+    if (isSealedFile(target.file)) {
+      // Raw footage sealed at rest: decrypted chunk by chunk for the requested range only.
+      try {
+        const r = sealedRangeResponse(target.file, req.headers.range, target.contentType);
+        res.writeHead(r.status, r.headers);
+        if (!r.body || req.method === 'HEAD') res.end();
+        else {
+          r.body.on('error', () => res.destroy());
+          r.body.pipe(res);
+        }
+      } catch (err) {
+        const e = toApiError(err);
+        this.sendJson(res, STATUS_OF_KIND[e.kind], { ok: false, error: e });
+      }
+      return;
+    }
     let size: number;
     try {
       size = (await fs.promises.stat(target.file)).size;
@@ -344,16 +364,15 @@ export class BridgeServer {
       this.sendJson(res, 404, this.fail('not-found', 'the media file is missing'));
       return;
     }
-    const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
     const headers = { 'Content-Type': target.contentType, 'Accept-Ranges': 'bytes', 'Cache-Control': 'no-store' };
-    if (range && (range[1] || range[2])) {
-      const start = range[1] ? Number(range[1]) : Math.max(0, size - Number(range[2]));
-      const end = range[1] && range[2] ? Math.min(size - 1, Number(range[2])) : size - 1;
-      if (start >= size || start > end) {
-        res.writeHead(416, { 'Content-Range': `bytes */${size}` });
-        res.end();
-        return;
-      }
+    const range = parseRange(req.headers.range, size);
+    if (range === 'unsatisfiable') {
+      res.writeHead(416, { 'Content-Range': `bytes */${size}` });
+      res.end();
+      return;
+    }
+    if (range) {
+      const { start, end } = range;
       res.writeHead(206, {
         ...headers,
         'Content-Range': `bytes ${start}-${end}/${size}`,
@@ -395,21 +414,39 @@ export class BridgeServer {
     const tmp = path.join(up.dir, `upload-${randomBytes(8).toString('hex')}.part`);
     let size = 0;
     try {
-      await new Promise<void>((resolve, reject) => {
-        const out = fs.createWriteStream(tmp);
-        req.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > up.maxBytes) {
-            req.destroy();
-            out.destroy();
-            reject(new Error('too-large'));
+      if (up.seal) {
+        // Raw footage is sealed as it arrives: no unencrypted byte of it reaches the disk.
+        const writer = new SealedWriter(tmp, up.seal);
+        try {
+          for await (const chunk of req as AsyncIterable<Buffer>) {
+            size += chunk.length;
+            if (size > up.maxBytes) {
+              req.destroy();
+              throw new Error('too-large');
+            }
+            writer.write(chunk);
           }
+          writer.finish();
+        } catch (err) {
+          writer.abort();
+          throw err;
+        }
+      } else
+        await new Promise<void>((resolve, reject) => {
+          const out = fs.createWriteStream(tmp);
+          req.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > up.maxBytes) {
+              req.destroy();
+              out.destroy();
+              reject(new Error('too-large'));
+            }
+          });
+          req.pipe(out);
+          out.on('finish', resolve);
+          out.on('error', reject);
+          req.on('error', reject);
         });
-        req.pipe(out);
-        out.on('finish', resolve);
-        out.on('error', reject);
-        req.on('error', reject);
-      });
       const value = await up.handle(tmp, name, roomId);
       this.sendJson(res, 200, { ok: true, value });
     } catch (err) {

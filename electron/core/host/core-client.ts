@@ -45,7 +45,9 @@ export function forkHostLauncher(entry = hostEntry()): HostLauncher {
     });
     return {
       send: (m) => {
-        if (child.connected) child.send(m);
+        // A host that died a moment ago: the write fails with EPIPE (given to the callback, not
+        // thrown); its exit handler fails the calls in flight.
+        if (child.connected) child.send(m, () => undefined);
       },
       onMessage: (l) => child.on('message', (m) => l(m as HostMessage)),
       onExit: (l) => child.once('exit', (code, signal) => l(code, signal)),

@@ -8,7 +8,9 @@ import { fileSha256, readCheckpointMeta, resolveCheckpointPath } from '../../../
 import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
 import { SpactError } from '../errors.js';
-import { probeVideo, type VideoInfo } from '../media/video.js';
+import { probeVideo, VIDEO_EXTENSIONS, type VideoInfo } from '../media/video.js';
+import { isSealedFile, SealedReader, SealedWriter } from '../vault/sealed-file.js';
+import { vaultById, type Vault } from '../vault/vault.js';
 import {
   parseOutputSize,
   parseWorkingSize,
@@ -88,11 +90,29 @@ export interface ModelRecord {
   createdAt: string;
 }
 
-/** Streams a file through sha256 (no whole-file read). */
+/** Streams a file through sha256 (no whole-file read); of sealed raw footage, its plaintext. */
 export async function sha256File(file: string): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
+  const chunks = isSealedFile(file) ? new SealedReader(file, vaultById).range() : fs.createReadStream(file);
+  for await (const chunk of chunks) h.update(chunk as Buffer);
   return h.digest('hex');
+}
+
+/** Copies a file into the library sealed with the vault (an upload sealed already is copied as is). */
+async function sealedCopy(source: string, target: string, vault: Vault): Promise<void> {
+  if (isSealedFile(source)) {
+    fs.copyFileSync(source, target);
+    fs.chmodSync(target, 0o600);
+    return;
+  }
+  const writer = new SealedWriter(target, vault);
+  try {
+    for await (const chunk of fs.createReadStream(source, { highWaterMark: 1 << 20 })) writer.write(chunk as Buffer);
+    writer.finish();
+  } catch (err) {
+    writer.abort();
+    throw err;
+  }
 }
 
 /** What a deletion removed from the data folder. */
@@ -164,8 +184,6 @@ export function removeCachedFrames(runDir: string, report: DeletionReport = { fi
   return report;
 }
 
-const safeName = (name: string) => name.replace(/[^\w.-]+/g, '_').slice(0, 80) || 'clip';
-
 /**
  * Gives a finished copy its library name while it keeps its temporary one (a hard link), so that
  * the temporary name marks it as not yet recorded. Another import of the same content may have
@@ -194,7 +212,15 @@ export class LibraryService {
   constructor(
     private readonly db: Db,
     private readonly dataDir: string,
+    /** Seals raw copies and the fields naming people's files; null: the library can be listed, not imported into. */
+    private readonly vault: Vault | null = null,
   ) {}
+
+  private requireVault(): Vault {
+    if (!this.vault)
+      throw new SpactError('unauthorized', 'the raw footage of this data folder is locked: give its passphrase');
+    return this.vault;
+  }
 
   get clipsDir(): string {
     return path.join(this.dataDir, 'clips');
@@ -314,22 +340,29 @@ export class LibraryService {
    * Imports one video: probes it (rejecting what is not a readable video), hashes it, copies it
    * into the library (temporary name, then rename) or records a link to it, and inserts the row.
    */
-  async importClip(file: string, opts: { roomId?: number | null; link?: boolean } = {}): Promise<Clip> {
+  async importClip(
+    file: string,
+    opts: { roomId?: number | null; link?: boolean; /** the name the user gave it (an upload's) */ name?: string } = {},
+  ): Promise<Clip> {
+    const vault = this.requireVault();
     const source = path.resolve(file);
     const info: VideoInfo = await probeVideo(source);
     if (opts.roomId != null) this.room(opts.roomId);
     const sha = await sha256File(source);
+    const name = opts.name ?? path.basename(source);
     let stored = source;
     // The copy's temporary name, kept (hard-linked to the copy) until its row exists: a copy whose
     // writer died before recording it is found and removed at start-up (reconcileUnrecordedImports).
     let pending: string | null = null;
     if (!opts.link) {
-      fs.mkdirSync(this.clipsDir, { recursive: true });
-      stored = path.join(this.clipsDir, `${sha.slice(0, 12)}-${safeName(path.basename(source))}`);
+      fs.mkdirSync(this.clipsDir, { recursive: true, mode: 0o700 });
+      // Sealed, and named by content and a keyed tag of the name: the folder listing names nobody.
+      const ext = VIDEO_EXTENSIONS.includes(path.extname(name).toLowerCase()) ? path.extname(name).toLowerCase() : '';
+      stored = path.join(this.clipsDir, `${sha.slice(0, 12)}-${vault.nameTag(name)}${ext}.sealed`);
       if (!fs.existsSync(stored)) {
         const tmp = `${stored}.tmp-${process.pid}`;
         try {
-          fs.copyFileSync(source, tmp);
+          await sealedCopy(source, tmp, vault);
           if (publishCopy(tmp, stored) === 'linked') pending = tmp;
         } catch (err) {
           fs.rmSync(tmp, { force: true });
@@ -342,7 +375,7 @@ export class LibraryService {
       }
     }
     try {
-      return this.recordClip(source, stored, sha, info, opts);
+      return this.recordClip(source, stored, sha, info, { ...opts, name });
     } catch (err) {
       if (pending) fs.rmSync(stored, { force: true }); // never recorded: no raw copy without its row
       throw err;
@@ -356,8 +389,9 @@ export class LibraryService {
     stored: string,
     sha: string,
     info: VideoInfo,
-    opts: { roomId?: number | null; link?: boolean },
+    opts: { roomId?: number | null; link?: boolean; name: string },
   ): Clip {
+    const vault = this.requireVault();
     const existing = this.db.prepare(`SELECT id FROM clips WHERE path = ?`).get(stored) as { id: number } | undefined;
     if (existing) return this.clip(existing.id);
     const row = this.db
@@ -367,8 +401,8 @@ export class LibraryService {
       )
       .run(
         opts.roomId ?? null,
-        path.basename(source),
-        source,
+        vault.sealText(opts.name),
+        vault.sealText(source),
         stored,
         opts.link ? 'link' : 'copy',
         sha,
@@ -383,10 +417,14 @@ export class LibraryService {
     return this.clip(Number(row.lastInsertRowid));
   }
 
+  private toClip(r: ClipRow): Clip {
+    return toClip(r, this.vault);
+  }
+
   clip(id: number): Clip {
     const r = this.db.prepare(`${CLIP_SELECT} WHERE c.id = ?`).get(id) as ClipRow | undefined;
     if (!r) throw new SpactError('not-found', `clip ${id} does not exist`);
-    return toClip(r);
+    return this.toClip(r);
   }
 
   clips(opts: { roomId?: number } = {}): Clip[] {
@@ -394,7 +432,7 @@ export class LibraryService {
       opts.roomId === undefined
         ? (this.db.prepare(`${CLIP_SELECT} ORDER BY c.id`).all() as ClipRow[])
         : (this.db.prepare(`${CLIP_SELECT} WHERE c.room_id = ? ORDER BY c.id`).all(opts.roomId) as ClipRow[]);
-    return rows.map(toClip);
+    return rows.map((r) => this.toClip(r));
   }
 
   /**
@@ -479,6 +517,44 @@ export class LibraryService {
     this.removeRunFrames(id, report);
     this.db.prepare(`DELETE FROM rooms WHERE id = ?`).run(id);
     return report;
+  }
+
+  /**
+   * Seals what a data folder from before encryption at rest holds in the clear: raw copies (sealed
+   * beside, the row moved, the plain file removed) and the names and paths of people's files.
+   * Idempotent; run at start-up before any job.
+   */
+  async sealLegacyClips(): Promise<{ files: number; rows: number }> {
+    const vault = this.requireVault();
+    const rows = this.db.prepare(`SELECT id, name, source, path, stored FROM clips`).all() as Pick<
+      ClipRow,
+      'id' | 'name' | 'source' | 'path' | 'stored'
+    >[];
+    let files = 0;
+    let fields = 0;
+    for (const r of rows) {
+      const name = vault.openText(r.name);
+      if (r.stored === 'copy' && fs.existsSync(r.path) && !isSealedFile(r.path)) {
+        const ext = VIDEO_EXTENSIONS.includes(path.extname(r.path).toLowerCase())
+          ? path.extname(r.path).toLowerCase()
+          : '';
+        const sha = (this.db.prepare(`SELECT sha256 FROM clips WHERE id = ?`).get(r.id) as { sha256: string }).sha256;
+        const sealed = path.join(path.dirname(r.path), `${sha.slice(0, 12)}-${vault.nameTag(name)}${ext}.sealed`);
+        const tmp = `${sealed}.tmp-${process.pid}`;
+        await sealedCopy(r.path, tmp, vault);
+        fs.renameSync(tmp, sealed);
+        this.db.prepare(`UPDATE clips SET path = ? WHERE id = ?`).run(sealed, r.id);
+        fs.rmSync(r.path, { force: true });
+        files++;
+      }
+      if (!r.name.startsWith('sealed:') || !r.source.startsWith('sealed:')) {
+        this.db
+          .prepare(`UPDATE clips SET name = ?, source = ? WHERE id = ?`)
+          .run(vault.sealText(name), vault.sealText(vault.openText(r.source)), r.id);
+        fields++;
+      }
+    }
+    return { files, rows: fields };
   }
 
   // ---- raw data and retention ----
@@ -612,12 +688,14 @@ interface ClipRow {
   outputs: number;
 }
 
-function toClip(r: ClipRow): Clip {
+function toClip(r: ClipRow, vault: Vault | null): Clip {
+  // Without the key (a listing by a locked command) the sealed fields stay unreadable.
+  const open = (text: string) => (vault ? vault.openText(text) : text.startsWith('sealed:') ? '(locked)' : text);
   return {
     id: r.id,
     roomId: r.room_id,
-    name: r.name,
-    source: r.source,
+    name: open(r.name),
+    source: open(r.source),
     path: r.path,
     stored: r.stored,
     sha256: r.sha256,

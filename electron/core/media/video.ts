@@ -7,7 +7,13 @@ import path from 'node:path';
 
 import { systemRootOf } from '../destinations.js';
 import { SpactError } from '../errors.js';
+import { mediaInput } from '../vault/raw-feed.js';
+import { SealedReader, isSealedFile } from '../vault/sealed-file.js';
+import { vaultById } from '../vault/vault.js';
 import { ffmpegPath, ffmpegReason, ffprobePath } from './ffmpeg.js';
+
+/** File name extensions taken as video (a folder of footage, a clip's stored name). */
+export const VIDEO_EXTENSIONS = ['.mp4', '.mkv', '.avi', '.mov', '.webm', '.m4v', '.mpg', '.mpeg', '.ts'];
 
 /** Largest frame accepted (8K UHD): beyond this a single frame no longer fits the budget. */
 export const MAX_WIDTH = 7680;
@@ -69,7 +75,18 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
   }
   if (!st.isFile()) throw new SpactError('bad-input', `${file}: not a file`);
   if (st.size === 0) throw new SpactError('bad-input', `${file}: the file is empty (0 bytes)`);
-  const r = await run(ffprobePath(), ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', file]);
+  // Sealed raw footage: its plaintext size, read through the loopback feed.
+  const sizeBytes = isSealedFile(file) ? new SealedReader(file, vaultById).plainSize : st.size;
+  const src = await mediaInput(file);
+  const r = await run(ffprobePath(), [
+    '-v',
+    'error',
+    '-show_streams',
+    '-show_format',
+    '-of',
+    'json',
+    src.input,
+  ]).finally(() => src.release());
   let parsed: { streams?: Record<string, string | number>[]; format?: Record<string, string> } = {};
   try {
     parsed = JSON.parse(r.stdout || '{}');
@@ -108,7 +125,7 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
     variableFrameRate: avg > 0 && real > 0 && Math.abs(avg - real) / real > 0.01,
     hasAudio: streams.some((s) => s.codec_type === 'audio'),
     codec: String(v.codec_name ?? 'unknown'),
-    sizeBytes: st.size,
+    sizeBytes,
   };
 }
 
@@ -143,6 +160,7 @@ export async function* decodeFrames(
   opts: DecodeOptions,
 ): AsyncGenerator<{ frames: Uint8Array; n: number }> {
   const frameBytes = opts.width * opts.height * 3;
+  const src = await mediaInput(file);
   const args = [
     '-hide_banner',
     '-loglevel',
@@ -152,7 +170,7 @@ export async function* decodeFrames(
     ...(opts.startS ? ['-ss', String(opts.startS)] : []),
     ...(opts.durationS !== undefined ? ['-t', String(opts.durationS)] : []),
     '-i',
-    file,
+    src.input,
     '-map',
     '0:v:0',
     '-vf',
@@ -192,6 +210,7 @@ export async function* decodeFrames(
     if (whole > 0) yield { frames: buf.subarray(0, whole * frameBytes), n: whole };
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
+    src.release();
   }
 }
 

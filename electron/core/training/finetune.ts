@@ -27,6 +27,7 @@ import {
   type TrainPhaseSeconds,
   type TrainProgress,
   type TrainResult,
+  type RecordCipher,
 } from '../../../native-models/ts/index.js';
 import { SpactError } from '../errors.js';
 import { probeVideo } from '../media/video.js';
@@ -64,6 +65,8 @@ export interface FinetuneOptions {
   overrides?: TrainConfigOverrides;
   /** Where training and the held-out selection compute (the app's settings); also on resume. */
   engine?: { device?: string; threads?: number };
+  /** Seals the cached raw frames with the data folder's key (the app always passes it). */
+  cipher?: RecordCipher | null;
   resume?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: TrainProgress) => void;
@@ -205,6 +208,7 @@ async function finetuneSynthRoom(opts: FinetuneOptions): Promise<FinetuneResult>
     seed: base.config.seed,
     actions: base.labels.actions,
     ...(opts.tags ? { tags: opts.tags } : {}),
+    ...(opts.cipher ? { cipher: opts.cipher } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onStatus ? { onProgress: opts.onStatus } : {}),
   });
@@ -357,6 +361,7 @@ async function finetuneRoom(opts: FinetuneOptions): Promise<FinetuneResult> {
       valFraction: 0.1,
       judges,
       cacheDir: path.join(cacheDir, 'pseudo-labels'),
+      ...(opts.cipher ? { cipher: opts.cipher } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       onProgress: status,
     });

@@ -4,11 +4,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { ClipDatasetWriter, mulberry32, shuffled, type Manifest } from '../../../native-models/ts/index.js';
+import {
+  ClipDatasetWriter,
+  mulberry32,
+  RecordFile,
+  shuffled,
+  type Manifest,
+  type RecordCipher,
+} from '../../../native-models/ts/index.js';
 import { SpactError } from '../errors.js';
-import { decodeFrames, probeVideo } from '../media/video.js';
+import { decodeFrames, probeVideo, VIDEO_EXTENSIONS } from '../media/video.js';
 
-export const VIDEO_EXTENSIONS = ['.mp4', '.mkv', '.avi', '.mov', '.webm', '.m4v', '.mpg', '.mpeg', '.ts'];
+export { VIDEO_EXTENSIONS } from '../media/video.js';
 
 /** Files given directly, or every video file in given folders (sorted, for determinism). */
 export function expandFootage(inputs: string[]): string[] {
@@ -50,6 +57,8 @@ export interface SampleOptions {
   seed: number;
   actions: string[];
   tags?: ActionTag[];
+  /** Seals the cached frames (reservoir and dataset) with the data folder's key. */
+  cipher?: RecordCipher | null;
   signal?: AbortSignal;
   onProgress?: (message: string) => void;
 }
@@ -66,7 +75,7 @@ export async function sampleFootage(files: string[], outDir: string, opts: Sampl
   const clipBytes = opts.frames * opts.size * opts.size * 3;
   fs.mkdirSync(outDir, { recursive: true });
   const slotsFile = path.join(outDir, 'reservoir.tmp');
-  const fd = fs.openSync(slotsFile, 'w+');
+  const slots = new RecordFile(slotsFile, clipBytes, 'w+', opts.cipher ?? null);
   const slotAction: number[] = [];
   const rand = mulberry32(opts.seed);
   const tagIndex = (file: string, t: number) => {
@@ -107,7 +116,7 @@ export async function sampleFootage(files: string[], outDir: string, opts: Sampl
         }
         seen++;
         if (slot >= 0) {
-          fs.writeSync(fd, batch.frames, 0, clipBytes, slot * clipBytes);
+          slots.write(slot, batch.frames.subarray(0, clipBytes));
           slotAction[slot] = action;
         }
       }
@@ -123,6 +132,7 @@ export async function sampleFootage(files: string[], outDir: string, opts: Sampl
       outDir,
       { frames: opts.frames, height: opts.size, width: opts.size },
       { actions: opts.actions },
+      opts.cipher ?? null,
     );
     const order = shuffled(
       Array.from({ length: kept }, (_, i) => i),
@@ -131,7 +141,7 @@ export async function sampleFootage(files: string[], outDir: string, opts: Sampl
     const nVal = Math.max(2, Math.round(kept * opts.valFraction));
     const buf = new Uint8Array(clipBytes);
     order.forEach((slot, i) => {
-      fs.readSync(fd, buf, 0, clipBytes, slot * clipBytes);
+      slots.read(slot, buf);
       writer.add(i < nVal && kept - nVal >= 2 ? 'val' : 'train', buf, slotAction[slot] ?? -1);
     });
     const manifest = writer.finish({ generator: 'footage', files: files.length, windowsSeen: seen, fps: opts.fps });
@@ -143,7 +153,7 @@ export async function sampleFootage(files: string[], outDir: string, opts: Sampl
       tagged: slotAction.filter((a) => a >= 0).length,
     };
   } finally {
-    fs.closeSync(fd);
+    slots.close();
     fs.rmSync(slotsFile, { force: true });
   }
 }

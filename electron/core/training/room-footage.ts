@@ -15,6 +15,7 @@ import {
   type RoomManifest,
   type RoomPerson,
 } from '../../../native-models/ts/room-data.js';
+import type { RecordCipher } from '../../../native-models/ts/record-file.js';
 import { SpactError } from '../errors.js';
 import { decodeFrames, probeVideo, workingSize, type VideoInfo } from '../media/video.js';
 import type { Box, Judges } from '../privacy-audit/judges.js';
@@ -39,6 +40,8 @@ export interface RoomFootageOptions {
   /** Tail share of every segment kept out of training (the loss-monitoring split). */
   valFraction: number;
   judges: Judges;
+  /** Seals the cached frames with the data folder's key. */
+  cipher?: RecordCipher | null;
   /** Where the judges' findings are cached (by footage content and sampling). */
   cacheDir?: string;
   signal?: AbortSignal;
@@ -145,7 +148,7 @@ export async function buildRoomDataset(
   );
   const total = durations.reduce((a, d) => a + d, 0);
   if (!(total > 0)) throw new SpactError('bad-input', 'the footage parts given are empty');
-  const writer = new RoomDatasetWriter(outDir, size.width, size.height);
+  const writer = new RoomDatasetWriter(outDir, size.width, size.height, opts.cipher ?? null);
   const people: RoomPerson[][] = [];
   const sources: RoomManifest['sources'] = [];
   const train: number[] = [];

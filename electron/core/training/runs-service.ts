@@ -4,6 +4,7 @@
 // label the room's footage at the room's working size and the model is chosen on held-out footage
 // by the privacy audit) and 'synthroom' (SynthRoom-style synthetic rooms). A finished run's model
 // is registered in the library and can be promoted to a room.
+import type { RecordCipher } from '../../../native-models/ts/record-file.js';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -59,6 +60,8 @@ export interface RoomRunDeps {
   measureRoom: (roomId: number, opts: { signal?: AbortSignal }) => Promise<Room>;
   /** Device and threads from the settings, read when a run starts or resumes (both recipes). */
   engine?: () => { device: string; threads: number };
+  /** Seals cached raw frames with the data folder's key. */
+  cipher?: RecordCipher;
 }
 
 interface RunRow {
@@ -384,6 +387,7 @@ export class RunsService {
         ...(recipe === 'synthroom' ? { clips: cfg.clips ?? DEFAULT_SYNTHROOM_CLIPS } : {}),
         ...room,
         ...(this.roomDeps?.engine ? { engine: this.roomDeps.engine() } : {}),
+        ...(this.roomDeps?.cipher ? { cipher: this.roomDeps.cipher } : {}),
         resume: payload.resume,
         signal: ctx.signal,
         onStatus: (m) => say(m),
