@@ -92,6 +92,7 @@ describe('SPAct Desktop in browser mode', () => {
     await shot('library');
     await page.keyboard.press('Escape');
     // The privacy audit panel: opens in view with the focus, runs the audit as a job with progress.
+    await row.getByTestId('row-menu').click();
     await row.getByTestId('audit').click();
     const panel = page.getByTestId('audit-report');
     await panel.waitFor();
@@ -113,6 +114,7 @@ describe('SPAct Desktop in browser mode', () => {
     // Escape closes it; opened again, the last audit is still there (stored with the output).
     await panel.press('Escape');
     await expect.poll(() => page.getByTestId('audit-report').count()).toBe(0);
+    await row.getByTestId('row-menu').click();
     await row.getByTestId('audit').click();
     await expect
       .poll(() => page.getByTestId('audit-identity').textContent(), { timeout: 10_000 })

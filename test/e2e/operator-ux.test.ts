@@ -3,6 +3,7 @@
 // toasts that do not pile up, what a viewer is shown, errors in words, the Library at 900 px and
 // the live view's state. Screenshots (1280×800 and 900×800) go to test/e2e/screenshots/ux-*.png.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 
 import type { Browser, Page } from 'playwright-core';
@@ -77,6 +78,9 @@ interface PageWin {
   innerHeight: number;
 }
 
+// The clip every test works on (a recording made by the live test may join it in the list).
+const wardRow = () => page.getByTestId('clip-row').filter({ hasText: 'ward.mp4' });
+
 const activeTestId = () =>
   page.evaluate(() => (globalThis as unknown as PageWin).document.activeElement?.getAttribute('data-testid') ?? null);
 
@@ -131,7 +135,7 @@ beforeAll(async () => {
   await page
     .getByTestId('file-input')
     .setInputFiles(makeVideo(path.join(tmpDir(), 'ward.mp4'), { width: 160, height: 120, fps: 10, seconds: 3 }));
-  await page.getByTestId('clip-row').first().waitFor();
+  await wardRow().waitFor();
   const clips = await api<{ id: number }[]>('clips.list', { roomId: room.value.id });
   expect((await api('clips.anonymize', { clipIds: [clips.value[0]!.id] })).ok).toBe(true);
   for (const end = Date.now() + 60_000; ;) {
@@ -140,7 +144,7 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 200));
   }
   await page.reload();
-  await page.getByTestId('clip-row').first().waitFor();
+  await wardRow().waitFor();
 }, 240_000);
 
 afterAll(async () => {
@@ -151,7 +155,7 @@ afterAll(async () => {
 describe('dialogs that behave', () => {
   it('shows the admin raw | anonymized side by side in a centred modal, one set of controls for both', async () => {
     await asRole('admin');
-    const row = page.getByTestId('clip-row').first();
+    const row = wardRow();
     await row.getByTestId('preview').click();
     await expect.poll(modal).toMatchObject({ testid: 'preview-dialog', modal: true, focused: true, inView: true });
     expect((await modal())!.offCentre).toBeLessThan(40);
@@ -191,12 +195,13 @@ describe('dialogs that behave', () => {
 
   it('opens the audit report, the raw view and the delete confirmation as modals that Escape closes', async () => {
     await asRole('admin');
-    const row = page.getByTestId('clip-row').first();
+    const row = wardRow();
     for (const [opener, testid] of [
       ['audit', 'audit-report'],
       ['raw', 'raw-dialog'],
       ['delete', 'delete-dialog'],
     ] as const) {
+      await row.getByTestId('row-menu').click();
       await row.getByTestId(opener).click();
       await expect.poll(modal).toMatchObject({ testid, modal: true, focused: true, inView: true });
       expect((await modal())!.offCentre, testid).toBeLessThan(40);
@@ -210,13 +215,15 @@ describe('dialogs that behave', () => {
       await shots(`dialog-${testid}`);
       await page.keyboard.press('Escape');
       await expect.poll(modal).toBeNull();
-      expect(await activeTestId()).toBe(opener);
+      // Back on the menu button the item was chosen from.
+      expect(await activeTestId()).toBe('row-menu');
     }
     // Keep leaves the clip where it was.
+    await row.getByTestId('row-menu').click();
     await row.getByTestId('delete').click();
     await page.getByTestId('confirm-keep').click();
     await expect.poll(modal).toBeNull();
-    expect(await page.getByTestId('clip-row').count()).toBe(1);
+    expect(await wardRow().count()).toBe(1);
   });
 
   it('shows a viewer the anonymized video only, and only the screens a viewer can use', async () => {
@@ -226,7 +233,7 @@ describe('dialogs that behave', () => {
     // An old link to a screen the role cannot use shows the Library.
     await page.goto(`${new URL(url).origin}/#/export`);
     await expect.poll(() => page.locator('h2').first().textContent()).toBe('Library');
-    const row = page.getByTestId('clip-row').first();
+    const row = wardRow();
     await row.getByTestId('preview').click();
     const dialog = page.getByTestId('preview-dialog');
     await dialog.getByTestId('output-video').waitFor();
@@ -250,6 +257,8 @@ describe('polish', () => {
     await expect.poll(() => errors.getAttribute('data-count')).toBe('3');
     expect(await errors.count()).toBe(1);
     expect(await errors.locator('.toast-text').textContent()).toBe('a room named "Ward 3" already exists');
+    // The toast's text is the message and its count only (the close button's glyph is drawn by CSS).
+    expect(await errors.textContent()).toBe('a room named "Ward 3" already exists×3');
     await page.getByTestId('room-select').selectOption({ label: 'Ward 3 (1)' });
     await page.getByTestId('room-size-save').click();
     const info = page.locator('.toast.info');
@@ -282,5 +291,160 @@ describe('polish', () => {
       return { status: r.status, svg: (await r.text()).includes('<svg') || href.startsWith('data:image/svg') };
     });
     expect(icon).toEqual({ status: 200, svg: true });
+  });
+});
+
+describe('errors for people', () => {
+  it('says a broken file is not a readable video, without internal paths or tool output', async () => {
+    await asRole('admin');
+    await page.getByTestId('nav-library').click();
+    const broken = path.join(tmpDir(), 'Kamera 2.mp4');
+    fs.writeFileSync(broken, 'this is not a video');
+    await page.getByTestId('file-input').setInputFiles(broken);
+    const error = page.locator('.toast.error').filter({ hasText: 'Kamera 2.mp4' });
+    await error.waitFor();
+    const text = (await error.locator('.toast-text').textContent())!;
+    expect(text).toMatch(/^Kamera 2\.mp4 was not imported: This file is not a video SPAct can read.*MP4/);
+    expect(text).not.toMatch(/\/|moov|upload-|ffmpeg|Invalid data/);
+    await shots('error-import');
+    await error.getByRole('button', { name: 'Dismiss' }).click();
+  });
+
+  it('shows the export form rules before anything is sent', async () => {
+    await asRole('admin');
+    await page.getByTestId('nav-export').click();
+    let sent = 0;
+    const count = (r: { url(): string }) => void (r.url().endsWith('/api/exports.start') && sent++);
+    page.on('request', count);
+    await page.getByLabel('Chosen clips').check();
+    await page.getByTestId('export-to').fill('exports/today');
+    expect(await page.getByTestId('export-problem').textContent()).toBe('Choose at least one anonymized clip.');
+    expect(await page.getByTestId('export-start').isDisabled()).toBe(true);
+    await page.getByLabel('ward.mp4 (#1)').check();
+    expect(await page.getByTestId('export-problem').textContent()).toMatch(/full path/);
+    expect(await page.getByTestId('export-start').isDisabled()).toBe(true);
+    await shots('export-rules');
+    await page.getByTestId('export-to').fill(path.join(tmpDir(), 'out'));
+    expect(await page.getByTestId('export-problem').count()).toBe(0);
+    expect(await page.getByTestId('export-start').isDisabled()).toBe(false);
+    page.off('request', count);
+    expect(sent).toBe(0);
+  });
+});
+
+describe('the Library at 900 px', () => {
+  it('keeps duration, size, status and the row menu in view, with a Room column and honest sizes', async () => {
+    await asRole('admin');
+    await page.getByTestId('nav-library').click();
+    await page.setViewportSize({ width: 900, height: 800 });
+    const row = wardRow();
+    await row.waitFor();
+    for (const cell of await row.locator('td').all()) {
+      const b = (await cell.boundingBox())!;
+      expect(b.x + b.width, (await cell.textContent()) ?? '').toBeLessThanOrEqual(900);
+    }
+    expect(await page.locator('.scroll-x').evaluate((el) => el.scrollWidth - el.clientWidth)).toBeLessThanOrEqual(1);
+    expect(await row.getByTestId('clip-room').textContent()).toBe('Ward 3');
+    // A 3 s test pattern is a few KiB, not "0.0 MiB".
+    expect(await row.getByTestId('clip-size').textContent()).toMatch(/^\d+(\.\d)? KiB$/);
+    await shot('library-900');
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await shot('library-1280');
+  });
+
+  it('opens the row menu from the keyboard and closes it with Escape', async () => {
+    await asRole('admin');
+    const row = wardRow();
+    const trigger = row.getByTestId('row-menu');
+    await trigger.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(activeTestId).toBe('anonymize');
+    expect(await trigger.getAttribute('aria-expanded')).toBe('true');
+    await page.keyboard.press('ArrowDown');
+    expect(await activeTestId()).toBe('audit');
+    await page.keyboard.press('End');
+    expect(await activeTestId()).toBe('delete');
+    await page.keyboard.press('ArrowDown');
+    expect(await activeTestId()).toBe('anonymize');
+    await shots('library-row-menu');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => trigger.getAttribute('aria-expanded')).toBe('false');
+    expect(await activeTestId()).toBe('row-menu');
+    // Enter on an item runs it: the audit dialog opens.
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await expect.poll(modal).toMatchObject({ testid: 'audit-report', focused: true });
+    await page.keyboard.press('Escape');
+    await expect.poll(activeTestId).toBe('row-menu');
+  });
+
+  it('remembers the room filter across a reload', async () => {
+    await asRole('admin');
+    await page.getByTestId('nav-library').click();
+    const select = page.getByTestId('room-select');
+    await select.selectOption({ label: 'All rooms' });
+    await page.reload();
+    await wardRow().waitFor();
+    expect(
+      await select.evaluate((s) => (s as unknown as { selectedOptions: { text: string }[] }).selectedOptions[0]!.text),
+    ).toBe('All rooms');
+    await select.selectOption({ label: 'Ward 3 (1)' });
+    await page.reload();
+    await expect
+      .poll(() =>
+        select.evaluate((s) => (s as unknown as { selectedOptions: { text: string }[] }).selectedOptions[0]!.text),
+      )
+      .toBe('Ward 3 (1)');
+    expect(await page.getByTestId('room-size').count()).toBe(1);
+    await select.selectOption({ label: 'All rooms' });
+  });
+});
+
+describe('live', () => {
+  /** How many pixels of the anonymized canvas are drawn (not transparent). */
+  const drawn = () =>
+    page.getByTestId('live-anonymized').evaluate((el) => {
+      type Canvas2d = {
+        width: number;
+        height: number;
+        getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+      };
+      const c = el as unknown as Canvas2d;
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
+      return n;
+    });
+
+  it('shows a red dot and a running timer while recording, and clears the picture and figures on Stop', async () => {
+    await asRole('operator');
+    await page.getByTestId('nav-live').click();
+    await page.getByTestId('live-start').click();
+    const figures = page.getByTestId('live-figures');
+    await expect.poll(() => figures.textContent(), { timeout: 60_000 }).toMatch(/ ([3-9]|\d{2,}) frames/);
+    expect(await drawn()).toBeGreaterThan(0);
+    await page.getByTestId('live-record').click();
+    const rec = page.getByTestId('live-recording');
+    await rec.waitFor();
+    expect(
+      await rec
+        .locator('.dot')
+        .evaluate(
+          (d) =>
+            (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(d)
+              .backgroundColor,
+        ),
+    ).toBe('rgb(220, 38, 38)');
+    expect(await page.getByTestId('live-recording-time').textContent()).toBe('0:00');
+    await expect.poll(() => page.getByTestId('live-recording-time').textContent(), { timeout: 5_000 }).toBe('0:01');
+    await shots('live-recording');
+    await page.getByTestId('live-stop').click();
+    await expect.poll(() => figures.textContent()).toMatch(/not running/);
+    expect(await figures.textContent()).not.toMatch(/fps|frames/);
+    expect(await drawn()).toBe(0);
+    expect(await page.getByTestId('live-recording').count()).toBe(0);
+    await shots('live-stopped');
+    await asRole('admin');
   });
 });

@@ -2,7 +2,8 @@
 // messages are shown when they are already written for people; payload checks (zod wording),
 // internal file paths and tool output are replaced by a sentence for their kind. The full
 // message stays in the operational log on the main side.
-import type { ErrorKind } from '../../../electron/contract';
+// The .js suffix lets the unit tests (node16 resolution) read this module too.
+import type { ErrorKind } from '../../../electron/contract.js';
 
 /** One sentence per error kind the contract can return: the fallback when a message is not fit to show. */
 export const KIND_TEXT: Record<ErrorKind, string> = {
@@ -65,7 +66,8 @@ const RULES: { kind?: ErrorKind; test: RegExp; text: (m: RegExpExecArray) => str
       // "field.sub: message; other: message" → the first field that has a sentence.
       for (const issue of m[1]!.split('; ')) {
         const field = issue.split(':')[0]!.trim().split('.')[0]!;
-        if (FIELD_TEXT[field]) return FIELD_TEXT[field];
+        const text = FIELD_TEXT[field];
+        if (text) return text;
       }
       return KIND_TEXT.validation;
     },
