@@ -180,6 +180,11 @@ export const ClipView = z.object({
   fps: z.number(),
   importedAt: z.string(),
   outputs: z.array(OutputView),
+  /** The registered camera it was imported for (null: none, or removed since). */
+  cameraId: Id.nullable().optional(),
+  /** The privacy masks burned into its stored copy at import (CameraView.masksHash then; null:
+   *  none). Masks changed later do not change a clip imported before. */
+  maskHash: z.string().nullable().optional(),
 });
 export type ClipView = z.infer<typeof ClipView>;
 
@@ -261,15 +266,45 @@ export const AuditView = z.object({
   details: z.unknown(),
 });
 
-const LiveSource = z.union([
-  z.object({ kind: z.literal('file'), path: z.string().min(1) }).strict(),
-  z
-    .object({
-      kind: z.literal('stream'),
-      url: z.string().regex(/^(rtsp|rtsps|http|https):\/\//, 'RTSP or HTTP(S) URL'),
-    })
-    .strict(),
-]);
+/**
+ * Privacy masks of a camera: polygons of [x, y] points in normalized frame coordinates (0..1, x to
+ * the right, y down), blacked out in every raw frame before anything else sees it (pixel centres,
+ * even-odd rule). MASK_LIMITS of electron/core/cameras/masks.ts assigns its numbers to this type.
+ */
+export const CAMERA_MASK_LIMITS = { maxPolygons: 16, minPoints: 3, maxPoints: 64 } as const;
+export type CameraMaskLimits = typeof CAMERA_MASK_LIMITS;
+const Unit = z.number().min(0).max(1);
+export const MaskPolygon = z
+  .array(z.tuple([Unit, Unit]))
+  .min(CAMERA_MASK_LIMITS.minPoints)
+  .max(CAMERA_MASK_LIMITS.maxPoints);
+export const CameraMasks = z.array(MaskPolygon).max(CAMERA_MASK_LIMITS.maxPolygons);
+export type CameraMasks = z.infer<typeof CameraMasks>;
+
+/** local: a device captured in the renderer (source: its device id); file: a video file the core
+ *  reads; rtsp / http: a stream URL (credentials allowed, stored sealed, never sent back). */
+export const CameraKind = z.enum(['local', 'file', 'rtsp', 'http']);
+export type CameraKind = z.infer<typeof CameraKind>;
+
+/** A registered camera as every role sees it: never a credential, never a file's path. */
+export const CameraView = z.object({
+  id: Id,
+  roomId: Id.nullable(),
+  name: z.string(),
+  kind: CameraKind,
+  /** A URL without its userinfo and query (rtsp://host:554/path), a file's base name, a device id. */
+  source: z.string(),
+  /** The stored URL carries a user, password or token (never sent). */
+  hasCredentials: z.boolean(),
+  masks: CameraMasks,
+  /** sha256 of the masks (null without masks); a clip records the one it was imported with. */
+  masksHash: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string().nullable(),
+});
+export type CameraView = z.infer<typeof CameraView>;
+const CameraName = z.string().trim().min(1).max(80);
+const CameraSource = z.string().trim().min(1).max(2048);
 
 const Rgb = z.string().max(8_000_000); // base64 RGB frame
 
@@ -453,8 +488,16 @@ export const methods = {
   'rooms.rawData': { request: z.object({ roomId: Id }).strict(), response: RawDataView },
 
   'clips.list': { request: z.object({ roomId: Id.nullable().optional() }).strict(), response: z.array(ClipView) },
+  /** cameraId: the clips come from that registered camera: its privacy masks are burned into the
+   *  stored copies (re-encoded), and they go to its room unless roomId says otherwise. */
   'clips.import': {
-    request: z.object({ paths: z.array(z.string().min(1)).min(1).max(500), roomId: Id.nullable().optional() }).strict(),
+    request: z
+      .object({
+        paths: z.array(z.string().min(1)).min(1).max(500),
+        roomId: Id.nullable().optional(),
+        cameraId: Id.optional(),
+      })
+      .strict(),
     response: z.object({
       imported: z.array(ClipView),
       failed: z.array(z.object({ file: z.string(), error: z.string() })),
@@ -534,12 +577,50 @@ export const methods = {
   },
   'exports.list': { request: Empty, response: z.array(ExportView) },
 
+  /** Every role: the registered cameras (of one room when given), without credentials. */
+  'cameras.list': { request: z.object({ roomId: Id.optional() }).strict(), response: z.array(CameraView) },
+  /** Admin: registers a camera (audited, never with its source). */
+  'cameras.create': {
+    request: z
+      .object({
+        name: CameraName,
+        roomId: Id.nullable().optional(),
+        kind: CameraKind,
+        source: CameraSource,
+        masks: CameraMasks.optional(),
+      })
+      .strict(),
+    response: CameraView,
+  },
+  /** Admin: changes a camera's name, room, source (with its kind) and/or masks (audited). */
+  'cameras.update': {
+    request: z
+      .object({
+        cameraId: Id,
+        name: CameraName.optional(),
+        roomId: Id.nullable().optional(),
+        kind: CameraKind.optional(),
+        source: CameraSource.optional(),
+        masks: CameraMasks.optional(),
+      })
+      .strict()
+      .refine(
+        (r) => r.name !== undefined || r.roomId !== undefined || r.source !== undefined || r.masks !== undefined,
+        'give a name, roomId, source or masks',
+      ),
+    response: CameraView,
+  },
+  /** Admin: removes a camera; its clips stay, masked as they were imported. */
+  'cameras.delete': { request: z.object({ cameraId: Id }).strict(), response: z.object({ deleted: Id }) },
+
   'settings.get': { request: Empty, response: Settings },
   // The data folder is not a setting (it holds the settings): chosen at start, refused here.
   'settings.set': { request: Settings.omit({ dataDir: true }).partial().strict(), response: Settings },
   'audit.list': { request: Empty, response: z.array(AuditView) },
 
-  /** One frame of a local camera (captured in the renderer) through f_A. */
+  /** One frame of a local camera (captured in the renderer) through f_A. With the cameraId of a
+   *  registered local camera its privacy masks are blacked out first (every role); without one
+   *  (ad-hoc capture) the operator role is needed. */
   'live.anonymizeFrame': {
     request: z
       .object({
@@ -547,15 +628,17 @@ export const methods = {
         height: z.number().int().min(8).max(1080),
         rgb: Rgb,
         modelId: Id.nullable().optional(),
+        cameraId: Id.optional(),
       })
       .strict(),
     response: z.object({ width: z.number().int(), height: z.number().int(), rgb: Rgb, ms: z.number() }),
   },
-  /** A main-side source (file, RTSP/HTTP stream) anonymized frame by frame; frames arrive as events. */
+  /** A registered file or RTSP/HTTP camera, decoded on the main side, masked and anonymized frame by
+   *  frame; frames arrive as events. Only registered cameras: no path or URL is ever taken here. */
   'live.start': {
     request: z
       .object({
-        source: LiveSource,
+        cameraId: Id,
         modelId: Id.nullable().optional(),
         showRaw: z.boolean().optional(),
         size: z.number().int().min(MIN_WORKING_SIZE).max(MAX_WORKING_SIZE).optional(),

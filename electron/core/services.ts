@@ -7,6 +7,7 @@ import path from 'node:path';
 
 import type {
   AuditReportView,
+  CameraView,
   ClipView,
   JobView,
   MediaKind,
@@ -26,13 +27,14 @@ import {
 } from './anonymize/anonymize-service.js';
 import { openAppCore, type AnonymizeJob, type AppCore } from './app-core.js';
 import { readAppInfo } from './app-info.js';
+import { CameraService } from './cameras/camera-service.js';
 import { EventHub } from './event-hub.js';
 import { SpactError } from './errors.js';
 import type { JobRecord } from './jobs/job-runner.js';
 import { reconcileFiles } from './jobs/reconcile.js';
 import type { Clip } from './library/library-service.js';
 import { applyRetention, startRetention } from './library/retention.js';
-import { LiveService } from './live/live-service.js';
+import { LiveService, type LiveSource } from './live/live-service.js';
 import { ffmpegPath } from './media/ffmpeg.js';
 import { probeVideo } from './media/video.js';
 import { resolveWorkingSize } from './media/working-size.js';
@@ -153,6 +155,8 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     (f) => events.emit('live.frame', f),
     (e) => events.emit('live.ended', e),
   );
+  // The only sources live opens; admins register them, with privacy masks.
+  const cameras = new CameraService(core.db, core.vault, core.audit);
 
   const readSettings = (): Settings => {
     const rows = core.db.prepare(`SELECT key, value FROM settings`).all() as { key: string; value: string }[];
@@ -182,6 +186,8 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     fps: c.fps,
     importedAt: c.importedAt,
     outputs: core.anonymize.outputs({ clipId: c.id }).map(outputView),
+    cameraId: c.cameraId,
+    maskHash: c.maskHash,
   });
 
   /** The model to use: explicit, else the room's active model, else the settings' default, else the shipped one. */
@@ -315,9 +321,19 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       session.require('operator', 'importing clips');
       const imported: ClipView[] = [];
       const failed: { file: string; error: string }[] = [];
+      // A camera's clips go to its room (unless one is given) and are stored with its masks burned in.
+      const camera = r.cameraId !== undefined ? cameras.open(r.cameraId) : null;
+      const roomId = r.roomId !== undefined ? r.roomId : (camera?.roomId ?? null);
       for (const p of r.paths) {
         try {
-          imported.push(clipView(await core.library.importClip(p, { roomId: r.roomId ?? null })));
+          imported.push(
+            clipView(
+              await core.library.importClip(p, {
+                roomId,
+                ...(camera ? { camera: { id: camera.id, masks: camera.masks } } : {}),
+              }),
+            ),
+          );
         } catch (err) {
           failed.push({ file: path.basename(p), error: (err as Error).message });
         }
@@ -450,6 +466,21 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     },
     'exports.list': () => core.exports.exports(),
 
+    'cameras.list': (r) => cameras.list(r.roomId !== undefined ? { roomId: r.roomId } : {}),
+    'cameras.create': (r) => {
+      session.require('admin', 'registering cameras');
+      return cameras.create(session.current, r);
+    },
+    'cameras.update': (r) => {
+      session.require('admin', 'changing cameras');
+      const { cameraId, ...change } = r;
+      return cameras.update(session.current, cameraId, change);
+    },
+    'cameras.delete': (r) => {
+      session.require('admin', 'removing cameras');
+      return { deleted: cameras.remove(session.current, r.cameraId) };
+    },
+
     'settings.get': () => readSettings(),
     'settings.set': (r) => {
       session.require('admin', 'changing settings');
@@ -471,30 +502,52 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     },
 
     'live.anonymizeFrame': async (r) => {
-      session.require('operator', 'local camera capture');
-      return live.anonymizeFrame(await anonymizerFor(chooseModel(r.modelId)), r.width, r.height, r.rgb);
+      // A registered local camera (its masks applied) for every role; ad-hoc capture for operators.
+      let masks: CameraView['masks'] = [];
+      if (r.cameraId === undefined) session.require('operator', 'capturing an unregistered camera');
+      else {
+        const camera = cameras.open(r.cameraId);
+        if (camera.kind !== 'local')
+          throw new SpactError('bad-input', `camera ${camera.id} is not a local camera: start it with live.start`);
+        masks = camera.masks;
+      }
+      return live.anonymizeFrame(await anonymizerFor(chooseModel(r.modelId)), r.width, r.height, r.rgb, masks);
     },
     'live.start': async (r) => {
-      // A source is a path or URL the core opens: never a viewer's choice (until registered
-      // cameras exist, viewers watch what an operator started, not a source of their own).
-      session.require('operator', 'opening a camera, stream or file');
+      // Only registered cameras: an admin chose what the core opens; every role picks from the list.
       if (r.showRaw) requireRaw('live', 'the raw side-by-side view');
-      const anonymizer = await anonymizerFor(chooseModel(r.modelId));
-      // Live frames are not measured for people: 'auto' follows the source's size (streams: 640×480).
-      const setting = r.size ?? readSettings().inputSize;
-      const size =
-        setting === 'auto'
-          ? resolveWorkingSize(
-              'auto',
-              r.source.kind === 'file' ? await probeVideo(r.source.path) : { width: 640, height: 480 },
-            )
-          : setting;
-      const streamId = await live.start(anonymizer, r.source, {
-        size,
-        showRaw: Boolean(r.showRaw),
-      });
-      if (r.showRaw) core.audit.record('admin', 'raw-view', `live:${streamId}`, r.source);
-      return { streamId };
+      const camera = cameras.open(r.cameraId);
+      if (camera.kind === 'local')
+        throw new SpactError(
+          'bad-input',
+          `camera ${camera.id} is a local device: it is captured in the window and sent with live.anonymizeFrame`,
+        );
+      const source: LiveSource =
+        camera.kind === 'file' ? { kind: 'file', path: camera.source } : { kind: 'stream', url: camera.source };
+      const anonymizer = await anonymizerFor(chooseModel(r.modelId, camera.roomId));
+      try {
+        // Live frames are not measured for people: 'auto' follows the source's size (streams: 640×480).
+        const setting = r.size ?? readSettings().inputSize;
+        const size =
+          setting === 'auto'
+            ? resolveWorkingSize(
+                'auto',
+                source.kind === 'file' ? await probeVideo(source.path) : { width: 640, height: 480 },
+              )
+            : setting;
+        const streamId = await live.start(anonymizer, source, {
+          size,
+          showRaw: Boolean(r.showRaw),
+          masks: camera.masks,
+          redact: camera.redact,
+        });
+        if (r.showRaw) core.audit.record('admin', 'raw-view', `live:${streamId}`, { cameraId: camera.id });
+        return { streamId };
+      } catch (err) {
+        // Messages name the source: never its credentials or a file's path.
+        if (err instanceof SpactError) throw new SpactError(err.kind, camera.redact(err.message));
+        throw new SpactError('internal', camera.redact((err as Error).message));
+      }
     },
     'live.stop': (r) => {
       live.stop(r.streamId);

@@ -3,7 +3,8 @@
 // checks (HTTP and WebSocket), path traversal, body limits, the role matrix of every contract
 // method, upload refused before its body is read, PIN lockout and the hash-chained audit log.
 // One server for all of it; the probes that change the session (PINs, lockout) come last.
-// Not probed: the camera registry (not built yet); opening a live source needs the operator role.
+// The camera registry: live opens registered cameras only (no path or URL is accepted from anyone),
+// cameras are changed by admins only, and a stream URL's credentials never come back.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -34,6 +35,7 @@ let origin = '';
 let cookie = '';
 let clipId = 0;
 const ADMIN_PIN = '731904';
+const CAMERA_PASSWORD = 'probe-Pw-4e71';
 
 /** A raw HTTP request: the path goes on the wire as written (no URL normalisation). */
 function raw(
@@ -373,9 +375,14 @@ const ROLE_MATRIX: Record<string, { min: Min; req: unknown; note?: string }> = {
   'settings.get': { min: 'viewer', req: {} },
   'settings.set': { min: 'admin', req: { keepAudio: true } },
   'audit.list': { min: 'admin', req: {} },
+  'cameras.list': { min: 'viewer', req: {} },
+  'cameras.create': { min: 'admin', req: { name: 'probe', kind: 'rtsp', source: 'rtsp://u:p@127.0.0.1:9/x' } },
+  'cameras.update': { min: 'admin', req: { cameraId: 1, masks: [] } },
+  'cameras.delete': { min: 'admin', req: { cameraId: 1 } },
+  // Without a registered camera's id, capturing a frame is an operator's (ad-hoc capture).
   'live.anonymizeFrame': { min: 'operator', req: { width: 8, height: 8, rgb: '' } },
-  // A source is a path or URL the core opens: operators and admins only (no camera registry yet).
-  'live.start': { min: 'operator', req: { source: { kind: 'file', path: '/etc/passwd' } } },
+  // Registered cameras only: every role picks from the list (camera 999 does not exist: not found).
+  'live.start': { min: 'viewer', req: { cameraId: 999 } },
   'live.stop': { min: 'viewer', req: { streamId: 999 } },
 };
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
@@ -403,6 +410,17 @@ describe('spact serve: roles', () => {
     expect(media.headers['content-type']).toBe('video/mp4');
   });
 
+  it('registers a stream camera as admin: its password never comes back', async () => {
+    const r = await api('cameras.create', {
+      name: 'Ward',
+      kind: 'rtsp',
+      source: `rtsp://admin:${CAMERA_PASSWORD}@127.0.0.1:9/ward`,
+    });
+    expect(r.status).toBe(200);
+    expect(r.json.value).toMatchObject({ source: 'rtsp://127.0.0.1:9/ward', hasCredentials: true });
+    expect(JSON.stringify(r.json)).not.toContain(CAMERA_PASSWORD);
+  });
+
   for (const role of ['viewer', 'operator'] as const) {
     it(`refuses every method above ${role} with 403 forbidden`, async () => {
       expect((await api('session.switch', { role })).json).toMatchObject({ ok: true, value: { role } });
@@ -419,9 +437,21 @@ describe('spact serve: roles', () => {
           expect([method, r.status]).not.toEqual([method, 403]);
         }
       }
-      // The raw side-by-side of a live source is admin only, checked before the source is opened.
-      const live = await api('live.start', { source: { kind: 'file', path: '/etc/passwd' }, showRaw: true });
+      // The raw side-by-side of a live camera is admin only, checked before the camera is opened.
+      const live = await api('live.start', { cameraId: 999, showRaw: true });
       expect([live.status, live.json.error?.kind]).toEqual([403, 'forbidden']);
+      // Nobody passes a path or a URL to live.start any more: the contract has no place for one.
+      for (const source of [
+        { kind: 'file', path: '/etc/passwd' },
+        { kind: 'stream', url: 'http://127.0.0.1:9/admin' },
+      ]) {
+        const r = await api('live.start', { source });
+        expect([r.status, r.json.error?.kind]).toEqual([400, 'validation']);
+      }
+      // Cameras are listed for every role, without credentials.
+      const listed = await api('cameras.list');
+      expect(listed.status).toBe(200);
+      expect(JSON.stringify(listed.json)).not.toContain(CAMERA_PASSWORD);
       // Raw media is admin only; anonymized outputs and thumbnails are not refused for the role.
       const rawClip = await raw('GET', `/media/clip/${clipId}`, { headers: withCookie() });
       expect(rawClip.status).toBe(403);
@@ -514,6 +544,13 @@ describe('spact audit-log verify', () => {
     expect(ok.code, ok.stderr).toBe(0);
     const report = JSON.parse(ok.stdout) as { ok: boolean; entries: number; head: string };
     expect(report.ok).toBe(true);
+    // The camera's password is sealed at rest: no file of the data folder holds it (the server
+    // has stopped: its WAL is checkpointed into the database).
+    for (const e of fs.readdirSync(dataDir, { recursive: true, withFileTypes: true }).filter((f) => f.isFile()))
+      expect([e.name, fs.readFileSync(path.join(e.parentPath, e.name)).includes(CAMERA_PASSWORD)]).toEqual([
+        e.name,
+        false,
+      ]);
     const db = new Database(path.join(dataDir, 'library.sqlite'));
     try {
       const rows = db.prepare(`SELECT id, actor, action, object, hash, prev_hash FROM audit_log ORDER BY id`).all() as {
@@ -532,6 +569,7 @@ describe('spact audit-log verify', () => {
         'pin-set',
         'role-switch-denied',
         'pin-lockout',
+        'camera-create',
       ]) {
         expect(actions, a).toContain(a);
       }

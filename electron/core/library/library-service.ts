@@ -9,6 +9,8 @@ import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
 import { SpactError } from '../errors.js';
 import { probeVideo, VIDEO_EXTENSIONS, type VideoInfo } from '../media/video.js';
+import { maskedSealedCopy } from '../cameras/masked-copy.js';
+import { masksHash, type MaskPolygon } from '../cameras/masks.js';
 import { isSealedFile, SealedReader, SealedWriter } from '../vault/sealed-file.js';
 import { vaultById, type Vault } from '../vault/vault.js';
 import {
@@ -77,6 +79,10 @@ export interface Clip {
   hasAudio: boolean;
   importedAt: string;
   outputs: number;
+  /** The registered camera it was imported for (null: none, or the camera was removed). */
+  cameraId: number | null;
+  /** sha256 of the privacy masks burned into the stored copy at import (null: none). */
+  maskHash: string | null;
 }
 
 export interface ModelRecord {
@@ -342,14 +348,26 @@ export class LibraryService {
    */
   async importClip(
     file: string,
-    opts: { roomId?: number | null; link?: boolean; /** the name the user gave it (an upload's) */ name?: string } = {},
+    opts: {
+      roomId?: number | null;
+      link?: boolean;
+      /** the name the user gave it (an upload's) */
+      name?: string;
+      /** The registered camera it comes from: its privacy masks are burned into the stored copy. */
+      camera?: { id: number; masks: MaskPolygon[] };
+    } = {},
   ): Promise<Clip> {
     const vault = this.requireVault();
     const source = path.resolve(file);
-    const info: VideoInfo = await probeVideo(source);
+    let info: VideoInfo = await probeVideo(source);
     if (opts.roomId != null) this.room(opts.roomId);
-    const sha = await sha256File(source);
+    let sha = await sha256File(source);
     const name = opts.name ?? path.basename(source);
+    const masks = opts.camera?.masks ?? [];
+    const maskHash = masks.length ? masksHash(masks) : null;
+    // A linked clip is the user's own file: it cannot be masked, so a masked camera's clip is copied.
+    if (maskHash && opts.link)
+      throw new SpactError('validation', `${name}: clips of a camera with privacy masks are copied masked, not linked`);
     let stored = source;
     // The copy's temporary name, kept (hard-linked to the copy) until its row exists: a copy whose
     // writer died before recording it is found and removed at start-up (reconcileUnrecordedImports).
@@ -357,15 +375,22 @@ export class LibraryService {
     if (!opts.link) {
       fs.mkdirSync(this.clipsDir, { recursive: true, mode: 0o700 });
       // Sealed, and named by content and a keyed tag of the name: the folder listing names nobody.
-      const ext = VIDEO_EXTENSIONS.includes(path.extname(name).toLowerCase()) ? path.extname(name).toLowerCase() : '';
+      // A masked copy is a new H.264 MP4, named by its source and its masks.
+      const ext = maskHash
+        ? `-m${maskHash.slice(0, 8)}.mp4`
+        : VIDEO_EXTENSIONS.includes(path.extname(name).toLowerCase())
+          ? path.extname(name).toLowerCase()
+          : '';
       stored = path.join(this.clipsDir, `${sha.slice(0, 12)}-${vault.nameTag(name)}${ext}.sealed`);
       if (!fs.existsSync(stored)) {
         const tmp = `${stored}.tmp-${process.pid}`;
         try {
-          await sealedCopy(source, tmp, vault);
+          if (maskHash) await maskedSealedCopy(source, tmp, vault, info, masks);
+          else await sealedCopy(source, tmp, vault);
           if (publishCopy(tmp, stored) === 'linked') pending = tmp;
         } catch (err) {
           fs.rmSync(tmp, { force: true });
+          if (err instanceof SpactError) throw err;
           const code = (err as NodeJS.ErrnoException).code;
           throw new SpactError(
             'unavailable',
@@ -373,9 +398,20 @@ export class LibraryService {
           );
         }
       }
+      if (maskHash) {
+        // What is stored is the masked video: its own content hash and properties (no audio).
+        const masked = await probeVideo(stored);
+        sha = await sha256File(stored);
+        info = { ...masked, durationS: masked.durationS || info.durationS, fps: info.fps, hasAudio: false };
+      }
     }
     try {
-      return this.recordClip(source, stored, sha, info, { ...opts, name });
+      return this.recordClip(source, stored, sha, info, {
+        ...opts,
+        name,
+        cameraId: opts.camera?.id ?? null,
+        maskHash,
+      });
     } catch (err) {
       if (pending) fs.rmSync(stored, { force: true }); // never recorded: no raw copy without its row
       throw err;
@@ -389,18 +425,26 @@ export class LibraryService {
     stored: string,
     sha: string,
     info: VideoInfo,
-    opts: { roomId?: number | null; link?: boolean; name: string },
+    opts: {
+      roomId?: number | null;
+      link?: boolean;
+      name: string;
+      cameraId?: number | null;
+      maskHash?: string | null;
+    },
   ): Clip {
     const vault = this.requireVault();
     const existing = this.db.prepare(`SELECT id FROM clips WHERE path = ?`).get(stored) as { id: number } | undefined;
     if (existing) return this.clip(existing.id);
     const row = this.db
       .prepare(
-        `INSERT INTO clips (room_id, name, source, path, stored, sha256, size_bytes, duration_s, width, height, fps, has_audio, imported_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO clips (room_id, camera_id, mask_hash, name, source, path, stored, sha256, size_bytes, duration_s, width, height, fps, has_audio, imported_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         opts.roomId ?? null,
+        opts.cameraId ?? null,
+        opts.maskHash ?? null,
         vault.sealText(opts.name),
         vault.sealText(source),
         stored,
@@ -686,6 +730,8 @@ interface ClipRow {
   has_audio: number;
   imported_at: string;
   outputs: number;
+  camera_id: number | null;
+  mask_hash: string | null;
 }
 
 function toClip(r: ClipRow, vault: Vault | null): Clip {
@@ -707,5 +753,7 @@ function toClip(r: ClipRow, vault: Vault | null): Clip {
     hasAudio: r.has_audio === 1,
     importedAt: r.imported_at,
     outputs: r.outputs,
+    cameraId: r.camera_id ?? null,
+    maskHash: r.mask_hash ?? null,
   };
 }

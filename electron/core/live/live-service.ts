@@ -1,7 +1,10 @@
 // Live anonymized preview. Local cameras are captured in the renderer (getUserMedia) and sent here
 // frame by frame; files and RTSP/HTTP streams are decoded on the main side. Either way only
 // anonymized frames go back, except the raw side-by-side view, which only the admin role gets.
+// A registered camera's privacy masks are burned into each raw frame first: neither f_A nor the raw
+// view ever sees the masked pixels.
 import type { Anonymizer } from '../../../native-models/ts/anonymizer.js';
+import { FrameMasker, type MaskPolygon } from '../cameras/masks.js';
 import { SpactError } from '../errors.js';
 import { decodeFrames, probeVideo, workingSize } from '../media/video.js';
 
@@ -26,11 +29,18 @@ export class LiveService {
     private readonly emitEnded: (e: { streamId: number; error: string | null }) => void,
   ) {}
 
-  async anonymizeFrame(anonymizer: Anonymizer, width: number, height: number, rgbBase64: string) {
+  async anonymizeFrame(
+    anonymizer: Anonymizer,
+    width: number,
+    height: number,
+    rgbBase64: string,
+    masks: MaskPolygon[] = [],
+  ) {
     const rgb = Buffer.from(rgbBase64, 'base64');
     if (rgb.length !== width * height * 3)
       throw new SpactError('validation', `frame has ${rgb.length} bytes, expected ${width}×${height}×3`);
     const t0 = performance.now();
+    new FrameMasker(masks).apply(rgb, 1, height, width);
     const out = await anonymizer.anonymize(new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.length), 1, height, width);
     return {
       width,
@@ -43,8 +53,17 @@ export class LiveService {
   async start(
     anonymizer: Anonymizer,
     source: LiveSource,
-    opts: { size: number; showRaw: boolean; fps?: number },
+    opts: {
+      size: number;
+      showRaw: boolean;
+      fps?: number;
+      /** The camera's privacy masks, blacked out in every decoded frame before anything else. */
+      masks?: MaskPolygon[];
+      /** Cleans an error message of the source (a URL's credentials, a file's path) before it is emitted. */
+      redact?: (message: string) => string;
+    },
   ): Promise<number> {
+    const masker = new FrameMasker(opts.masks ?? []);
     const input = source.kind === 'file' ? source.path : source.url;
     let width: number;
     let height: number;
@@ -62,6 +81,7 @@ export class LiveService {
         for await (const b of decodeFrames(input, { width, height, fps, batch: 1, realtime: true })) {
           if (controller.signal.aborted) break;
           const t0 = performance.now();
+          masker.apply(b.frames, 1, height, width);
           const anon = await anonymizer.anonymize(b.frames, 1, height, width);
           const now = performance.now();
           rate = 0.8 * rate + 0.2 * (1000 / Math.max(1, now - last));
@@ -79,7 +99,7 @@ export class LiveService {
           });
         }
       } catch (err) {
-        error = (err as Error).message;
+        error = opts.redact ? opts.redact((err as Error).message) : (err as Error).message;
       } finally {
         this.streams.delete(id);
         this.emitEnded({ streamId: id, error });
