@@ -60,6 +60,14 @@ const h = vi.hoisted(() => {
       handle: (scheme: string, fn: Handler) => state.protocolHandlers.set(scheme, fn),
     },
     net: { fetch: (url: string) => Promise.resolve({ url }) },
+    // The OS keystore, played by a reversible mask (Electron's safeStorage encrypts with a key of
+    // the user's login keyring).
+    safeStorage: {
+      isEncryptionAvailable: () => true,
+      encryptString: (t: string) => Buffer.from(`keystore:${Buffer.from(t).toString('base64')}`),
+      decryptString: (b: Buffer) => Buffer.from(b.toString().slice('keystore:'.length), 'base64').toString(),
+    },
+    dialog: { showErrorBox: () => undefined },
     webUtils: { getPathForFile: (f: { path: string }) => f.path },
     contextBridge: { exposeInMainWorld: (key: string, api: unknown) => state.exposed.set(key, api) },
     ipcRenderer: {
@@ -85,6 +93,9 @@ const { hostEntry } = await import('../../electron/core/host/core-client.js');
 const { fork } = await import('node:child_process');
 const { IPC_INVOKE_CHANNEL, IPC_EVENT_CHANNEL, MEDIA_SCHEME } = await import('../../electron/ipc-channels.js');
 const { tmpDir } = await import('../helpers/toy-clips.js');
+const { makeVideo } = await import('../helpers/video.js');
+const fs = await import('node:fs');
+const path = await import('node:path');
 
 describe('electron/main.ts', () => {
   const core = inProcessCore(createCoreServices({ dataDir: tmpDir('spact-shell-'), role: 'viewer' }));
@@ -161,8 +172,13 @@ describe('electron/main.ts', () => {
 
   it('hosts the core in a utilityProcess and reaches it through the contract', async () => {
     // Electron's utilityProcess speaks postMessage/'message'/'exit': played here by a Node fork.
-    h.state.forkImpl = (entry, args) => {
-      const child = fork(entry as string, args as string[], { serialization: 'advanced', execArgv: [] });
+    h.state.forkImpl = (entry, args, options) => {
+      const env = (options as { env?: NodeJS.ProcessEnv }).env;
+      const child = fork(entry as string, args as string[], {
+        serialization: 'advanced',
+        execArgv: [],
+        ...(env ? { env } : {}),
+      });
       return {
         postMessage: (m: unknown) => child.send(m as never),
         on: (ev: string, fn: (m: unknown) => void) => child.on(ev, fn),
@@ -182,6 +198,44 @@ describe('electron/main.ts', () => {
       expect(info.ok).toBe(true);
       await hosted.close();
     } finally {
+      delete process.env.SPACT_DATA_DIR;
+    }
+  });
+
+  it('keeps the raw footage key in the OS keystore, hands it to the host by environment, plays sealed clips', async () => {
+    const dataDir = tmpDir('spact-shell-vault-');
+    const passphrase = process.env.SPACT_PASSPHRASE;
+    delete process.env.SPACT_PASSPHRASE; // the desktop app needs no passphrase: the keystore has the key
+    process.env.SPACT_DATA_DIR = dataDir;
+    try {
+      const vault = main.setupVault();
+      const stored = JSON.parse(fs.readFileSync(path.join(dataDir, 'vault.json'), 'utf8')) as {
+        protectors: { kind: string }[];
+      };
+      expect(stored.protectors.map((p) => p.kind)).toEqual(['os-keystore']);
+      expect(main.setupVault().exportKey().equals(vault.exportKey())).toBe(true);
+      const hosted = await main.setupCore(main.utilityHostLauncher(vault));
+      const [, args, options] = h.state.utilityForks.at(-1) as [string, string[], { env: NodeJS.ProcessEnv }];
+      const keyHex = vault.exportKey().toString('hex');
+      expect(options.env.SPACT_VAULT_KEY).toBe(keyHex);
+      expect(args.join(' ')).not.toContain(keyHex);
+      // An admin imports a clip (sealed by the host) and plays a range of it through the scheme.
+      const video = makeVideo(path.join(tmpDir(), 'cam.mp4'), { seconds: 1 });
+      const imported = await hosted.dispatch('clips.import', { paths: [video] }, { transport: 'ipc' });
+      expect(imported.ok).toBe(true);
+      const clipId = (imported as { value: { imported: { id: number }[] } }).value.imported[0]!.id;
+      await hosted.dispatch('clips.rawAccess', { clipId }, { transport: 'ipc' });
+      main.setupMediaProtocol(hosted);
+      const handle = h.state.protocolHandlers.get(MEDIA_SCHEME)!;
+      const res = (await handle({
+        url: `${MEDIA_SCHEME}://clip/${clipId}`,
+        headers: new Headers({ Range: 'bytes=100-299' }),
+      })) as Response;
+      expect(res.status).toBe(206);
+      expect(Buffer.from(await res.arrayBuffer()).equals(fs.readFileSync(video).subarray(100, 300))).toBe(true);
+      await hosted.close();
+    } finally {
+      process.env.SPACT_PASSPHRASE = passphrase;
       delete process.env.SPACT_DATA_DIR;
     }
   });

@@ -2,6 +2,7 @@
 // audit of video-audit.ts with the app's shared judges, progress and cancel), the stored reports
 // (table privacy_audits, schema 3), and sampleFrames, frames spread over a file (also used to
 // measure how tall people are for the auto working size).
+import { mediaInput } from '../vault/raw-feed.js';
 import { spawn } from 'node:child_process';
 
 import type { AnonymizeService } from '../anonymize/anonymize-service.js';
@@ -28,12 +29,13 @@ export async function sampleFrames(
   const filter = still
     ? `scale=${width}:${height}`
     : `fps=${Math.max(0.01, count / info.durationS)},scale=${width}:${height}`;
+  const src = await mediaInput(file); // sealed raw footage: through the loopback feed
   const args = [
     '-hide_banner',
     '-loglevel',
     'error',
     '-i',
-    file,
+    src.input,
     '-vf',
     filter,
     '-frames:v',
@@ -54,7 +56,7 @@ export async function sampleFrames(
       child.on('error', reject);
       child.on('close', (c) => resolve({ stdout: Buffer.concat(chunks), stderr: err, code: c ?? -1 }));
     },
-  );
+  ).finally(() => src.release());
   if (code !== 0) throw new SpactError('bad-input', `${file}: could not read frames (${ffmpegReason(stderr)})`);
   const fb = width * height * 3;
   const frames: Uint8Array[] = [];

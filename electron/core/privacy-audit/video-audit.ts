@@ -9,6 +9,7 @@
 //              and per-person pose agreement (MoveNet on each person's crop, raw vs anonymized).
 // The raw side (decode, detections, tracks, raw poses, raw-trained attackers) is computed once and
 // can be cached on disk, so many anonymizations of one clip are judged at the cost of their own.
+import { mediaInput } from '../vault/raw-feed.js';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -158,16 +159,17 @@ export async function decodeWindow(
 }
 
 /** The first frame of a file at `size` (RGB), or null when there is none. */
-function decodeStill(file: string, size: { width: number; height: number }): Promise<Uint8Array | null> {
-  const args = ['-hide_banner', '-loglevel', 'error', '-i', file, '-map', '0:v:0', '-frames:v', '1'];
+async function decodeStill(file: string, size: { width: number; height: number }): Promise<Uint8Array | null> {
+  const src = await mediaInput(file); // sealed raw footage: through the loopback feed
+  const args = ['-hide_banner', '-loglevel', 'error', '-i', src.input, '-map', '0:v:0', '-frames:v', '1'];
   args.push('-vf', `scale=${size.width}:${size.height}:flags=area`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
-  return new Promise((resolve, reject) => {
+  return new Promise<Uint8Array | null>((resolve, reject) => {
     execFile(ffmpegPath(), args, { encoding: 'buffer', maxBuffer: 1 << 30 }, (err, stdout, stderr) => {
       if (err) return reject(new SpactError('bad-input', `${file}: decoding failed (${ffmpegReason(String(stderr))})`));
       const bytes = size.width * size.height * 3;
       resolve(stdout.length >= bytes ? new Uint8Array(stdout.subarray(0, bytes)) : null);
     });
-  });
+  }).finally(() => src.release());
 }
 
 // ---------------------------------------------------------------- the raw side
