@@ -9,8 +9,12 @@ import { defaultDataDir } from '../core/paths.js';
 import { MIN_PASSPHRASE_LENGTH, VAULT_FILE } from '../core/vault/vault.js';
 import { UsageError } from './cli-kit.js';
 
-/** Commands that open the library (and so its vault). */
-export const OPENS_LIBRARY = new Set(['serve', 'import', 'clips', 'rooms']);
+/** Whether a command line opens the library (and so its vault): the library commands, and
+ *  anonymize/export/finetune/audit when they name library clips or a room. */
+export function opensLibrary(command: string, argv: string[]): boolean {
+  if (['serve', 'import', 'clips', 'rooms'].includes(command)) return true;
+  return ['--clips', '--room'].some((flag) => argv.some((a) => a === flag || a.startsWith(`${flag}=`)));
+}
 
 function readHidden(prompt: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -57,7 +61,7 @@ export async function providePassphrase(command: string, argv: string[]): Promis
     process.env.SPACT_PASSPHRASE = text.replace(/\r?\n$/, '');
     return rest;
   }
-  if (process.env.SPACT_PASSPHRASE || process.env.SPACT_VAULT_KEY || !OPENS_LIBRARY.has(command)) return rest;
+  if (process.env.SPACT_PASSPHRASE || process.env.SPACT_VAULT_KEY || !opensLibrary(command, rest)) return rest;
   if (!process.stdin.isTTY || !process.stderr.isTTY) return rest; // opening the vault says what is missing
   const d = rest.indexOf('--data-dir');
   const dataDir = path.resolve(d >= 0 && rest[d + 1] ? rest[d + 1]! : defaultDataDir());

@@ -17,6 +17,7 @@ import { isSealedFile, SealedReader, SealedWriter } from '../../electron/core/va
 import { Vault, vaultById, VAULT_FILE } from '../../electron/core/vault/vault.js';
 import { ClipDataset, ClipDatasetWriter } from '../../native-models/ts/dataset.js';
 import { RoomDatasetWriter, ROOM_FRAMES } from '../../native-models/ts/room-data.js';
+import { spact } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/toy-clips.js';
 import { makeVideo, tinyModel } from '../helpers/video.js';
 
@@ -249,4 +250,28 @@ describe('the library at rest', () => {
     expect(() => altered.readBatch('train', [1])).toThrow(/damaged or altered/);
     altered.close();
   });
+});
+
+describe('the CLI and the passphrase', () => {
+  it('takes it from --passphrase-file or SPACT_PASSPHRASE; says in one line when it is missing or wrong', async () => {
+    const dir = tmpDir('spact-cli-vault-');
+    const dataDir = path.join(dir, 'data');
+    const file = path.join(dir, 'passphrase.txt');
+    fs.writeFileSync(file, `${PASSPHRASE}\n`);
+    const video = makeVideo(path.join(dir, 'Zimmer 4.mp4'), { seconds: 1 });
+    const none = { SPACT_PASSPHRASE: '' };
+    const imported = await spact(['import', video, '--data-dir', dataDir, '--passphrase-file', file, '--json'], none);
+    expect(imported.code, imported.stderr).toBe(0);
+    const listed = await spact(['clips', '--data-dir', dataDir, '--json'], { SPACT_PASSPHRASE: PASSPHRASE });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain('Zimmer 4.mp4');
+    const missing = await spact(['clips', '--data-dir', dataDir], none);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim()).toMatch(
+      /^spact clips: error: .*encrypted: give its passphrase \(SPACT_PASSPHRASE or --passphrase-file\)$/,
+    );
+    const wrong = await spact(['clips', '--data-dir', dataDir], { SPACT_PASSPHRASE: 'another passphrase' });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/wrong passphrase/);
+  }, 60_000);
 });
