@@ -54,8 +54,14 @@ export interface CoreServices {
   /** Whether the current role may import (browser mode asks before reading an upload's body);
    *  a refusal is audited. */
   uploadAllowed(): boolean;
-  /** Imports an uploaded file (browser mode): it is copied into the library, the upload removed. */
-  importUpload(tmpFile: string, originalName: string, roomId: number | null): Promise<ClipView>;
+  /** Imports an uploaded file (browser mode): it is copied into the library, the upload removed.
+   *  With a camera (a recording of a registered camera) its privacy masks are burned in. */
+  importUpload(
+    tmpFile: string,
+    originalName: string,
+    roomId: number | null,
+    cameraId?: number | null,
+  ): Promise<ClipView>;
   close(): Promise<void>;
 }
 
@@ -594,15 +600,20 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       core.audit.record(session.current, 'upload-denied', null);
       return false;
     },
-    async importUpload(tmpFile, originalName, roomId) {
+    async importUpload(tmpFile, originalName, roomId, cameraId) {
       session.require('operator', 'importing clips');
+      const camera = cameraId != null ? cameras.open(cameraId) : null;
       // A folder per upload: two uploads of the same name never collide.
       const folder = fs.mkdtempSync(path.join(path.dirname(tmpFile), 'u-'));
       const named = path.join(folder, path.basename(originalName).replace(/[^\w.-]+/g, '_') || 'upload.mp4');
       fs.renameSync(tmpFile, named);
       try {
         return clipView(
-          await core.library.importClip(named, { roomId, name: path.basename(originalName) || 'upload' }),
+          await core.library.importClip(named, {
+            roomId: roomId ?? camera?.roomId ?? null,
+            name: path.basename(originalName) || 'upload',
+            ...(camera ? { camera: { id: camera.id, masks: camera.masks } } : {}),
+          }),
         );
       } finally {
         fs.rmSync(folder, { recursive: true, force: true });

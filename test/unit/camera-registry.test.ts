@@ -391,7 +391,14 @@ describe('privacy masks: burned in before anything sees the frame', () => {
   let clipB: ClipView;
 
   it('imports a camera clip masked: the stored copy is sealed, black inside, the same whatever was masked', async () => {
-    camera = await call<CameraView>('cameras.create', { name: 'Bathroom', kind: 'file', source: srcA, masks: [MASK] });
+    const room = await call<{ id: number }>('rooms.create', { name: 'Ward 3' });
+    camera = await call<CameraView>('cameras.create', {
+      name: 'Bathroom',
+      kind: 'file',
+      source: srcA,
+      roomId: room.id,
+      masks: [MASK],
+    });
     twin = await call<CameraView>('cameras.create', { name: 'Twin', kind: 'file', source: srcB, masks: [MASK] });
     await asRole('operator');
     const a = await call<{ imported: ClipView[]; failed: unknown[] }>('clips.import', {
@@ -405,7 +412,14 @@ describe('privacy masks: burned in before anything sees the frame', () => {
     await asRole('admin');
     expect([a.failed, b.failed]).toEqual([[], []]);
     [clipA, clipB] = [a.imported[0]!, b.imported[0]!];
-    expect(clipA).toMatchObject({ cameraId: camera.id, maskHash: camera.masksHash, width: 160, height: 120 });
+    // A camera's clips go to its room.
+    expect(clipA).toMatchObject({
+      cameraId: camera.id,
+      roomId: room.id,
+      maskHash: camera.masksHash,
+      width: 160,
+      height: 120,
+    });
     expect(clipA.durationS).toBeGreaterThan(1.5);
     const storedA = s.core.library.clip(clipA.id).path;
     expect(isSealedFile(storedA)).toBe(true);
@@ -426,6 +440,13 @@ describe('privacy masks: burned in before anything sees the frame', () => {
     expect(st.outsideMean).toBeGreaterThan(40); // the rest of the picture is kept
     // What was under the mask left no trace: the stored clips are the same, frame for frame.
     expect(maskedA.equals(maskedB)).toBe(true);
+
+    // A recording uploaded for the camera (browser mode) is stored masked too.
+    const upload = path.join(tmpDir('spact-cameras-up-'), 'upload-1.part');
+    fs.copyFileSync(srcB, upload);
+    const recorded = await s.importUpload(upload, 'recording.mp4', null, camera.id);
+    expect(recorded).toMatchObject({ cameraId: camera.id, roomId: room.id, maskHash: camera.masksHash });
+    expect((await decodeAll(s.core.library.clip(recorded.id).path, 160, 120)).equals(maskedA)).toBe(true);
   });
 
   it('the anonymized output never sees the masked pixels', async () => {
