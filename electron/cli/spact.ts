@@ -9,6 +9,7 @@ import { evalCommand } from './commands/eval.js';
 import { anonymizeCommand } from './commands/anonymize.js';
 import { auditCommand } from './commands/audit.js';
 import { auditLogCommand } from './commands/audit-log.js';
+import { camerasCommand } from './commands/cameras.js';
 import { exportCommand } from './commands/export.js';
 import { finetuneCommand } from './commands/finetune.js';
 import { clipsCommand, importCommand, roomsCommand } from './commands/library.js';
@@ -25,6 +26,7 @@ const commands: Command[] = [
   importCommand,
   clipsCommand,
   roomsCommand,
+  camerasCommand,
   rawDataCommand,
   exportCommand,
   auditLogCommand,

@@ -19,6 +19,7 @@ import { ffmpegPath } from '../../electron/core/media/ffmpeg.js';
 import { decodeFrames, probeVideo, workingSize } from '../../electron/core/media/video.js';
 import { createCoreServices } from '../../electron/core/services.js';
 import { isSealedFile } from '../../electron/core/vault/sealed-file.js';
+import { spactSync } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/toy-clips.js';
 import { tinyModel } from '../helpers/video.js';
 
@@ -538,5 +539,42 @@ describe('privacy masks: burned in before anything sees the frame', () => {
     expect(changed.masksHash).toBeNull();
     const clip = (await call<ClipView[]>('clips.list', {})).find((c) => c.id === clipA.id)!;
     expect(clip.maskHash).toBe(camera.masksHash);
+  });
+});
+
+describe('spact cameras', () => {
+  it('adds, lists, sets masks and removes; never prints the password; refuses bad masks in one line', () => {
+    const dir = tmpDir('spact-cameras-cli-');
+    const add = spactSync([
+      'cameras',
+      'add',
+      'Ward',
+      '3',
+      '--kind',
+      'rtsp',
+      '--source',
+      STREAM_URL,
+      '--masks',
+      JSON.stringify([MASK]),
+      '--data-dir',
+      dir,
+      '--json',
+    ]);
+    expect(add.code, add.stderr).toBe(0);
+    const cam = JSON.parse(add.stdout) as CameraView;
+    expect(cam).toMatchObject({ name: 'Ward 3', source: 'rtsp://127.0.0.1:9/ward-3', hasCredentials: true });
+    expect(cam.masks).toEqual([MASK]);
+    const bad = spactSync(['cameras', 'set-masks', String(cam.id), '--masks', '[[[0,0],[1,1]]]', '--data-dir', dir]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/3–64 points/);
+    const cleared = spactSync(['cameras', 'set-masks', String(cam.id), '--masks', 'none', '--data-dir', dir, '--json']);
+    expect((JSON.parse(cleared.stdout) as CameraView).masks).toEqual([]);
+    const list = spactSync(['cameras', 'list', '--data-dir', dir]);
+    expect(list.stdout).toContain('rtsp://127.0.0.1:9/ward-3');
+    expect(spactSync(['cameras', 'remove', String(cam.id), '--data-dir', dir]).code).toBe(0);
+    expect(JSON.parse(spactSync(['cameras', '--data-dir', dir, '--json']).stdout)).toEqual([]);
+    for (const r of [add, bad, cleared, list]) expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+    for (const e of fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((f) => f.isFile()))
+      expect([e.name, fs.readFileSync(path.join(e.parentPath, e.name)).includes(PASSWORD)]).toEqual([e.name, false]);
   });
 });
