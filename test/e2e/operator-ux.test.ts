@@ -229,7 +229,7 @@ describe('dialogs that behave', () => {
   it('shows a viewer the anonymized video only, and only the screens a viewer can use', async () => {
     await asRole('viewer');
     const nav = await page.locator('nav a').evaluateAll((as) => as.map((a) => a.getAttribute('data-testid')));
-    expect(nav).toEqual(['nav-library', 'nav-settings']);
+    expect(nav).toEqual(['nav-live', 'nav-library', 'nav-settings']);
     // An old link to a screen the role cannot use shows the Library.
     await page.goto(`${new URL(url).origin}/#/export`);
     await expect.poll(() => page.locator('h2').first().textContent()).toBe('Library');
@@ -445,6 +445,29 @@ describe('live', () => {
     expect(await drawn()).toBe(0);
     expect(await page.getByTestId('live-recording').count()).toBe(0);
     await shots('live-stopped');
+    await asRole('admin');
+  });
+
+  it('plays a registered file camera for a viewer, and clears it on Stop', async () => {
+    await asRole('admin');
+    const door = makeVideo(path.join(tmpDir(), 'door.mp4'), { width: 160, height: 120, fps: 10, seconds: 30 });
+    expect((await api('cameras.create', { name: 'Door', kind: 'file', source: door })).ok).toBe(true);
+    await asRole('viewer');
+    await page.getByTestId('nav-live').click();
+    // This computer's camera is not for a viewer (raw frames would reach the window).
+    expect(await page.getByTestId('live-start').isDisabled()).toBe(true);
+    await page.getByTestId('live-kind-registered').check();
+    await expect
+      .poll(() => page.getByTestId('live-camera').locator('option').first().textContent())
+      .toBe('Door · file · door.mp4');
+    await page.getByTestId('live-start').click();
+    const figures = page.getByTestId('live-figures');
+    await expect.poll(() => figures.textContent(), { timeout: 60_000 }).toMatch(/ ([3-9]|\d{2,}) frames/);
+    expect(await drawn()).toBeGreaterThan(0);
+    await shots('live-registered-viewer');
+    await page.getByTestId('live-stop').click();
+    await expect.poll(() => figures.textContent()).toMatch(/not running/);
+    expect(await drawn()).toBe(0);
     await asRole('admin');
   });
 });

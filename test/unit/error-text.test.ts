@@ -67,6 +67,16 @@ describe('errorText', () => {
     expect(isForPeople('stuck in /home/ward/.spact/runs/4')).toBe(false);
   });
 
+  it("reads a failed job's stored error (kind: message)", () => {
+    const job =
+      'bad-input: /tmp/d/clips/75c7.mp4.sealed: could not read frames (/tmp/d/clips/75c7.mp4.sealed: Invalid data found when processing input)';
+    expect(errorText(job)).toMatch(/^This file is not a video SPAct can read/);
+    expect(errorText('conflict: run 4 is running; only cancelled or failed runs resume')).toBe(
+      'run 4 is running; only cancelled or failed runs resume',
+    );
+    expect(errorText('internal: SQLITE_BUSY: database is locked')).toBe(KIND_TEXT.internal);
+  });
+
   it('says which role is needed and where to switch', () => {
     expect(errorText({ kind: 'forbidden', message: 'exporting needs the operator role (current role: viewer)' })).toBe(
       'Exporting needs the operator role; you are signed in as viewer. Switch role in Settings (the role may need its PIN).',

@@ -129,7 +129,11 @@ export function isForPeople(message: string): boolean {
 }
 
 function toErrorLike(err: unknown): ErrorLike {
-  if (typeof err === 'string') return { message: err };
+  if (typeof err === 'string') {
+    // A failed job's error is stored as "kind: message".
+    const m = /^([a-z-]+): (.*)$/s.exec(err);
+    return m && KINDS.has(m[1]!) ? { kind: m[1]!, message: m[2]! } : { message: err };
+  }
   if (err && typeof err === 'object') {
     const e = err as { kind?: unknown; message?: unknown };
     return {
