@@ -21,7 +21,7 @@ import { createCoreServices } from '../../electron/core/services.js';
 import { isSealedFile } from '../../electron/core/vault/sealed-file.js';
 import { spactSync } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/toy-clips.js';
-import { tinyModel } from '../helpers/video.js';
+import { makeVideo, tinyModel } from '../helpers/video.js';
 
 type Services = ReturnType<typeof createCoreServices>;
 
@@ -448,6 +448,20 @@ describe('privacy masks: burned in before anything sees the frame', () => {
     const recorded = await s.importUpload(upload, 'recording.mp4', null, camera.id);
     expect(recorded).toMatchObject({ cameraId: camera.id, roomId: room.id, maskHash: camera.masksHash });
     expect((await decodeAll(s.core.library.clip(recorded.id).path, 160, 120)).equals(maskedA)).toBe(true);
+  });
+
+  it('masks odd-sized, variable-rate footage too (padded to even sides for H.264 4:2:0)', async () => {
+    const odd = makeVideo(path.join(tmpDir('spact-cameras-odd-'), 'odd.mp4'), { width: 161, height: 121, vfr: true });
+    const r = await call<{ imported: ClipView[]; failed: unknown[] }>('clips.import', {
+      paths: [odd],
+      cameraId: camera.id,
+    });
+    expect(r.failed).toEqual([]);
+    const clip = r.imported[0]!;
+    expect([clip.width, clip.height, clip.maskHash]).toEqual([162, 122, camera.masksHash]);
+    const frames = await decodeAll(s.core.library.clip(clip.id).path, 162, 122);
+    expect(frames.length).toBeGreaterThan(0);
+    expect(regionStats(frames, 162, 122, 3).insideMax).toBeLessThanOrEqual(16);
   });
 
   it('the anonymized output never sees the masked pixels', async () => {
