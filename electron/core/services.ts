@@ -346,8 +346,20 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
       }
       return { imported, failed };
     },
-    'clips.delete': (r) => {
+    'clips.delete': async (r) => {
       session.require('operator', 'deleting clips');
+      core.library.clip(r.id); // a clip that does not exist is not found, whatever its jobs
+      // Its jobs end first (anonymize, audit, an export naming it): a queued one is cancelled, a
+      // running one is stopped and awaited, so no job writes a file of a clip that is gone.
+      const onClip = (payload: unknown) => {
+        const p = payload as { clipId?: unknown; clipIds?: unknown };
+        return p.clipId === r.id || (Array.isArray(p.clipIds) && p.clipIds.includes(r.id));
+      };
+      const active = [...core.jobs.list({ status: 'queued' }), ...core.jobs.list({ status: 'running' })].filter((j) =>
+        onClip(j.payload),
+      );
+      for (const j of active) core.jobs.cancel(j.id);
+      await Promise.all(active.map((j) => core.jobs.wait(j.id)));
       const report = core.library.deleteClip(r.id);
       core.audit.record(session.current, 'clip-delete', `clip:${r.id}`, {
         files: report.files.length,

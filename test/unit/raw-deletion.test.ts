@@ -17,7 +17,7 @@ import { applyRetention } from '../../electron/core/library/retention.js';
 import { createCoreServices, JOB_START_DELAY_MS } from '../../electron/core/services.js';
 import { spact } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/toy-clips.js';
-import { makeVideo } from '../helpers/video.js';
+import { makeVideo, tinyModel } from '../helpers/video.js';
 
 type Services = ReturnType<typeof createCoreServices>;
 const open: Services[] = [];
@@ -206,6 +206,26 @@ describe('deleting a clip deletes its raw data', () => {
     // A viewer cannot delete.
     await call(s, 'session.switch', { role: 'viewer' });
     expect(await refused(s, 'clips.delete', { id: other!.id })).toBe('forbidden');
+  }, 60_000);
+
+  it('stops the running anonymize job of the clip first: no output of a gone clip is written', async () => {
+    const dataDir = tmpDir('spact-delete-busy-');
+    const s = services(dataDir, 'operator');
+    const long = makeVideo(path.join(tmpDir('spact-busy-src-'), 'long.mp4'), { width: 320, height: 240, seconds: 30 });
+    const { imported } = await call<{ imported: { id: number }[] }>(s, 'clips.import', { paths: [long] });
+    const clipId = imported[0]!.id;
+    const model = s.core.resolveModel(await tinyModel());
+    const { jobIds } = await call<{ jobIds: number[] }>(s, 'clips.anonymize', { clipIds: [clipId], modelId: model.id });
+    const jobId = jobIds[0]!;
+    for (let i = 0; i < 1000 && s.core.jobs.get(jobId).status !== 'running'; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(s.core.jobs.get(jobId).status).toBe('running');
+    await call(s, 'clips.delete', { id: clipId });
+    expect(s.core.jobs.get(jobId).status).toBe('cancelled');
+    expect(s.core.db.prepare(`SELECT COUNT(*) AS n FROM outputs`).get()).toEqual({ n: 0 });
+    const outputs = path.join(dataDir, 'outputs');
+    expect(fs.existsSync(outputs) ? fs.readdirSync(outputs) : []).toEqual([]);
+    expect(fs.readdirSync(path.join(dataDir, 'clips'))).toEqual([]);
   }, 60_000);
 
   it('deletes a room and everything of it; refused while one of its runs is running', async () => {
