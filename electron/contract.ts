@@ -707,5 +707,10 @@ export interface SpactApi {
   /** URL of a media file for <video>/<img> (output: anonymized clip; clip: raw, admin only; thumb: of an output). */
   mediaUrl(kind: MediaKind, id: number): string;
   /** Imports files chosen in a picker or dropped on the window. */
-  importFiles(files: File[], roomId: number | null): Promise<Result<ResponseOf<'clips.import'>>>;
+  /** `cameraId`: the files were recorded by this registered camera (its privacy masks are burned in). */
+  importFiles(
+    files: File[],
+    roomId: number | null,
+    cameraId?: number | null,
+  ): Promise<Result<ResponseOf<'clips.import'>>>;
 }

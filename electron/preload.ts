@@ -20,10 +20,10 @@ export const spactApi = {
   mediaUrl(kind: string, id: number): string {
     return `${MEDIA_SCHEME}://${kind}/${Number(id)}`;
   },
-  importFiles(files: File[], roomId: number | null): Promise<unknown> {
+  importFiles(files: File[], roomId: number | null, cameraId?: number | null): Promise<unknown> {
     // Electron gives the path of a picked or dropped file; the main side imports from there.
     const paths = files.map((f) => webUtils.getPathForFile(f)).filter((p) => p);
-    return ipcRenderer.invoke(IPC_INVOKE_CHANNEL, 'clips.import', { paths, roomId });
+    return ipcRenderer.invoke(IPC_INVOKE_CHANNEL, 'clips.import', { paths, roomId, ...(cameraId ? { cameraId } : {}) });
   },
 };
 

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ApiDispatcher } from '../../electron/core/api-dispatcher.js';
 import { RAW_VIEW_IDLE_MS, RawViewLog } from '../../electron/core/audit/raw-view-log.js';
+import { isSealedFile, SealedReader } from '../../electron/core/vault/sealed-file.js';
+import { Vault, vaultById } from '../../electron/core/vault/vault.js';
 import { BridgeServer } from '../../electron/core/bridge/bridge-server.js';
 import { EventHub } from '../../electron/core/event-hub.js';
 import { createCoreServices, type CoreServices } from '../../electron/core/services.js';
@@ -85,6 +87,8 @@ describe('upload refused before its body is read', () => {
   const staticDir = fs.mkdtempSync(path.join(os.tmpdir(), 'spact-static-'));
   let allowed = false;
   const handled: string[] = [];
+  const received: { roomId: number | null; cameraId: number | null; sealed: boolean; plain: Buffer }[] = [];
+  const vault = Vault.open(path.join(dir, 'vault'), { passphrase: 'upload test passphrase' });
   const bridge = new BridgeServer({
     dispatcher: new ApiDispatcher({}),
     events: new EventHub(),
@@ -92,10 +96,14 @@ describe('upload refused before its body is read', () => {
     upload: {
       dir,
       maxBytes: 4 * 2 ** 30,
+      seal: vault,
       authorize: () => allowed,
-      handle: async (tmp, name) => {
+      handle: async (tmp, name, roomId, cameraId) => {
         handled.push(name);
-        return { size: fs.statSync(tmp).size };
+        const parts: Buffer[] = [];
+        for await (const p of new SealedReader(tmp, vaultById).range()) parts.push(p);
+        received.push({ roomId, cameraId, sealed: isSealedFile(tmp), plain: Buffer.concat(parts) });
+        return { size: Buffer.concat(parts).length };
       },
     },
   });
@@ -133,7 +141,7 @@ describe('upload refused before its body is read', () => {
     expect(JSON.parse(r.body)).toMatchObject({ ok: false, error: { kind: 'forbidden' } });
     expect(r.sent).toBeLessThanOrEqual(64 * 1024);
     expect(handled).toEqual([]);
-    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(fs.readdirSync(dir)).toEqual(['vault']);
   });
 
   it('refuses a body declared larger than the limit before reading it, even for an allowed role', async () => {
@@ -142,18 +150,22 @@ describe('upload refused before its body is read', () => {
     expect(r.status).toBe(413);
     expect(r.sent).toBeLessThanOrEqual(64 * 1024);
     expect(handled).toEqual([]);
-    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(fs.readdirSync(dir)).toEqual(['vault']);
   });
 
-  it('reads and hands on the body when the role allows it', async () => {
+  it('reads the body when the role allows it, sealed as it arrives, with its room and camera', async () => {
     allowed = true;
-    const res = await fetch(`${bridge.origin}/upload?name=ok.mp4`, {
+    const body = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 31) % 253));
+    const res = await fetch(`${bridge.origin}/upload?name=ok.mp4&roomId=3&cameraId=7`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${bridge.token}` },
-      body: Buffer.alloc(1000, 2),
+      body,
     });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ ok: true, value: { size: 1000 } });
+    expect(await res.json()).toEqual({ ok: true, value: { size: body.length } });
     expect(handled).toEqual(['ok.mp4']);
+    expect(received).toHaveLength(1);
+    expect(received[0]).toMatchObject({ roomId: 3, cameraId: 7, sealed: true });
+    expect(received[0]!.plain.equals(body)).toBe(true);
   });
 });

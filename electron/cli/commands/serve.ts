@@ -60,7 +60,7 @@ when a display exists (--no-open prints it instead). Every API request and WebSo
         dir: path.join(core.dataDir, 'uploads'),
         maxBytes: 4 * 2 ** 30,
         seal: vault,
-        handle: (tmp, name, roomId) => core.importUpload(tmp, name, roomId),
+        handle: (tmp, name, roomId, cameraId) => core.importUpload(tmp, name, roomId, cameraId),
         authorize: () => core.uploadAllowed(),
       },
     });

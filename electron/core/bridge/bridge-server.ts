@@ -28,13 +28,14 @@ export interface BridgeOptions {
   maxBodyBytes?: number;
   /** Media files behind /media/<kind>/<id> (role checks happen there). */
   media?: (kind: 'output' | 'clip' | 'thumb', id: number) => Promise<{ file: string; contentType: string }>;
-  /** Uploads (browser-mode import): POST /upload?name=…&roomId=… with the file as the body. */
+  /** Uploads (browser-mode import): POST /upload?name=…&roomId=…&cameraId=… with the file as the body
+   *  (a recording of a registered camera gets that camera's privacy masks). */
   upload?: {
     dir: string;
     maxBytes: number;
     /** Seal the body as it arrives (raw footage at rest is encrypted). */
     seal?: SealingKey;
-    handle: (tmpFile: string, name: string, roomId: number | null) => Promise<unknown>;
+    handle: (tmpFile: string, name: string, roomId: number | null, cameraId: number | null) => Promise<unknown>;
     /** Asked before a byte of the body is read (the role check): false answers 403 and closes the
      *  connection, so a refused client cannot push gigabytes onto the disk first. */
     authorize?: () => Promise<boolean> | boolean;
@@ -410,6 +411,8 @@ export class BridgeServer {
     const name = url.searchParams.get('name') ?? 'upload.mp4';
     const roomParam = url.searchParams.get('roomId');
     const roomId = roomParam && /^\d+$/.test(roomParam) ? Number(roomParam) : null;
+    const cameraParam = url.searchParams.get('cameraId');
+    const cameraId = cameraParam && /^\d+$/.test(cameraParam) ? Number(cameraParam) : null;
     await fs.promises.mkdir(up.dir, { recursive: true });
     const tmp = path.join(up.dir, `upload-${randomBytes(8).toString('hex')}.part`);
     let size = 0;
@@ -447,7 +450,7 @@ export class BridgeServer {
           out.on('error', reject);
           req.on('error', reject);
         });
-      const value = await up.handle(tmp, name, roomId);
+      const value = await up.handle(tmp, name, roomId, cameraId);
       this.sendJson(res, 200, { ok: true, value });
     } catch (err) {
       await fs.promises.rm(tmp, { force: true });

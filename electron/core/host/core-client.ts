@@ -118,8 +118,8 @@ export class CoreClient implements CoreHandle {
     return unwrap(await this.request({ type: 'media', kind, mediaId: id })) as { file: string; contentType: string };
   }
 
-  async importUpload(tmpFile: string, name: string, roomId: number | null): Promise<unknown> {
-    return unwrap(await this.request({ type: 'upload', tmpFile, name, roomId }));
+  async importUpload(tmpFile: string, name: string, roomId: number | null, cameraId?: number | null): Promise<unknown> {
+    return unwrap(await this.request({ type: 'upload', tmpFile, name, roomId, cameraId: cameraId ?? null }));
   }
 
   async uploadAllowed(): Promise<boolean> {

@@ -34,7 +34,7 @@ async function answer(services: CoreServices, r: HostRequest): Promise<unknown> 
     case 'media':
       return services.resolveMedia(r.kind, r.mediaId);
     case 'upload':
-      return services.importUpload(r.tmpFile, r.name, r.roomId);
+      return services.importUpload(r.tmpFile, r.name, r.roomId, r.cameraId ?? null);
     case 'upload-allowed':
       return services.uploadAllowed();
     case 'call':

@@ -13,7 +13,12 @@ export interface CoreHandle {
   dispatch(method: string, payload: unknown, ctx: CallContext): Promise<Result<unknown>>;
   /** The file behind a media URL, after the role check; throws a SpactError-like error. */
   resolveMedia(kind: MediaKind, id: number): Promise<{ file: string; contentType: string }>;
-  importUpload(tmpFile: string, originalName: string, roomId: number | null): Promise<unknown>;
+  importUpload(
+    tmpFile: string,
+    originalName: string,
+    roomId: number | null,
+    cameraId?: number | null,
+  ): Promise<unknown>;
   /** Whether the current role may upload, asked before an upload's body is read. */
   uploadAllowed(): Promise<boolean>;
   close(): Promise<void>;
@@ -27,7 +32,7 @@ export interface CoreHostOptions {
 export type HostRequest =
   | { type: 'call'; id: number; method: string; payload: unknown; ctx: CallContext }
   | { type: 'media'; id: number; kind: MediaKind; mediaId: number }
-  | { type: 'upload'; id: number; tmpFile: string; name: string; roomId: number | null }
+  | { type: 'upload'; id: number; tmpFile: string; name: string; roomId: number | null; cameraId?: number | null }
   | { type: 'upload-allowed'; id: number }
   | { type: 'close'; id: number };
 

@@ -9,7 +9,7 @@ export function inProcessCore(services: CoreServices): CoreHandle {
     events: services.events,
     dispatch: (method, payload, ctx) => services.dispatcher.dispatch(method, payload, ctx),
     resolveMedia: (kind, id) => services.resolveMedia(kind, id),
-    importUpload: (tmp, name, roomId) => services.importUpload(tmp, name, roomId),
+    importUpload: (tmp, name, roomId, cameraId) => services.importUpload(tmp, name, roomId, cameraId),
     uploadAllowed: () => Promise.resolve(services.uploadAllowed()),
     close: () => services.close(),
   };

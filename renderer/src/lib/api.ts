@@ -55,12 +55,20 @@ function createBridgeClient(): SpactApi {
     mediaUrl(kind: MediaKind, id: number): string {
       return `/media/${kind}/${id}`;
     },
-    async importFiles(files: File[], roomId: number | null): Promise<Result<ResponseOf<'clips.import'>>> {
+    async importFiles(
+      files: File[],
+      roomId: number | null,
+      cameraId?: number | null,
+    ): Promise<Result<ResponseOf<'clips.import'>>> {
       // Browser mode: the file travels to the loopback server, which imports it into the library.
       const imported: ResponseOf<'clips.import'>['imported'] = [];
       const failed: ResponseOf<'clips.import'>['failed'] = [];
       for (const file of files) {
-        const q = new URLSearchParams({ name: file.name, ...(roomId ? { roomId: String(roomId) } : {}) });
+        const q = new URLSearchParams({
+          name: file.name,
+          ...(roomId ? { roomId: String(roomId) } : {}),
+          ...(cameraId ? { cameraId: String(cameraId) } : {}),
+        });
         try {
           const res = await fetch(`/upload?${q}`, { method: 'POST', body: file, credentials: 'same-origin' });
           const body = (await res.json()) as Result<ResponseOf<'clips.import'>['imported'][number]>;
