@@ -585,6 +585,15 @@ describe('spact cameras', () => {
     expect((JSON.parse(cleared.stdout) as CameraView).masks).toEqual([]);
     const list = spactSync(['cameras', 'list', '--data-dir', dir]);
     expect(list.stdout).toContain('rtsp://127.0.0.1:9/ward-3');
+    // `spact import --camera`: the clip is stored with the camera's masks (here none: cleared above).
+    const video = makeVideo(path.join(dir, '..', `${path.basename(dir)}-cam.mp4`), { seconds: 1 });
+    const imp = spactSync(['import', video, '--camera', String(cam.id), '--data-dir', dir, '--json']);
+    expect(imp.code, imp.stderr).toBe(0);
+    const [clip] = (JSON.parse(imp.stdout) as { imported: { cameraId: number | null }[] }).imported;
+    expect(clip).toMatchObject({ cameraId: cam.id });
+    const notId = spactSync(['import', video, '--camera', 'Ward', '--data-dir', dir]);
+    expect(notId.code).toBe(2);
+    expect(notId.stderr).toMatch(/--camera takes a camera id/);
     expect(spactSync(['cameras', 'remove', String(cam.id), '--data-dir', dir]).code).toBe(0);
     expect(JSON.parse(spactSync(['cameras', '--data-dir', dir, '--json']).stdout)).toEqual([]);
     for (const r of [add, bad, cleared, list]) expect(r.stdout + r.stderr).not.toContain(PASSWORD);

@@ -1,4 +1,5 @@
 // Library commands: enough to script a whole day without the UI.
+import { CameraService } from '../../core/cameras/camera-service.js';
 import { openAppCore, type AppCore } from '../../core/app-core.js';
 import type { Room } from '../../core/library/library-service.js';
 import {
@@ -123,19 +124,33 @@ back to each clip's own size).`,
 export const importCommand: Command = {
   name: 'import',
   summary: 'import video files into the library (copied, or linked with --link)',
-  usage: `spact import FILE... [--room NAME|ID] [--link] [--data-dir DIR] [--json]
+  usage: `spact import FILE... [--room NAME|ID] [--camera ID] [--link] [--data-dir DIR] [--json]
 
-Probes each file (anything ffmpeg reads), records its sha256 and copies it into the data folder
-(--link records the path instead). A room given by name is created when it does not exist.`,
+Probes each file (anything ffmpeg reads), records its sha256 and copies it, sealed, into the data
+folder (--link records the path instead). A room given by name is created when it does not exist.
+--camera: the files were recorded by this registered camera: they go to its room (unless --room is
+given) and its privacy masks are burned into the stored copy (no --link then).`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(
       argv,
-      { ...dataDirOption, room: { type: 'string' }, link: { type: 'boolean' }, json: { type: 'boolean' } },
+      {
+        ...dataDirOption,
+        room: { type: 'string' },
+        camera: { type: 'string' },
+        link: { type: 'boolean' },
+        json: { type: 'boolean' },
+      },
       true,
     );
     if (positionals.length === 0) throw new UsageError('give at least one FILE to import');
+    if (values.camera !== undefined && !/^\d+$/.test(values.camera))
+      throw new UsageError(`--camera takes a camera id (spact cameras lists them), got "${values.camera}"`);
     return withCore(values['data-dir'], async (core) => {
-      let roomId: number | null = null;
+      const camera =
+        values.camera !== undefined
+          ? new CameraService(core.db, core.vault, core.audit).open(Number(values.camera))
+          : null;
+      let roomId: number | null = camera?.roomId ?? null;
       if (values.room) {
         const r = /^\d+$/.test(values.room)
           ? core.library.room(Number(values.room))
@@ -146,7 +161,11 @@ Probes each file (anything ffmpeg reads), records its sha256 and copies it into 
       const failed: { file: string; error: string }[] = [];
       for (const file of positionals) {
         try {
-          const clip = await core.library.importClip(file, { roomId, link: Boolean(values.link) });
+          const clip = await core.library.importClip(file, {
+            roomId,
+            link: Boolean(values.link),
+            ...(camera ? { camera: { id: camera.id, masks: camera.masks } } : {}),
+          });
           imported.push(clip);
           if (!values.json)
             progress(
