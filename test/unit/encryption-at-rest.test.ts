@@ -14,7 +14,8 @@ import { DEFAULT_SETTINGS } from '../../electron/core/anonymize/anonymize-servic
 import { decodeFrames, probeVideo } from '../../electron/core/media/video.js';
 import { mediaInput, sealedRangeResponse } from '../../electron/core/vault/raw-feed.js';
 import { isSealedFile, SealedReader, SealedWriter } from '../../electron/core/vault/sealed-file.js';
-import { Vault, vaultById, VAULT_FILE } from '../../electron/core/vault/vault.js';
+import { Vault, vaultById, vaultGoverning, VAULT_FILE } from '../../electron/core/vault/vault.js';
+import { rawCachePrefix } from '../../electron/core/privacy-audit/cache-names.js';
 import { ClipDataset, ClipDatasetWriter } from '../../native-models/ts/dataset.js';
 import { RoomDatasetWriter, ROOM_FRAMES } from '../../native-models/ts/room-data.js';
 import { spact } from '../helpers/cli.js';
@@ -228,6 +229,21 @@ describe('the library at rest', () => {
       expect([p, fs.statSync(p).mode & 0o777]).toEqual([p, e.isDirectory() ? 0o700 : 0o600]);
     }
   }, 120_000);
+
+  it("goes with the clip: the judges' findings on its raw frames (sealed, in the data folder's audit cache)", async () => {
+    const clip = await core.library.importClip(makeVideo(path.join(tmpDir(), 'other.mp4'), { seconds: 1 }));
+    const cache = path.join(dataDir, 'audit-cache');
+    expect(vaultGoverning(cache)).toBe(core.vault);
+    expect(vaultGoverning(tmpDir())).toBeNull();
+    fs.mkdirSync(cache, { recursive: true });
+    const mine = path.join(cache, `${rawCachePrefix(clip.path)}0123.json`);
+    const others = path.join(cache, `${rawCachePrefix(source)}0123.json`);
+    for (const f of [mine, others]) fs.writeFileSync(f, core.vault.sealText('{"faces":[]}'));
+    const report = core.library.deleteClip(clip.id);
+    expect(report.files).toContain(mine);
+    expect(fs.existsSync(mine)).toBe(false);
+    expect(fs.existsSync(others)).toBe(true);
+  });
 
   it('seals dataset clips record by record and refuses an altered one', () => {
     const dir = path.join(dataDir, 'runs', 'r2', 'footage-data');

@@ -9,6 +9,7 @@ import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
 import { SpactError } from '../errors.js';
 import { probeVideo, VIDEO_EXTENSIONS, type VideoInfo } from '../media/video.js';
+import { rawCachePrefix } from '../privacy-audit/cache-names.js';
 import { maskedSealedCopy } from '../cameras/masked-copy.js';
 import { masksHash, type MaskPolygon } from '../cameras/masks.js';
 import { isSealedFile, SealedReader, SealedWriter } from '../vault/sealed-file.js';
@@ -507,6 +508,11 @@ export class LibraryService {
       n: number;
     };
     if (clip.stored === 'copy' && sharedCopy.n === 0) removeFile(clip.path, report);
+    // What the audit's judges found on its raw frames (people, poses, faces) goes with it.
+    const auditCache = path.join(this.dataDir, 'audit-cache');
+    const prefix = rawCachePrefix(clip.path);
+    for (const n of fs.existsSync(auditCache) ? fs.readdirSync(auditCache) : [])
+      if (n.startsWith(prefix)) removeFile(path.join(auditCache, n), report);
     if (clip.roomId !== null) this.removeRunFrames(clip.roomId, report);
     return report;
   }

@@ -9,6 +9,8 @@
 //              and per-person pose agreement (MoveNet on each person's crop, raw vs anonymized).
 // The raw side (decode, detections, tracks, raw poses, raw-trained attackers) is computed once and
 // can be cached on disk, so many anonymizations of one clip are judged at the cost of their own.
+import { vaultGoverning } from '../vault/vault.js';
+import { rawCachePrefix } from './cache-names.js';
 import { mediaInput } from '../vault/raw-feed.js';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -209,10 +211,14 @@ const hashFile = (file: string) => {
   return h.digest('hex');
 };
 
+/** Cached findings, sealed with the vault of the data folder they live in (faces carry
+ *  embeddings, age and gender: personal data, never at rest in the clear). */
 function readCache<T>(dir: string | undefined, key: string): T | null {
   if (!dir) return null;
   try {
-    return JSON.parse(fs.readFileSync(path.join(dir, `${key}.json`), 'utf8')) as T;
+    const text = fs.readFileSync(path.join(dir, `${key}.json`), 'utf8');
+    const vault = vaultGoverning(dir);
+    return JSON.parse(vault ? vault.openText(text) : text) as T;
   } catch {
     return null;
   }
@@ -223,7 +229,8 @@ function writeCache(dir: string | undefined, key: string, value: unknown): void 
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${key}.json`);
   const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(value));
+  const vault = vaultGoverning(dir);
+  fs.writeFileSync(tmp, vault ? vault.sealText(JSON.stringify(value)) : JSON.stringify(value));
   fs.renameSync(tmp, file);
 }
 
@@ -302,7 +309,7 @@ export async function analyzeRaw(file: string, judges: Judges, opts: VideoAuditO
     poses: RawAnalysis['poses'];
     rawFaces: FaceFinding[][];
   };
-  let cached = readCache<Cached>(opts.cacheDir, `raw-${key}`);
+  let cached = readCache<Cached>(opts.cacheDir, `${rawCachePrefix(file)}${key}`);
   const background = backgroundMedian(video);
   const fgCache = new Map<number, Uint8Array>();
   const foreground = (f: number) => {
@@ -344,7 +351,7 @@ export async function analyzeRaw(file: string, judges: Judges, opts: VideoAuditO
       rawFaces.push((await judges.analyze(video.frames[f]!, width, height)).faces);
     }
     cached = { detections, poses, rawFaces };
-    writeCache(opts.cacheDir, `raw-${key}`, cached);
+    writeCache(opts.cacheDir, `${rawCachePrefix(file)}${key}`, cached);
   }
   let silhouette: FrameSet | null = null;
   return {

@@ -90,6 +90,8 @@ function writePrivate(file: string, text: string): void {
 }
 
 const unlocked = new Map<string, Vault>();
+/** Unlocked vaults by data folder: what governs a file is the vault of the folder it lives in. */
+const byFolder = new Map<string, Vault>();
 
 const TEXT_PREFIX = 'sealed:v1:';
 
@@ -139,7 +141,7 @@ export class Vault implements SealingKey {
         protectors,
       };
       writePrivate(file, JSON.stringify(created, null, 2));
-      return new Vault(vaultId, key);
+      return governs(dataDir, new Vault(vaultId, key));
     }
     const vaultId = Buffer.from(vf.vaultId, 'hex');
     let key: Buffer | null = unlock.key && keyMatches(unlock.key, vf) ? unlock.key : null;
@@ -168,7 +170,7 @@ export class Vault implements SealingKey {
       vf.protectors.push({ kind: 'os-keystore', wrapped: unlock.keystore.protect(key).toString('base64') });
       writePrivate(file, JSON.stringify(vf, null, 2));
     }
-    return new Vault(vaultId, key);
+    return governs(dataDir, new Vault(vaultId, key));
   }
 
   /** The master key (handed by the Electron main process to the core host, never written). */
@@ -247,6 +249,20 @@ function lockedError(): SpactError {
     'unauthorized',
     'the raw footage of this data folder is encrypted: give its passphrase (SPACT_PASSPHRASE or --passphrase-file)',
   );
+}
+
+function governs(dataDir: string, vault: Vault): Vault {
+  byFolder.set(path.resolve(dataDir), vault);
+  return vault;
+}
+
+/** The unlocked vault of the data folder holding `file` (null: none of this process's). */
+export function vaultGoverning(file: string): Vault | null {
+  for (let dir = path.resolve(file); ; dir = path.dirname(dir)) {
+    const v = byFolder.get(dir);
+    if (v) return v;
+    if (path.dirname(dir) === dir) return null;
+  }
 }
 
 /** The unlocked vault a sealed file's header names (any data folder opened by this process). */
