@@ -15,6 +15,9 @@ import { SqliteJobRunner, type JobRecord } from './jobs/job-runner.js';
 import { reconcileFiles } from './jobs/reconcile.js';
 import { LibraryService, type ModelRecord } from './library/library-service.js';
 import { OpsLog } from './ops-log.js';
+import { runAuditJob, type AuditJob, type PrivacyAuditStore } from './privacy-audit/audit.js';
+import type { Judges } from './privacy-audit/judges.js';
+import type { RunsService } from './training/runs-service.js';
 import { defaultDataDir } from './paths.js';
 import { unlockFromEnvironment, Vault, type VaultUnlock } from './vault/vault.js';
 
@@ -63,6 +66,9 @@ export function openAppCore(
     threads?: number;
     /** How to open the vault; default: SPACT_VAULT_KEY (from the Electron shell) or SPACT_PASSPHRASE. */
     unlock?: VaultUnlock;
+    /** Register the core's job kinds (anonymize, export) here; default true. false: the caller
+     *  calls registerJobKinds itself, once, with the kinds that need its services (services.ts). */
+    registerJobs?: boolean;
   } = {},
 ): AppCore {
   const dataDir = path.resolve(opts.dataDir ?? defaultDataDir());
@@ -97,26 +103,7 @@ export function openAppCore(
   const exports = new ExportService(db, library, anonymize, audit);
   const jobs = new SqliteJobRunner(
     db,
-    {
-      anonymize: async (payload, ctx) => {
-        const p = payload as AnonymizeJob;
-        const out = await anonymize.anonymizeClip(
-          p.clipId,
-          p.modelId,
-          { ...DEFAULT_SETTINGS, ...p.settings },
-          {
-            signal: ctx.signal,
-            onProgress: (f) => ctx.progress(f, `anonymizing clip ${p.clipId}`),
-          },
-        );
-        // What the engine ran with (device, threads, memory budget: the settings when the job started).
-        return { outputId: out.id, sha256: out.sha256, engine: out.engine };
-      },
-      export: async (payload, ctx) => {
-        const p = payload as ExportJob;
-        return exports.exportClips({ ...p, signal: ctx.signal, onProgress: (f) => ctx.progress(f, 'exporting') });
-      },
-    },
+    {},
     { concurrency: 1, log: opsLog, ...(opts.onJobUpdate ? { onUpdate: opts.onJobUpdate } : {}) },
   );
   if (opts.startJobs) {
@@ -183,5 +170,60 @@ export function openAppCore(
       await opsLog.close();
     },
   };
+  if (opts.registerJobs !== false) registerJobKinds(core);
   return core;
+}
+
+/** What the job kinds that need more than the core run with (the app's services hold them). */
+export interface ServiceJobDeps {
+  /** Fine-tune runs ('finetune'). */
+  runs: Pick<RunsService, 'execute'>;
+  /** Privacy audits ('audit'): where reports are stored, and the app's judges (loaded once). */
+  audits: PrivacyAuditStore;
+  judges: () => Promise<Judges>;
+}
+
+/**
+ * Every kind of job, registered in one place, once per process: anonymize and export need only
+ * the core (the CLI runs those); finetune and audit need the services' runs and judges, and are
+ * registered when they are given (the app, browser mode).
+ */
+export function registerJobKinds(core: AppCore, services?: ServiceJobDeps): void {
+  const { jobs, anonymize, exports } = core;
+  jobs.register('anonymize', async (payload, ctx) => {
+    const p = payload as AnonymizeJob;
+    const out = await anonymize.anonymizeClip(
+      p.clipId,
+      p.modelId,
+      { ...DEFAULT_SETTINGS, ...p.settings },
+      {
+        signal: ctx.signal,
+        onProgress: (f) => ctx.progress(f, `anonymizing clip ${p.clipId}`),
+      },
+    );
+    // What the engine ran with (device, threads, memory budget: the settings when the job started).
+    return { outputId: out.id, sha256: out.sha256, engine: out.engine };
+  });
+  jobs.register('export', async (payload, ctx) => {
+    const p = payload as ExportJob;
+    return exports.exportClips({ ...p, signal: ctx.signal, onProgress: (f) => ctx.progress(f, 'exporting') });
+  });
+  if (!services) return;
+  const { runs, audits, judges } = services;
+  jobs.register('finetune', (payload, ctx) => runs.execute(payload as { runId: number; resume: boolean }, ctx));
+  jobs.register('audit', (payload, ctx) =>
+    runAuditJob(
+      {
+        library: core.library,
+        anonymize,
+        store: audits,
+        log: core.audit,
+        judges,
+        cacheDir: path.join(core.dataDir, 'audit-cache'),
+        engine: () => anonymize.engineSettings(),
+      },
+      payload as AuditJob,
+      ctx,
+    ),
+  );
 }
