@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { openAppCore, type AppCore } from '../../electron/core/app-core.js';
 import { DEFAULT_SETTINGS } from '../../electron/core/anonymize/anonymize-service.js';
+import { sha256File } from '../../electron/core/library/library-service.js';
 import { decodeFrames, probeVideo } from '../../electron/core/media/video.js';
 import { mediaInput, sealedRangeResponse } from '../../electron/core/vault/raw-feed.js';
 import { isSealedFile, SealedReader, SealedWriter } from '../../electron/core/vault/sealed-file.js';
@@ -243,6 +244,33 @@ describe('the library at rest', () => {
     expect(report.files).toContain(mine);
     expect(fs.existsSync(mine)).toBe(false);
     expect(fs.existsSync(others)).toBe(true);
+  });
+
+  it('seals what a folder from before encryption holds: plain copies and names, once', async () => {
+    const legacy = path.join(dataDir, 'clips', '0123456789ab-Frau_Legacy.mp4');
+    fs.copyFileSync(source, legacy);
+    const sha = await sha256File(source);
+    const id = Number(
+      core.db
+        .prepare(
+          `INSERT INTO clips (name, source, path, stored, sha256, size_bytes, duration_s, width, height, fps, has_audio, imported_at)
+           VALUES ('Frau Legacy.mp4', '/home/pflege/Frau Legacy.mp4', ?, 'copy', ?, 1, 2, 192, 144, 10, 0, 't')`,
+        )
+        .run(legacy, sha).lastInsertRowid,
+    );
+    expect(await core.library.sealLegacyClips()).toEqual({ files: 1, rows: 1 });
+    const clip = core.library.clip(id);
+    expect(clip).toMatchObject({ name: 'Frau Legacy.mp4', source: '/home/pflege/Frau Legacy.mp4', sha256: sha });
+    expect(fs.existsSync(legacy)).toBe(false);
+    expect(isSealedFile(clip.path)).toBe(true);
+    expect(await sha256File(clip.path)).toBe(sha);
+    const row = core.db.prepare(`SELECT name, source FROM clips WHERE id = ?`).get(id) as {
+      name: string;
+      source: string;
+    };
+    expect(row.name + row.source).not.toContain('Legacy');
+    expect(await core.library.sealLegacyClips()).toEqual({ files: 0, rows: 0 }); // idempotent
+    core.library.deleteClip(id);
   });
 
   it('seals dataset clips record by record and refuses an altered one', () => {
