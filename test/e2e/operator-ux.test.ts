@@ -480,3 +480,21 @@ describe('live', () => {
     await asRole('admin');
   });
 });
+
+describe('one Activity area for every job', () => {
+  it('lists the jobs with their state after a reload, opens from the header and closes with Escape', async () => {
+    await asRole('operator');
+    await page.reload();
+    await page.getByTestId('activity-button').click();
+    const panel = page.locator('#activity-panel');
+    await panel.waitFor();
+    // The clip's anonymize job of the set-up, read back from the job table (not from this page's events).
+    const job = panel.getByTestId('activity-job').filter({ hasText: 'Anonymize' }).first();
+    await expect.poll(() => job.getAttribute('data-status'), POLL).toBe('done');
+    expect(await job.textContent()).toMatch(/Anonymize · clip \d+\s*done/);
+    await shots('activity');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => panel.count(), POLL).toBe(0);
+    expect(await activeTestId()).toBe('activity-button');
+  });
+});
