@@ -498,3 +498,36 @@ describe('one Activity area for every job', () => {
     expect(await activeTestId()).toBe('activity-button');
   });
 });
+
+describe('first run', () => {
+  it('walks an admin through set-up from what the library holds, resumable and skippable', async () => {
+    await asRole('admin');
+    await page.evaluate(() => (globalThis as unknown as { localStorage: { clear(): void } }).localStorage.clear());
+    await page.reload();
+    const setup = page.getByTestId('first-run');
+    await setup.waitFor();
+    // The set-up's room, clip and output are there: ticked off; no admin PIN yet: the first step.
+    await expect.poll(() => page.getByTestId('setup-step-room').getAttribute('data-done'), POLL).toBe('true');
+    expect(await page.getByTestId('setup-step-anonymize').getAttribute('data-done')).toBe('true');
+    expect(await page.getByTestId('setup-step-pin').getAttribute('data-done')).toBe('false');
+    await shots('first-run');
+    await page.getByTestId('setup-skip').click();
+    await expect.poll(() => setup.count(), POLL).toBe(0);
+    await page.reload();
+    await page.getByTestId('nav-library').waitFor();
+    expect(await setup.count()).toBe(0);
+  });
+
+  it('signs in as another role from beside the role badge', async () => {
+    await asRole('admin');
+    await page.getByTestId('sign-in').click();
+    await expect.poll(modal, POLL).toMatchObject({ testid: 'sign-in-dialog', modal: true, focused: true });
+    await page.getByTestId('sign-in-dialog').getByTestId('role-select').selectOption('operator');
+    await page.getByTestId('sign-in-dialog').getByTestId('role-switch').click();
+    await expect.poll(() => page.getByTestId('role-badge').textContent(), POLL).toBe('operator');
+    await page.keyboard.press('Escape');
+    await expect.poll(modal, POLL).toBeNull();
+    expect(await activeTestId()).toBe('sign-in');
+    await asRole('admin');
+  });
+});
