@@ -182,7 +182,7 @@ describe('the camera registry in Settings', () => {
     expect(await page.content()).not.toContain('secret');
   });
 
-  it('draws on a neutral grid when the stream gives no picture, and removes a camera after asking', async () => {
+  it('draws on a neutral grid when the stream gives no picture, changes a camera, removes one after asking', async () => {
     await row('Corridor').getByTestId('camera-edit-masks').click();
     const editor = page.getByTestId('mask-editor');
     await expect
@@ -191,8 +191,28 @@ describe('the camera registry in Settings', () => {
     const box = (await editor.getByTestId('mask-surface').boundingBox())!;
     expect(box.width / box.height).toBeCloseTo(16 / 9, 1);
     expect(await page.content()).not.toContain('secret');
+    // Two points are not a mask: saving says so and sends nothing.
+    const at = (fx: number, fy: number) => page.mouse.click(box.x + fx * box.width, box.y + fy * box.height);
+    await at(0.1, 0.1);
+    await at(0.3, 0.1);
+    await editor.getByTestId('mask-save').click();
+    await expect.poll(() => page.locator('.toast.error').last().textContent(), POLL).toContain('at least 3');
+    expect((await api<CameraView[]>('cameras.list')).value.find((c) => c.name === 'Corridor')!.masks).toEqual([]);
     await editor.getByTestId('mask-close').click();
     expect(await editor.count()).toBe(0);
+
+    // Renamed and its source replaced: the new password is not shown either.
+    await row('Corridor').getByTestId('camera-edit').click();
+    const edit = page.getByTestId('camera-edit-dialog');
+    await edit.getByTestId('camera-edit-name').fill('Corridor east');
+    await edit.getByTestId('camera-edit-source').fill('rtsp://admin:hunter2@127.0.0.1:9/y');
+    await edit.getByTestId('camera-edit-save').click();
+    await expect
+      .poll(() => row('Corridor east').getByTestId('camera-source').textContent(), POLL)
+      .toBe('rtsp://127.0.0.1:9/y');
+    expect(await row('Corridor east').getByTestId('camera-credentials').count()).toBe(1);
+    expect(await page.getByTestId('camera-edit-dialog').count()).toBe(0);
+    expect(await page.content()).not.toMatch(/hunter2|secret/);
 
     await row('Corridor').getByTestId('camera-remove').click();
     const dialog = page.getByTestId('camera-remove-dialog');
