@@ -62,7 +62,13 @@ export interface CoreOptions {
 export const JOB_START_DELAY_MS = 300;
 
 export function createCoreServices(opts: CoreOptions = {}): CoreServices {
-  const events = new EventHub();
+  // A response or event the contract does not allow (checks on outside production) is reported
+  // on stderr and in the operational log; it never reaches a renderer.
+  const contractViolation = (message: string): void => {
+    console.error(message);
+    core.opsLog.log('error', 'contract.violation', { message });
+  };
+  const events = new EventHub({ onViolation: contractViolation });
   const core = openAppCore({
     ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
     onJobUpdate: (j) => events.emit('job.updated', jobView(j)),
@@ -145,7 +151,7 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
   } satisfies Handlers;
 
   return {
-    dispatcher: new ApiDispatcher(handlers),
+    dispatcher: new ApiDispatcher(handlers, { onViolation: contractViolation }),
     events,
     core,
     session,
