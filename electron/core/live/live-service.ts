@@ -3,21 +3,18 @@
 // anonymized frames go back, except the raw side-by-side view, which only the admin role gets.
 // A registered camera's privacy masks are burned into each raw frame first: neither f_A nor the raw
 // view ever sees the masked pixels.
+import type { EventOf } from '../../contract.js';
 import type { Anonymizer } from '../../../native-models/ts/anonymizer.js';
 import { FrameMasker, type MaskPolygon } from '../cameras/masks.js';
 import { SpactError } from '../errors.js';
 import { decodeFrames, probeVideo, workingSize } from '../media/video.js';
 
-export interface LiveFrame {
-  streamId: number;
-  width: number;
-  height: number;
-  anonymized: string;
-  raw?: string;
-  fps: number;
-  latencyMs: number;
-}
+/** A frame as the live.frame event carries it (the contract's schema, not a copy). */
+export type LiveFrame = EventOf<'live.frame'>;
+export type LiveEnded = EventOf<'live.ended'>;
 
+/** What the core decodes: never part of the contract (no path or URL is taken or sent there;
+ *  live.start names a registered camera). */
 export type LiveSource = { kind: 'file'; path: string } | { kind: 'stream'; url: string };
 
 export class LiveService {
@@ -26,7 +23,7 @@ export class LiveService {
 
   constructor(
     private readonly emitFrame: (f: LiveFrame) => void,
-    private readonly emitEnded: (e: { streamId: number; error: string | null }) => void,
+    private readonly emitEnded: (e: LiveEnded) => void,
   ) {}
 
   async anonymizeFrame(

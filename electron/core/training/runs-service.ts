@@ -8,7 +8,7 @@ import type { RecordCipher } from '../../../native-models/ts/record-file.js';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { RunSelectionView, type FinetuneRecipe, type MetricPoint, type RunView } from '../../contract.js';
+import { RunSelectionView, type EventOf, type FinetuneRecipe, type MetricPoint, type RunView } from '../../contract.js';
 import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
 import { SpactError } from '../errors.js';
@@ -77,17 +77,8 @@ interface RunRow {
   finished_at: string | null;
 }
 
-export interface RunProgressEvent {
-  runId: number;
-  status: RunView['status'];
-  phase: string;
-  step: number;
-  minimaxStep: number;
-  minimaxSteps: number;
-  stats: Record<string, number>;
-  etaSeconds: number | null;
-  message?: string;
-}
+/** The run.progress event (the contract's schema, not a copy). */
+export type RunProgressEvent = EventOf<'run.progress'>;
 
 const recipeOf = (cfg: StoredRunConfig): FinetuneRecipe => cfg.recipe ?? 'synthroom';
 
