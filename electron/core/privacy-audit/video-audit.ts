@@ -9,6 +9,7 @@
 //              and per-person pose agreement (MoveNet on each person's crop, raw vs anonymized).
 // The raw side (decode, detections, tracks, raw poses, raw-trained attackers) is computed once and
 // can be cached on disk, so many anonymizations of one clip are judged at the cost of their own.
+import { fileSha256 } from '../../../native-models/ts/checkpoint.js';
 import { vaultGoverning } from '../vault/vault.js';
 import { rawCachePrefix } from './cache-names.js';
 import { mediaInput } from '../vault/raw-feed.js';
@@ -198,19 +199,6 @@ export interface RawAnalysis {
   reference?: { raw: Record<AttackerScore['id'], number>; silhouette: Record<AttackerScore['id'], number> } | null;
 }
 
-const hashFile = (file: string) => {
-  const h = createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(1 << 20);
-    let n: number;
-    while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) h.update(buf.subarray(0, n));
-  } finally {
-    fs.closeSync(fd);
-  }
-  return h.digest('hex');
-};
-
 /** Cached findings, sealed with the vault of the data folder they live in (faces carry
  *  embeddings, age and gender: personal data, never at rest in the clear). */
 function readCache<T>(dir: string | undefined, key: string): T | null {
@@ -299,7 +287,7 @@ export async function analyzeRaw(file: string, judges: Judges, opts: VideoAuditO
   );
   const key = createHash('sha256')
     .update(
-      JSON.stringify([hashFile(file), width, height, fps, startS, endS, faceFrames, opts.maxPoseCrops ?? 240, 'v1']),
+      JSON.stringify([fileSha256(file), width, height, fps, startS, endS, faceFrames, opts.maxPoseCrops ?? 240, 'v1']),
     )
     .digest('hex')
     .slice(0, 24);

@@ -5,6 +5,7 @@
 // frame on 2 cores), so the judges' findings are cached by footage content: a second fine-tune of
 // the same footage reuses them. Long footage is sampled as evenly spread segments (bounded time,
 // disk and memory); frames stream to disk, never all in memory.
+import { fileSha256 } from '../../../native-models/ts/checkpoint.js';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -66,19 +67,6 @@ interface CachedLabels {
   detections: Detection[][];
   /** Per frame, per detection: [x, y, score] × 17 in frame coordinates, or null (not judged). */
   keypoints: ([number, number, number][] | null)[][];
-}
-
-function fileSha256(file: string): string {
-  const h = createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(1 << 20);
-    let n: number;
-    while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) h.update(buf.subarray(0, n));
-  } finally {
-    fs.closeSync(fd);
-  }
-  return h.digest('hex');
 }
 
 /** A square around a person (1.2× the box's longer side): the input of the pose judge. */
