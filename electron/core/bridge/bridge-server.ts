@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { pipeline } from 'node:stream';
 
 import { WebSocketServer, type WebSocket } from 'ws';
 
@@ -348,10 +349,9 @@ export class BridgeServer {
         const r = sealedRangeResponse(target.file, req.headers.range, target.contentType);
         res.writeHead(r.status, r.headers);
         if (!r.body || req.method === 'HEAD') res.end();
-        else {
-          r.body.on('error', () => res.destroy());
-          r.body.pipe(res);
-        }
+        // pipeline: a reader that goes away mid-range (ffmpeg seeking, a closed player) ends the
+        // decrypting stream too, and its file handle is closed.
+        else pipeline(r.body, res, () => undefined);
       } catch (err) {
         const e = toApiError(err);
         this.sendJson(res, STATUS_OF_KIND[e.kind], { ok: false, error: e });

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 
 import { isSealedFile, SealedReader } from './sealed-file.js';
 import { vaultById } from './vault.js';
@@ -65,10 +65,9 @@ class RawFeed {
           const r = sealedRangeResponse(file, req.headers.range, 'application/octet-stream');
           res.writeHead(r.status, r.headers);
           if (!r.body || req.method === 'HEAD') res.end();
-          else {
-            r.body.on('error', () => res.destroy());
-            r.body.pipe(res);
-          }
+          // pipeline: a reader that goes away mid-range (ffmpeg seeking, a closed player) ends the
+          // decrypting stream too, and its file handle is closed.
+          else pipeline(r.body, res, () => undefined);
         } catch {
           res.writeHead(500).end();
         }
