@@ -17,6 +17,7 @@ import {
   type RoomPerson,
 } from '../../../native-models/ts/room-data.js';
 import type { RecordCipher } from '../../../native-models/ts/record-file.js';
+import { vaultGoverning } from '../vault/vault.js';
 import { SpactError } from '../errors.js';
 import { decodeFrames, probeVideo, workingSize, type VideoInfo } from '../media/video.js';
 import type { Box, Judges } from '../privacy-audit/judges.js';
@@ -162,7 +163,9 @@ export async function buildRoomDataset(
         let cached: CachedLabels | null = null;
         if (cacheFile && fs.existsSync(cacheFile)) {
           try {
-            cached = JSON.parse(fs.readFileSync(cacheFile, 'utf8')) as CachedLabels;
+            // Sealed with the data folder's vault where it lives in one (people's boxes and poses).
+            const text = fs.readFileSync(cacheFile, 'utf8');
+            cached = JSON.parse(vaultGoverning(cacheFile)?.openText(text) ?? text) as CachedLabels;
           } catch {
             cached = null; // a damaged cache entry is recomputed
           }
@@ -222,7 +225,9 @@ export async function buildRoomDataset(
           labelledFrames += count;
           if (cacheFile) {
             fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
-            fs.writeFileSync(`${cacheFile}.tmp`, JSON.stringify(labels));
+            const vault = vaultGoverning(cacheFile);
+            const text = JSON.stringify(labels);
+            fs.writeFileSync(`${cacheFile}.tmp`, vault ? vault.sealText(text) : text);
             fs.renameSync(`${cacheFile}.tmp`, cacheFile);
           }
           labelMs += performance.now() - since;
