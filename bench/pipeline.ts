@@ -7,6 +7,8 @@
 // excerpt of a real camera): f_A frames/s and peak memory at the real working sizes 112/240/360/480,
 // each in a fresh process, and the live preview (LiveService, a file source read in real time) at
 // the room's working size ('auto' from the people measured in the footage, or --live-size).
+// Encryption at rest: import and anonymize of a sealed clip against a plain one (goal ≤ 10 %);
+// --encryption-only runs just that (and the model/pipeline runs before it) into its own section.
 // --quick: a CI-sized run (2 s clips, sizes 112 and 240 on 16 frames, a 2 s live preview, no 4K
 // sizes, no person measurement) that writes into --out (default: a fresh temp folder), never bench/.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -264,55 +266,119 @@ for (let i = 0; i < runs; i++) {
 }
 
 // Encryption at rest: importing the clip into a sealed library (LibraryService.importClip: probe,
-// hash, sealed copy, row) against the same steps with a plain copy (what import did before), and
-// anonymizing the sealed copy (read through the loopback feed) against the plain file. Interleaved
-// runs, medians: the overhead is the ratio, not a timing.
-const encDir = path.join(cache, 'at-rest');
-fs.rmSync(encDir, { recursive: true, force: true });
-const encVault = Vault.open(encDir, { passphrase: 'bench:pipeline passphrase' });
-const encDb = openDatabase(path.join(encDir, 'library.sqlite'));
-const encLibrary = new LibraryService(encDb, encDir, encVault);
-const encRuns = quick ? 4 : 8;
-const enc = {
-  importPlain: [] as number[],
-  importSealed: [] as number[],
-  anonPlain: [] as number[],
-  anonSealed: [] as number[],
-};
-let sealedClip = '';
-for (let i = 0; i < encRuns; i++) {
-  let t0 = performance.now();
-  await probeVideo(clip10);
-  await sha256File(clip10);
-  fs.copyFileSync(clip10, path.join(encDir, 'plain-copy.mp4'));
-  enc.importPlain.push(performance.now() - t0);
-  fs.rmSync(path.join(encDir, 'plain-copy.mp4'));
-  t0 = performance.now();
-  const clip = await encLibrary.importClip(clip10);
-  enc.importSealed.push(performance.now() - t0);
-  sealedClip = clip.path;
-  if (i < encRuns - 1) encLibrary.deleteClip(clip.id);
+// hash, sealed copy synced to disk, row) against the same steps with a plain copy (probe, hash,
+// copy synced to disk, a row), and anonymizing the sealed copy (read through the loopback feed)
+// against the plain file. ABBA order, medians: the overhead is the ratio, not a timing.
+async function measureEncryption() {
+  const encDir = path.join(cache, 'at-rest');
+  fs.rmSync(encDir, { recursive: true, force: true });
+  const encVault = Vault.open(encDir, { passphrase: 'bench:pipeline passphrase' });
+  const encDb = openDatabase(path.join(encDir, 'library.sqlite'));
+  encDb.exec(`CREATE TABLE plain_imports (name TEXT, source TEXT, path TEXT, sha256 TEXT, imported_at TEXT)`);
+  const encLibrary = new LibraryService(encDb, encDir, encVault);
+  const encRuns = quick ? 4 : 8;
+  const enc = {
+    importPlain: [] as number[],
+    importSealed: [] as number[],
+    anonPlain: [] as number[],
+    anonSealed: [] as number[],
+  };
+  let sealedClip = '';
+  const plainImport = async () => {
+    const t0 = performance.now();
+    await probeVideo(clip10);
+    const sha = await sha256File(clip10);
+    const copy = path.join(encDir, 'plain-copy.mp4');
+    fs.copyFileSync(clip10, copy);
+    const fd = fs.openSync(copy, 'r+');
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    encDb
+      .prepare(`INSERT INTO plain_imports VALUES (?, ?, ?, ?, ?)`)
+      .run(path.basename(clip10), clip10, copy, sha, new Date().toISOString());
+    enc.importPlain.push(performance.now() - t0);
+    fs.rmSync(copy);
+  };
+  const sealedImport = async () => {
+    const t0 = performance.now();
+    const clip = await encLibrary.importClip(clip10);
+    enc.importSealed.push(performance.now() - t0);
+    sealedClip = clip.path;
+    encLibrary.deleteClip(clip.id);
+  };
+  for (let i = 0; i < encRuns; i++)
+    for (const step of i % 2 ? [sealedImport, plainImport] : [plainImport, sealedImport]) await step();
+  sealedClip = (await encLibrary.importClip(clip10)).path;
+  for (let i = 0; i < encRuns; i++) {
+    const out = path.join(cache, 'out-at-rest.mp4');
+    const plain = async () =>
+      enc.anonPlain.push((await anonymizeFile(anonymizer, clip10, out, settings)).seconds * 1000);
+    const sealed = async () =>
+      enc.anonSealed.push((await anonymizeFile(anonymizer, sealedClip, out, settings)).seconds * 1000);
+    for (const step of i % 2 ? [sealed, plain] : [plain, sealed]) await step();
+  }
+  encDb.close();
+  const r = {
+    runs: encRuns,
+    clipBytes: fs.statSync(clip10).size,
+    sealedBytes: fs.statSync(sealedClip).size,
+    importPlainMs: median(enc.importPlain),
+    importSealedMs: median(enc.importSealed),
+    anonymizePlainMs: median(enc.anonPlain),
+    anonymizeSealedMs: median(enc.anonSealed),
+  };
+  return {
+    ...r,
+    importOverhead: r.importSealedMs / r.importPlainMs - 1,
+    anonymizeOverhead: r.anonymizeSealedMs / r.anonymizePlainMs - 1,
+  };
 }
-for (let i = 0; i < encRuns; i++) {
-  // ABBA order: neither side always runs first (a warm cache or a busy moment favours no side).
-  const out = path.join(cache, 'out-at-rest.mp4');
-  const plain = async () => enc.anonPlain.push((await anonymizeFile(anonymizer, clip10, out, settings)).seconds * 1000);
-  const sealed = async () =>
-    enc.anonSealed.push((await anonymizeFile(anonymizer, sealedClip, out, settings)).seconds * 1000);
-  for (const step of i % 2 ? [sealed, plain] : [plain, sealed]) await step();
+
+function encryptionMarkdown(e: Awaited<ReturnType<typeof measureEncryption>>): string {
+  return `Encryption at rest (raw clips sealed with AES-256-GCM in 64 KiB chunks; goal ≤ 10 % overhead), the
+${shortS} s clip (${(e.clipBytes / 1024).toFixed(0)} KiB, sealed ${(e.sealedBytes / 1024).toFixed(0)} KiB), median of ${e.runs} runs in ABBA order; both imports
+probe, hash, copy with an fsync and write a row, the sealed one through LibraryService.importClip:
+
+${mdTable(
+  ['step', 'plain', 'sealed', 'overhead'],
+  [
+    [
+      'import (probe, sha256, copy into the library, row)',
+      `${e.importPlainMs.toFixed(0)} ms`,
+      `${e.importSealedMs.toFixed(0)} ms`,
+      `${(e.importOverhead * 100).toFixed(1)} %`,
+    ],
+    [
+      'anonymize (decode → f_A → encode; sealed: read through the loopback feed)',
+      `${e.anonymizePlainMs.toFixed(0)} ms`,
+      `${e.anonymizeSealedMs.toFixed(0)} ms`,
+      `${(e.anonymizeOverhead * 100).toFixed(1)} %`,
+    ],
+  ],
+)}
+`;
 }
-encDb.close();
-const encryption = {
-  runs: encRuns,
-  clipBytes: fs.statSync(clip10).size,
-  sealedBytes: fs.statSync(sealedClip).size,
-  importPlainMs: median(enc.importPlain),
-  importSealedMs: median(enc.importSealed),
-  anonymizePlainMs: median(enc.anonPlain),
-  anonymizeSealedMs: median(enc.anonSealed),
-};
-const importOverhead = encryption.importSealedMs / encryption.importPlainMs - 1;
-const anonymizeOverhead = encryption.anonymizeSealedMs / encryption.anonymizePlainMs - 1;
+
+if (argv.includes('--encryption-only')) {
+  // Just the encryption-at-rest comparison, in its own section.
+  const e = await measureEncryption();
+  const ctx = machineContext();
+  writeResults(
+    'pipeline-encryption',
+    `## Encryption at rest (\`npm run bench:pipeline -- --encryption-only${quick ? ' --quick' : ''}\`)
+
+${Object.entries(ctx)
+  .map(([k, v]) => `${k}: ${v}`)
+  .join(' · ')} · threads: ${threads} · model: ${path.relative(path.dirname(benchDir), model)}
+
+${encryptionMarkdown(e)}`,
+    { context: ctx, model, quick, encryption: e },
+    outDir,
+  );
+  process.stdout.write(`${JSON.stringify(e, null, 2)}\n`);
+  process.exit(0);
+}
+const encryption = await measureEncryption();
 
 interface ChildResult {
   frames: number;
@@ -504,27 +570,7 @@ ${mdTable(
 `
     : ''
 }
-Encryption at rest (raw clips sealed with AES-256-GCM in 64 KiB chunks; goal ≤ 10 % overhead), the
-${shortS} s clip (${(encryption.clipBytes / 1024).toFixed(0)} KiB, sealed ${(encryption.sealedBytes / 1024).toFixed(0)} KiB), median of ${encryption.runs} interleaved runs:
-
-${mdTable(
-  ['step', 'plain', 'sealed', 'overhead'],
-  [
-    [
-      'import (probe, sha256, copy into the library)',
-      `${encryption.importPlainMs.toFixed(0)} ms`,
-      `${encryption.importSealedMs.toFixed(0)} ms`,
-      `${(importOverhead * 100).toFixed(1)} %`,
-    ],
-    [
-      'anonymize (decode → f_A → encode; sealed: read through the loopback feed)',
-      `${encryption.anonymizePlainMs.toFixed(0)} ms`,
-      `${encryption.anonymizeSealedMs.toFixed(0)} ms`,
-      `${(anonymizeOverhead * 100).toFixed(1)} %`,
-    ],
-  ],
-)}
-
+${encryptionMarkdown(encryption)}
 On real footage: \`${path.relative(path.dirname(benchDir), footage)}\` (${footageInfo.width}×${footageInfo.height}, ${footageInfo.fps} fps, a real camera).
 f_A alone at each working size (short side), one fresh process each: ${byRealSize[0]?.frames ?? 0} frames decoded at
 that size beforehand, then through the Anonymizer in batches of ${settings.batch} (engine calls of at most
@@ -598,7 +644,7 @@ writeResults(
     footage,
     byRealSize,
     live: { size: liveSize, setting: liveSizeArg, personFraction, runs: liveRuns },
-    encryption: { ...encryption, importOverhead, anonymizeOverhead },
+    encryption,
   },
   outDir,
 );
