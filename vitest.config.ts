@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 // Data folders are encrypted at rest; every test (and every child process it
-// spawns, via process.env) unlocks them with this passphrase.
-const env = { SPACT_PASSPHRASE: 'spact test passphrase' };
+// spawns, via process.env) unlocks them with this passphrase. Thread counts stay as configured
+// (no shrinking while other test files keep the CPUs busy): results of the engine are then the
+// same from run to run; adaptive-threads.test.ts turns it back on for itself.
+const env = { SPACT_PASSPHRASE: 'spact test passphrase', SPACT_ADAPTIVE_THREADS: '0' };
 
 export default defineConfig({
   test: {

@@ -8,6 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { loadNative, resolveConfig, SpactEngine, type LabelSpace } from '../../native-models/ts/index.js';
 
+// The test environment fixes thread counts (vitest.config.ts); this file is about adapting them.
+// Read when the process's compute thread starts, i.e. at the first engine below.
+process.env.SPACT_ADAPTIVE_THREADS = '1';
 const native = loadNative();
 const labels: LabelSpace = { actions: ['a', 'b'], multiLabelActions: false, privacyAttributes: [] };
 const busy: ChildProcess[] = [];

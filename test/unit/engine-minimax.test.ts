@@ -47,7 +47,7 @@ describe('minimax steps on 2 clips', () => {
     expect(fpAfterA.fT).toBe(fpBefore.fT);
     expect(fpAfterA.fB).toBe(fpBefore.fB);
 
-    for (let i = 0; i < 5; i++) await engine.stepTB(batch);
+    for (let i = 0; i < 15; i++) await engine.stepTB(batch);
     const afterTB = await engine.evaluate(batch);
     const fpAfterTB = engine.fingerprint();
     expect(afterTB.loss_B!).toBeLessThan(afterA.loss_B!);

@@ -73,7 +73,7 @@ describe("the paper's evaluation protocol on SynthRoom (tiny)", () => {
     const cols = PERSON_ATTRIBUTES.map((a) => m.privacyAttributes.indexOf(a));
     chance = cols.reduce((acc, c) => acc + rows.reduce((s, r) => s + r[c]!, 0) / rows.length, 0) / cols.length;
     down4 = await evaluate({ data, anonymizer: 'downsample4', budget, threads: 2 });
-  });
+  }, 360_000); // two full evaluations: ~1–2 min on a quiet 2-core machine, more beside other test files
 
   it('a fresh attacker on raw clips beats chance on person attributes', () => {
     expect(raw.privacy_cmap).toBeGreaterThan(chance + 0.05);
