@@ -3,7 +3,7 @@
 // live by domain in handlers/; this file makes the shared services and puts the parts together.
 import path from 'node:path';
 
-import type { ClipView, MediaKind, Role } from '../contract.js';
+import type { Role } from '../contract.js';
 import { ApiDispatcher, type Handlers } from './api-dispatcher.js';
 import { openAppCore, registerJobKinds, type AppCore } from './app-core.js';
 import { RawViewLog } from './audit/raw-view-log.js';
@@ -17,7 +17,7 @@ import { exportHandlers } from './handlers/exports.js';
 import { jobHandlers } from './handlers/jobs.js';
 import { clipHandlers, modelHandlers } from './handlers/library.js';
 import { liveHandlers } from './handlers/live.js';
-import { mediaAccess } from './handlers/media.js';
+import { mediaAccess, type MediaAccess } from './handlers/media.js';
 import { roomHandlers } from './handlers/rooms.js';
 import { runHandlers } from './handlers/runs.js';
 import { sessionHandlers } from './handlers/session.js';
@@ -31,24 +31,13 @@ import { Judges } from './privacy-audit/judges.js';
 import { SessionService } from './session/session-service.js';
 import { RunsService } from './training/runs-service.js';
 
-export interface CoreServices {
+/** The core as a shell holds it: contract calls and events, and media (MediaAccess: raw clips
+ *  admin only and audited, uploads checked before their body is read). */
+export interface CoreServices extends MediaAccess {
   dispatcher: ApiDispatcher;
   events: EventHub;
   core: AppCore;
   session: SessionService;
-  /** The file behind a media URL, after the role check (raw clips: admin only, audited). */
-  resolveMedia(kind: MediaKind, id: number): Promise<{ file: string; contentType: string }>;
-  /** Whether the current role may import (browser mode asks before reading an upload's body);
-   *  a refusal is audited. */
-  uploadAllowed(): boolean;
-  /** Imports an uploaded file (browser mode): it is copied into the library, the upload removed.
-   *  With a camera (a recording of a registered camera) its privacy masks are burned in. */
-  importUpload(
-    tmpFile: string,
-    originalName: string,
-    roomId: number | null,
-    cameraId?: number | null,
-  ): Promise<ClipView>;
   close(): Promise<void>;
 }
 
