@@ -20,8 +20,9 @@ const quiet = args.has('--quiet');
 // another build, e.g. CUDA), OpenBLAS so BLAS paths are not the 4.5 GFLOP/s reference BLAS,
 // Chromium for browser mode and e2e tests, Xvfb for running a window where no display exists,
 // PyTorch (the same libtorch) for bench:engine's same-work reference and its test
-// (bench/torch-reference.py, test/unit/torch-reference.test.ts).
-const APT_PACKAGES = ['libtorch-dev', 'libopenblas0', 'chromium', 'xvfb', 'python3-torch'];
+// (bench/torch-reference.py, test/unit/torch-reference.test.ts), Redis for the distributed job
+// queue (BullMQ; its tests start their own server on a random loopback port, `spact worker`).
+const APT_PACKAGES = ['libtorch-dev', 'libopenblas0', 'chromium', 'xvfb', 'python3-torch', 'redis-server'];
 
 function log(msg) {
   if (!quiet) process.stderr.write(`[setup] ${msg}\n`);
