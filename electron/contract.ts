@@ -185,6 +185,9 @@ export const ClipView = z.object({
   /** The privacy masks burned into its stored copy at import (CameraView.masksHash then; null:
    *  none). Masks changed later do not change a clip imported before. */
   maskHash: z.string().nullable().optional(),
+  /** Its newest output was made with another model than the one its room uses now (clips.list;
+   *  rooms.reanonymize anonymizes exactly these clips again). */
+  olderModel: z.boolean().optional(),
 });
 export type ClipView = z.infer<typeof ClipView>;
 
@@ -228,8 +231,48 @@ export const ExportView = z.object({
   items: z.number().int(),
   actor: z.string(),
   createdAt: z.string(),
+  /** 'failed': an export job that stopped (id is then the job's; items 0), with its reason. */
+  status: z.enum(['done', 'failed']).optional(),
+  error: z.string().nullable().optional(),
+  /** The models that made the exported clips (from the manifest). */
+  models: z.array(z.object({ id: Id, clips: z.number().int() })).optional(),
 });
 export type ExportView = z.infer<typeof ExportView>;
+
+/** What an export would take: per clip its newest output and the model that made it. */
+export const ExportPlanView = z.object({
+  items: z.array(
+    z.object({
+      clipId: Id,
+      name: z.string(),
+      outputId: Id.nullable(),
+      modelId: Id.nullable(),
+      modelName: z.string().nullable(),
+    }),
+  ),
+  models: z.array(z.object({ id: Id, name: z.string(), clips: z.number().int() })),
+  /** More than one model made the outputs: exports.start refuses unless allowMixedModels. */
+  mixed: z.boolean(),
+  /** Clips without an anonymized output. */
+  missing: z.array(Id),
+  /** A room plan: the room's active model (null: the default). */
+  activeModelId: Id.nullable(),
+});
+export type ExportPlanView = z.infer<typeof ExportPlanView>;
+
+/** One folder of the browser-mode folder picker (only below the allowed roots). */
+export const FolderListing = z.object({
+  /** The folders a destination may be chosen under. */
+  roots: z.array(z.string()),
+  /** The folder listed (its real path); null: the roots are listed. */
+  path: z.string().nullable(),
+  /** Its parent, when that is still under a root. */
+  parent: z.string().nullable(),
+  folders: z.array(z.object({ name: z.string(), path: z.string() })),
+  /** Files and folders in it (a non-empty folder is confirmed before an export writes into it). */
+  entries: z.number().int(),
+});
+export type FolderListing = z.infer<typeof FolderListing>;
 
 /** The memory budget setting's limits and default, MiB: MEMORY_BUDGET_MIB of native-models/ts/anonymizer.ts.
  *  anonymize-service.ts and the Settings screen assign theirs to MemoryBudgetLimits: the typecheck
@@ -264,6 +307,9 @@ export const AuditView = z.object({
   action: z.string(),
   object: z.string().nullable(),
   details: z.unknown(),
+  /** The entry in words, with the names of what it is about ("admin deleted clip 'Kitchen 3' (room
+   *  Kitchen)"), resolved when listed; the ids stay in object and details. */
+  text: z.string().optional(),
 });
 
 /**
@@ -442,8 +488,12 @@ export const RunView = z.object({
   error: z.string().nullable(),
   modelId: Id.nullable(),
   createdAt: z.string(),
+  /** When training first started (null: never ran); with finishedAt, the time taken. */
+  startedAt: z.string().nullable().optional(),
   finishedAt: z.string().nullable(),
   final: z.record(z.string(), z.number()).nullable(),
+  /** The last step trained and its phase (null: none yet). */
+  lastStep: z.object({ step: z.number().int(), phase: z.string() }).nullable().optional(),
   /** Room runs: the audit before and after on held-out footage (null when none was held out). */
   selection: RunSelectionView.nullable(),
   /** What the run warned about (e.g. footage too short to hold a part out). */
@@ -484,6 +534,12 @@ export const methods = {
     request: z.object({ roomId: Id, days: z.number().int().min(1).max(3650).nullable() }).strict(),
     response: RoomView,
   },
+  /** Admin: anonymizes again the room's clips whose newest output was made with another model
+   *  than the room's current one (ClipView.olderModel), with the current one; audited. */
+  'rooms.reanonymize': {
+    request: z.object({ roomId: Id }).strict(),
+    response: z.object({ modelId: Id, clipIds: z.array(Id), jobIds: z.array(Id) }),
+  },
   /** Admin: where raw data of a room lives (files, sizes, ages). */
   'rooms.rawData': { request: z.object({ roomId: Id }).strict(), response: RawDataView },
 
@@ -504,6 +560,11 @@ export const methods = {
     }),
   },
   'clips.delete': { request: z.object({ id: Id }).strict(), response: z.object({ deleted: Id }) },
+  /** Admin: moves clips to another room (null: no room); audited, one entry per clip. */
+  'clips.move': {
+    request: z.object({ clipIds: z.array(Id).min(1).max(500), roomId: Id.nullable() }).strict(),
+    response: z.object({ moved: z.array(Id) }),
+  },
   'clips.anonymize': {
     request: z.object({ clipIds: z.array(Id).min(1).max(500), modelId: Id.nullable().optional() }).strict(),
     response: z.object({ jobIds: z.array(Id) }),
@@ -570,12 +631,27 @@ export const methods = {
         /** Export into a folder that is not empty (files of the same name are replaced). Without
          *  it such a folder is refused with kind 'conflict' and details.reason 'not-empty'. */
         overwrite: z.boolean().optional(),
+        /** Export clips anonymized by different models. Without it such an export is refused with
+         *  kind 'conflict' and details.reason 'mixed-models' (details.models names them). */
+        allowMixedModels: z.boolean().optional(),
       })
       .strict()
       .refine((r) => Boolean(r.clipIds) !== Boolean(r.roomId), 'give either clipIds or roomId'),
     response: z.object({ jobId: Id }),
   },
+  /** Failed export jobs are listed too (status 'failed', with their reason). */
   'exports.list': { request: Empty, response: z.array(ExportView) },
+  /** Operator: which output and model each clip of an export would take. */
+  'exports.plan': {
+    request: z
+      .object({ clipIds: z.array(Id).min(1).optional(), roomId: Id.optional() })
+      .strict()
+      .refine((r) => Boolean(r.clipIds) !== Boolean(r.roomId), 'give either clipIds or roomId'),
+    response: ExportPlanView,
+  },
+  /** Operator: the folders under an allowed root (browser mode's folder picker); no path: the roots.
+   *  Absolute paths only; anything outside the roots (.., symbolic links) is refused. */
+  'exports.browse': { request: z.object({ path: z.string().min(1).optional() }).strict(), response: FolderListing },
 
   /** Every role: the registered cameras (of one room when given), without credentials. */
   'cameras.list': { request: z.object({ roomId: Id.optional() }).strict(), response: z.array(CameraView) },
@@ -713,4 +789,6 @@ export interface SpactApi {
     roomId: number | null,
     cameraId?: number | null,
   ): Promise<Result<ResponseOf<'clips.import'>>>;
+  /** Electron only: the native folder dialog (null: cancelled). Browser mode uses exports.browse. */
+  pickFolder?(title: string): Promise<string | null>;
 }

@@ -20,7 +20,7 @@ import {
 } from 'electron';
 
 import type { Result } from './contract.js';
-import { IPC_EVENT_CHANNEL, IPC_INVOKE_CHANNEL, MEDIA_SCHEME } from './ipc-channels.js';
+import { IPC_EVENT_CHANNEL, IPC_INVOKE_CHANNEL, IPC_PICK_FOLDER_CHANNEL, MEDIA_SCHEME } from './ipc-channels.js';
 import { toApiError } from './core/errors.js';
 import { defaultDataDir, projectRoot, rendererDir } from './core/paths.js';
 import { sealedRangeResponse } from './core/vault/raw-feed.js';
@@ -63,6 +63,16 @@ export function setupIpc(core: CoreHandle): void {
       return { ok: false, error: { kind: 'validation', message: 'method name must be a string' } };
     }
     return core.dispatch(method, payload, { transport: 'ipc' });
+  });
+  // The export folder: the native dialog, for our own frames only (the path is checked again by exports.start).
+  ipcMain.handle(IPC_PICK_FOLDER_CHANNEL, async (event, title: unknown): Promise<string | null> => {
+    const win = BrowserWindow.fromWebContents(event.sender);
+    if (!isTrustedSender(event) || !win) return null;
+    const r = await dialog.showOpenDialog(win, {
+      title: typeof title === 'string' ? title.slice(0, 200) : 'Choose a folder',
+      properties: ['openDirectory', 'createDirectory'],
+    });
+    return r.canceled ? null : (r.filePaths[0] ?? null);
   });
   core.events.subscribe((event, payload) => {
     for (const w of windows) if (!w.isDestroyed()) w.webContents.send(IPC_EVENT_CHANNEL, { event, payload });

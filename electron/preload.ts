@@ -3,7 +3,7 @@
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
 
 import type { EventName, EventOf, MediaKind, MethodName, RequestOf, ResponseOf, Result, SpactApi } from './contract.js';
-import { IPC_EVENT_CHANNEL, IPC_INVOKE_CHANNEL, MEDIA_SCHEME } from './ipc-channels.js';
+import { IPC_EVENT_CHANNEL, IPC_INVOKE_CHANNEL, IPC_PICK_FOLDER_CHANNEL, MEDIA_SCHEME } from './ipc-channels.js';
 
 // Typed as the contract's SpactApi (checked by `satisfies`): the main side validates every
 // request and, unless NODE_ENV=production, every response and event, so the types hold at run time.
@@ -35,6 +35,9 @@ export const spactApi = {
       roomId,
       ...(cameraId ? { cameraId } : {}),
     }) as Promise<Result<ResponseOf<'clips.import'>>>;
+  },
+  pickFolder(title: string): Promise<string | null> {
+    return ipcRenderer.invoke(IPC_PICK_FOLDER_CHANNEL, String(title)) as Promise<string | null>;
   },
 } satisfies SpactApi;
 

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import type { ExportPlanView, FolderListing } from '../../contract.js';
 import type { AnonymizeService, OutputRecord } from '../anonymize/anonymize-service.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Db } from '../db/database.js';
@@ -13,6 +14,8 @@ import { checkDestination } from '../destinations.js';
 import { SpactError } from '../errors.js';
 import type { LibraryService } from '../library/library-service.js';
 import { sha256File } from '../library/library-service.js';
+import { exportPlan, mixedModelsError, modelMix } from './export-plan.js';
+import { defaultExportRoots, FolderBrowser } from './folder-browser.js';
 
 export interface ExportManifest {
   format: 'spact-export';
@@ -28,6 +31,10 @@ export interface ExportManifest {
     anonymization: { size: number; batch: number; keepAudio: boolean; width: number; height: number };
     roomId?: number;
   }[];
+  /** The models that made the items (each item names its own); more than one only when the
+   *  export was asked to mix them (mixedModels: true). */
+  models?: { id: number; sha256: string; clips: number }[];
+  mixedModels?: boolean;
 }
 
 export interface ExportResult {
@@ -38,12 +45,33 @@ export interface ExportResult {
 }
 
 export class ExportService {
+  private browser: FolderBrowser | null = null;
+
   constructor(
     private readonly db: Db,
     private readonly library: LibraryService,
     private readonly anonymize: AnonymizeService,
     private readonly audit: AuditLog,
+    /** Where browser mode's folder picker may go (default: defaultExportRoots()). */
+    private readonly roots?: string[],
   ) {}
+
+  /** Which output and model each clip of an export would take. */
+  plan(what: { clipIds?: number[]; roomId?: number }): ExportPlanView {
+    return exportPlan(this.library, this.anonymize, what);
+  }
+
+  /** Refuses an export whose clips were made by different models, unless asked to mix them. */
+  checkModels(what: { clipIds?: number[]; roomId?: number }, allowMixedModels: boolean): void {
+    const plan = this.plan(what);
+    if (plan.mixed && !allowMixedModels) throw mixedModelsError(plan);
+  }
+
+  /** Browser mode's folder picker (the roots are read on first use). */
+  browse(p?: string): Promise<FolderListing> {
+    this.browser ??= new FolderBrowser(this.roots ?? defaultExportRoots());
+    return this.browser.list(p);
+  }
 
   /**
    * Checks an export folder before an export is queued or started (see checkDestinations): an
@@ -72,6 +100,8 @@ export class ExportService {
     overwriteHint?: string;
     /** Include room ids in the manifest (off: the cloud does not need to know which room). */
     includeRoom?: boolean;
+    /** Export outputs made by different models (each item names its model); refused otherwise. */
+    allowMixedModels?: boolean;
     modelId?: number;
     signal?: AbortSignal;
     onProgress?: (fraction: number) => void;
@@ -99,6 +129,8 @@ export class ExportService {
         throw new SpactError('not-found', `the output file of clip ${id} is missing (${path.basename(o.path)})`);
       return o;
     });
+    const mix = modelMix(outputs.map((o) => ({ clipId: o.clipId, modelId: o.modelId })));
+    if (mix.mixed && !opts.allowMixedModels) throw mixedModelsError(this.plan({ clipIds }));
     try {
       await fs.promises.mkdir(dest, { recursive: true });
     } catch (err) {
@@ -137,6 +169,8 @@ export class ExportService {
         });
         opts.onProgress?.((i + 1) / outputs.length);
       }
+      manifest.models = mix.models.map((m) => ({ id: m.id, sha256: this.library.model(m.id).sha256, clips: m.clips }));
+      if (mix.mixed) manifest.mixedModels = true;
       const manifestPath = path.join(dest, 'manifest.json');
       const tmpManifest = `${manifestPath}.tmp-${process.pid}`;
       written.push(tmpManifest);
@@ -164,9 +198,34 @@ export class ExportService {
     }
   }
 
-  exports(): { id: number; destination: string; items: number; actor: string; createdAt: string }[] {
-    return this.db
-      .prepare(`SELECT id, destination, items, actor, created_at AS createdAt FROM exports ORDER BY id DESC`)
-      .all() as { id: number; destination: string; items: number; actor: string; createdAt: string }[];
+  exports(): {
+    id: number;
+    destination: string;
+    items: number;
+    actor: string;
+    createdAt: string;
+    models: { id: number; clips: number }[];
+  }[] {
+    const rows = this.db
+      .prepare(`SELECT id, destination, items, actor, created_at AS createdAt, manifest FROM exports ORDER BY id DESC`)
+      .all() as {
+      id: number;
+      destination: string;
+      items: number;
+      actor: string;
+      createdAt: string;
+      manifest: string;
+    }[];
+    return rows.map(({ manifest, ...r }) => ({ ...r, models: manifestModels(manifest) }));
+  }
+}
+
+/** The models of a stored manifest (older manifests have no summary: counted from the items). */
+function manifestModels(json: string): { id: number; clips: number }[] {
+  try {
+    const m = JSON.parse(json) as ExportManifest;
+    return modelMix(m.items.map((it, i) => ({ clipId: i, modelId: it.model.id }))).models;
+  } catch {
+    return [];
   }
 }

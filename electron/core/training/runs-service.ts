@@ -74,6 +74,7 @@ interface RunRow {
   run_dir: string;
   error: string | null;
   created_at: string;
+  started_at: string | null;
   finished_at: string | null;
 }
 
@@ -156,9 +157,19 @@ export class RunsService {
     const cfg = this.config(r);
     const model = this.db.prepare(`SELECT id FROM models WHERE run_id = ?`).get(r.id) as { id: number } | undefined;
     const last = this.db
-      .prepare(`SELECT loss_t, loss_b, l1, acc_t FROM run_metrics WHERE run_id = ? ORDER BY step DESC LIMIT 1`)
+      .prepare(
+        `SELECT step, phase, loss_t, loss_b, l1, acc_t FROM run_metrics WHERE run_id = ? ORDER BY step DESC LIMIT 1`,
+      )
       .get(r.id) as
-      { loss_t: number | null; loss_b: number | null; l1: number | null; acc_t: number | null } | undefined;
+      | {
+          step: number;
+          phase: string;
+          loss_t: number | null;
+          loss_b: number | null;
+          l1: number | null;
+          acc_t: number | null;
+        }
+      | undefined;
     const final = last
       ? Object.fromEntries(
           Object.entries({ loss_T: last.loss_t, loss_B: last.loss_b, l1: last.l1, acc_T: last.acc_t }).filter(
@@ -179,8 +190,10 @@ export class RunsService {
       error: r.error,
       modelId: model?.id ?? null,
       createdAt: r.created_at,
+      startedAt: r.started_at,
       finishedAt: r.finished_at,
       final: final as Record<string, number> | null,
+      lastStep: last ? { step: last.step, phase: last.phase } : null,
       selection,
       warnings: [...new Set([...(cfg.warnings ?? []), ...(selection?.warnings ?? [])])],
     };
