@@ -9,6 +9,33 @@ import type { AuditJob } from '../privacy-audit/audit.js';
 import { chooseModel, requireRaw, viewClip, type HandlerDeps, type HandlersOf } from './deps.js';
 import { jobView, modelView } from './views.js';
 
+/**
+ * Queues the anonymization of a clip with a model. One job per clip and model at a time: one
+ * whose job for this model is still queued or running joins that job (its id comes back) instead
+ * of making a second output.
+ */
+export function enqueueAnonymize(d: HandlerDeps, clipId: number, modelId: number): number {
+  const { core } = d;
+  const same = core.jobs.active('anonymize', (p) => {
+    const a = p as AnonymizeJob;
+    return a.clipId === clipId && a.modelId === modelId;
+  });
+  if (same) return same.id;
+  // No size here: the job resolves the clip's room working size (the app setting without a
+  // room) when it runs, measuring the room's people first when it is auto and unmeasured.
+  return core.jobs.enqueue('anonymize', { clipId, modelId, settings: { keepAudio: d.readSettings().keepAudio } }).id;
+}
+
+/** The model a room's clips are anonymized with now (null when no model is installed or chosen). */
+export function currentModelOf(d: HandlerDeps, roomId: number | null): number | null {
+  try {
+    return chooseModel(d, null, roomId);
+  } catch (err) {
+    if (err instanceof SpactError && err.kind === 'not-found') return null;
+    throw err;
+  }
+}
+
 export const clipHandlers = (d: HandlerDeps): HandlersOf<'clips'> => {
   const { core, session, cameras, audits, rawViews } = d;
   /** The clip's audit job while it is queued or running. */
@@ -18,7 +45,18 @@ export const clipHandlers = (d: HandlerDeps): HandlersOf<'clips'> => {
     ) ?? null;
 
   return {
-    'clips.list': (r) => core.library.clips(r.roomId ? { roomId: r.roomId } : {}).map((c) => viewClip(d, c)),
+    'clips.list': (r) => {
+      // Flags the clips of a room whose newest output another model made than the room's own now.
+      const current = new Map<number, number | null>();
+      return core.library.clips(r.roomId ? { roomId: r.roomId } : {}).map((c) => {
+        const view = viewClip(d, c);
+        const newest = view.outputs.at(-1);
+        if (c.roomId === null || !newest) return view;
+        if (!current.has(c.roomId)) current.set(c.roomId, currentModelOf(d, c.roomId));
+        const model = current.get(c.roomId);
+        return model == null ? view : { ...view, olderModel: newest.modelId !== model };
+      });
+    },
     'clips.import': async (r) => {
       session.require('operator', 'importing clips');
       const imported: ClipView[] = [];
@@ -57,8 +95,12 @@ export const clipHandlers = (d: HandlerDeps): HandlersOf<'clips'> => {
       );
       for (const j of active) core.jobs.cancel(j.id);
       await Promise.all(active.map((j) => core.jobs.wait(j.id)));
+      const clip = core.library.clip(r.id);
       const report = core.library.deleteClip(r.id);
+      // The name is kept sealed (a file name may name a person) so that the log can say what went.
       core.audit.record(session.current, 'clip-delete', `clip:${r.id}`, {
+        name: core.vault.sealText(clip.name),
+        roomId: clip.roomId,
         files: report.files.length,
         bytes: report.bytes,
       });
@@ -66,27 +108,23 @@ export const clipHandlers = (d: HandlerDeps): HandlersOf<'clips'> => {
     },
     'clips.anonymize': (r) => {
       session.require('operator', 'anonymizing clips');
-      const s = d.readSettings();
-      // One job per clip and model at a time: a clip named twice, or one whose job for this model
-      // is still queued or running, joins that job (its id comes back, once per clip id asked for)
-      // instead of making a second output.
+      // A clip named twice joins its own job (its id comes back, once per clip id asked for).
       const jobIds = r.clipIds.map((clipId) => {
         const clip = core.library.clip(clipId);
-        const modelId = chooseModel(d, r.modelId, clip.roomId);
-        const same = core.jobs.active('anonymize', (p) => {
-          const a = p as AnonymizeJob;
-          return a.clipId === clipId && a.modelId === modelId;
-        });
-        if (same) return same.id;
-        // No size here: the job resolves the clip's room working size (the app setting without a
-        // room) when it runs, measuring the room's people first when it is auto and unmeasured.
-        return core.jobs.enqueue('anonymize', {
-          clipId,
-          modelId,
-          settings: { keepAudio: s.keepAudio },
-        }).id;
+        return enqueueAnonymize(d, clipId, chooseModel(d, r.modelId, clip.roomId));
       });
       return { jobIds };
+    },
+    'clips.move': (r) => {
+      session.require('admin', 'moving clips to another room');
+      const moved = core.library.moveClips(r.clipIds, r.roomId);
+      for (const m of moved)
+        core.audit.record(session.current, 'clip-move', `clip:${m.clip.id}`, {
+          name: core.vault.sealText(m.clip.name),
+          fromRoomId: m.fromRoomId,
+          roomId: r.roomId,
+        });
+      return { moved: moved.map((m) => m.clip.id) };
     },
     'clips.rawAccess': (r) => {
       requireRaw(d, `clip:${r.clipId}`);

@@ -55,9 +55,13 @@ export const clipView = (c: Clip, outputs: OutputRecord[]): ClipView => ({
   maskHash: c.maskHash,
 });
 
+/** What every screen calls the model shipped with the app (stored as 'default', the CLI's name for
+ *  it): one name, whether it is listed or stands for "no model chosen". */
+export const SHIPPED_MODEL_NAME = 'Shipped model';
+
 export const modelView = (m: ModelRecord, defaultId: number | undefined): ModelView => ({
   id: m.id,
-  name: m.name,
+  name: defaultId === m.id ? SHIPPED_MODEL_NAME : m.name,
   sha256: m.sha256,
   parentId: m.parentId,
   runId: m.runId,

@@ -481,6 +481,36 @@ export class LibraryService {
   }
 
   /**
+   * Moves clips to another room (null: no room), all or none. Returns each clip's room before the
+   * move. Outputs stay (a clip whose newest output was made with another model than the new
+   * room's shows as made with an older model).
+   */
+  moveClips(clipIds: number[], roomId: number | null): { clip: Clip; fromRoomId: number | null }[] {
+    if (roomId !== null) this.room(roomId);
+    return this.db.transaction(() => {
+      const before = [...new Set(clipIds)].map((id) => this.clip(id));
+      const update = this.db.prepare(`UPDATE clips SET room_id = ? WHERE id = ?`);
+      for (const c of before) update.run(roomId, c.id);
+      return before.map((c) => ({ clip: this.clip(c.id), fromRoomId: c.roomId }));
+    })();
+  }
+
+  /** The clips of a room whose newest output was made with another model than `modelId`
+   *  (clips without an output are not among them: nothing of theirs is outdated). */
+  clipsMadeWithOtherModel(roomId: number, modelId: number): number[] {
+    this.room(roomId);
+    return (
+      this.db
+        .prepare(
+          `SELECT c.id FROM clips c
+             JOIN outputs o ON o.id = (SELECT MAX(id) FROM outputs WHERE clip_id = c.id)
+            WHERE c.room_id = ? AND o.model_id != ? ORDER BY c.id`,
+        )
+        .all(roomId, modelId) as { id: number }[]
+    ).map((r) => r.id);
+  }
+
+  /**
    * Deletes a clip and everything made of its frames in the data folder: the raw copy (a linked
    * clip's file is the user's and stays), its outputs and their thumbnails, privacy audits, and the
    * cached frames of its room's fine-tune runs that are not running (they mix every clip of the

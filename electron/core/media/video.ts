@@ -65,6 +65,38 @@ function run(bin: string, args: string[]): Promise<{ code: number; stdout: strin
   });
 }
 
+/**
+ * A video stream's duration from its packets (first timestamp to the end of the last packet) and
+ * its frame count, for containers whose header states none. Demuxes only, nothing is decoded.
+ */
+export async function packetDuration(input: string): Promise<{ durationS: number; frames: number } | null> {
+  const r = await run(ffprobePath(), [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'packet=pts_time,duration_time',
+    '-of',
+    'csv=p=0',
+    input,
+  ]);
+  if (r.code !== 0) return null;
+  let first = Infinity;
+  let end = -Infinity;
+  let frames = 0;
+  for (const line of r.stdout.split('\n')) {
+    const [ptsText, durText] = line.trim().split(',');
+    const pts = ptsText ? Number(ptsText) : NaN;
+    const dur = durText ? Number(durText) : NaN;
+    if (!Number.isFinite(pts)) continue;
+    frames++;
+    first = Math.min(first, pts);
+    end = Math.max(end, pts + (Number.isFinite(dur) ? dur : 0));
+  }
+  return frames > 0 ? { durationS: Math.max(0, end - first), frames } : null;
+}
+
 /** Reads a file's video properties; one-line errors name the file and the cause. */
 export async function probeVideo(file: string): Promise<VideoInfo> {
   let st: fs.Stats;
@@ -78,20 +110,23 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
   // Sealed raw footage: its plaintext size, read through the loopback feed.
   const sizeBytes = isSealedFile(file) ? new SealedReader(file, vaultById).plainSize : st.size;
   const src = await mediaInput(file);
-  const r = await run(ffprobePath(), [
-    '-v',
-    'error',
-    '-show_streams',
-    '-show_format',
-    '-of',
-    'json',
-    src.input,
-  ]).finally(() => src.release());
+  let r: { code: number; stdout: string; stderr: string };
   let parsed: { streams?: Record<string, string | number>[]; format?: Record<string, string> } = {};
+  let counted: { durationS: number; frames: number } | null = null;
   try {
-    parsed = JSON.parse(r.stdout || '{}');
-  } catch {
-    // handled below
+    r = await run(ffprobePath(), ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', src.input]);
+    try {
+      parsed = JSON.parse(r.stdout || '{}');
+    } catch {
+      // handled below
+    }
+    // A WebM recorded by MediaRecorder (the Live screen's recordings) states no duration: its
+    // packets' timestamps give it.
+    const video = parsed.streams?.find((s) => s.codec_type === 'video');
+    const stated = Number(video?.duration ?? parsed.format?.duration);
+    if (video && !(stated > 0)) counted = await packetDuration(src.input);
+  } finally {
+    src.release();
   }
   const streams = parsed.streams ?? [];
   const v =
@@ -111,16 +146,19 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
   }
   const avg = parseRate(String(v.avg_frame_rate ?? ''));
   const real = parseRate(String(v.r_frame_rate ?? ''));
-  const fps = avg > 0 ? avg : real;
+  // Without an average rate (no duration stated), the counted packets give it.
+  const counts = counted && counted.durationS > 0 ? counted.frames / counted.durationS : 0;
+  const fps = avg > 0 ? avg : counts > 0 ? counts : real;
   if (!(fps > 0 && fps < 1000)) throw new SpactError('bad-input', `${file}: unknown frame rate`);
-  const durationS = Number(v.duration ?? parsed.format?.duration ?? 0);
+  const stated = Number(v.duration ?? parsed.format?.duration ?? 0);
+  const durationS = counted?.durationS ?? (Number.isFinite(stated) ? stated : 0);
   return {
     file,
     width,
     height,
     fps,
-    durationS: Number.isFinite(durationS) ? durationS : 0,
-    frames: v.nb_frames ? Number(v.nb_frames) : null,
+    durationS,
+    frames: v.nb_frames ? Number(v.nb_frames) : (counted?.frames ?? null),
     // r_frame_rate is the container's base rate; an average that differs means variable timing.
     variableFrameRate: avg > 0 && real > 0 && Math.abs(avg - real) / real > 0.01,
     hasAudio: streams.some((s) => s.codec_type === 'audio'),
