@@ -2,20 +2,19 @@
 // anonymize it and watch the output play, fine-tune to the room and watch progress, export and
 // find the manifest on disk, switch to viewer and see raw video refused by the main side, and a
 // fake camera anonymized live. Screenshots of every screen go to test/e2e/screenshots/.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { launchChromium, screenshotDir } from '../helpers/chromium.js';
-import { projectRoot, spactBin } from '../helpers/cli.js';
+import { screenshotDir } from '../helpers/chromium.js';
+import { projectRoot } from '../helpers/cli.js';
+import { startApp, type E2eApp } from '../helpers/e2e-app.js';
 import { tmpDir } from '../helpers/toy-clips.js';
-import { makeVideo, tinyModel } from '../helpers/video.js';
+import { makeVideo } from '../helpers/video.js';
 
-let server: ChildProcess;
-let browser: Browser;
+let app: E2eApp;
 let page: Page;
 let dataDir = '';
 const exportDir = path.join(tmpDir('spact-e2e-export-'), 'to-cloud');
@@ -30,38 +29,11 @@ const waitFor = async (ok: () => boolean, timeoutMs: number) => {
 const shot = (name: string) => page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
 
 beforeAll(async () => {
-  const model = await tinyModel();
-  dataDir = tmpDir('spact-e2e-data-');
-  server = spawn(
-    process.execPath,
-    [spactBin, 'serve', '--no-open', '--json', '--data-dir', dataDir, '--role', 'admin'],
-    {
-      cwd: projectRoot,
-      env: { ...process.env, SPACT_DEFAULT_MODEL: model },
-    },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    let err = '';
-    server.stdout!.on('data', (d) => {
-      out += d;
-      const m = /"url": "([^"]+)"/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    server.stderr!.on('data', (d) => (err += d));
-    server.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
-  });
-  browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, permissions: ['camera'] });
-  page = await context.newPage();
-  await page.goto(url);
-  await page.getByTestId('nav-library').waitFor();
+  app = await startApp({ dataDir: tmpDir('spact-e2e-data-'), model: true, fakeCamera: true });
+  ({ page, dataDir } = app);
 }, 180_000);
 
-afterAll(async () => {
-  await browser?.close();
-  server?.kill('SIGTERM');
-});
+afterAll(() => app?.close());
 
 describe('SPAct Desktop in browser mode', () => {
   it('imports a clip, anonymizes it and plays the anonymized output', async () => {

@@ -3,21 +3,18 @@
 // draws a mask on the file camera's picture and saves it, removes a camera through the
 // confirmation dialog; a viewer sees the list without controls. Screenshots (1280×800 and 900×800)
 // go to test/e2e/screenshots/cameras-*.png.
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { launchChromium, screenshotDir } from '../helpers/chromium.js';
-import { projectRoot, spactBin } from '../helpers/cli.js';
+import { screenshotDir } from '../helpers/chromium.js';
+import { callApi, startApp, type E2eApp } from '../helpers/e2e-app.js';
 import { tmpDir } from '../helpers/toy-clips.js';
-import { makeVideo, tinyModel } from '../helpers/video.js';
+import { makeVideo } from '../helpers/video.js';
 
-let server: ChildProcess;
-let browser: Browser;
+let app: E2eApp;
 let page: Page;
-let url = '';
 let video = '';
 
 const POLL = { timeout: 10_000 };
@@ -33,19 +30,7 @@ async function shots(name: string): Promise<void> {
 }
 
 /** Calls the API from the page (same origin, same session cookie). */
-function api<T = unknown>(method: string, body: unknown = {}): Promise<{ ok: boolean; value: T }> {
-  return page.evaluate(
-    async ([m, b]) => {
-      const r = await fetch(`/api/${m}`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(b),
-      });
-      return (await r.json()) as { ok: boolean; value: never };
-    },
-    [method, body] as const,
-  );
-}
+const api = <T = unknown>(method: string, body: unknown = {}) => callApi<T>(page, method, body);
 
 async function openSettings(): Promise<void> {
   await page.getByTestId('nav-settings').click();
@@ -63,38 +48,15 @@ interface CameraView {
 }
 
 beforeAll(async () => {
-  const model = await tinyModel();
-  const dataDir = tmpDir('spact-e2e-cameras-');
   video = makeVideo(path.join(tmpDir(), 'door.mp4'), { width: 160, height: 120, fps: 10, seconds: 3 });
-  server = spawn(
-    process.execPath,
-    [spactBin, 'serve', '--no-open', '--json', '--data-dir', dataDir, '--role', 'admin'],
-    { cwd: projectRoot, env: { ...process.env, SPACT_DEFAULT_MODEL: model } },
-  );
-  url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    let err = '';
-    server.stdout!.on('data', (d) => {
-      out += d;
-      const m = /"url": "([^"]+)"/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    server.stderr!.on('data', (d) => (err += d));
-    server.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
-  });
-  browser = await launchChromium();
-  page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-  await page.goto(url);
-  await page.getByTestId('nav-library').waitFor();
+  app = await startApp({ dataDir: tmpDir('spact-e2e-cameras-'), model: true });
+  ({ page } = app);
   expect((await api('rooms.create', { name: 'Ward 3' })).ok).toBe(true);
   await page.reload();
   await openSettings();
 }, 120_000);
 
-afterAll(async () => {
-  await browser?.close();
-  server?.kill('SIGTERM');
-});
+afterAll(() => app?.close());
 
 describe('the camera registry in Settings', () => {
   it('lets an admin add a file camera and an RTSP camera whose password is never shown', async () => {

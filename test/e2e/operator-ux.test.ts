@@ -2,20 +2,18 @@
 // (modal, centred, focused, Escape, focus back), the admin's synced raw | anonymized review,
 // toasts that do not pile up, what a viewer is shown, errors in words, the Library at 900 px and
 // the live view's state. Screenshots (1280×800 and 900×800) go to test/e2e/screenshots/ux-*.png.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { launchChromium, screenshotDir } from '../helpers/chromium.js';
-import { projectRoot, spactBin } from '../helpers/cli.js';
+import { screenshotDir } from '../helpers/chromium.js';
+import { callApi, startApp, type E2eApp } from '../helpers/e2e-app.js';
 import { tmpDir } from '../helpers/toy-clips.js';
-import { makeVideo, tinyModel } from '../helpers/video.js';
+import { makeVideo } from '../helpers/video.js';
 
-let server: ChildProcess;
-let browser: Browser;
+let app: E2eApp;
 let page: Page;
 let url = '';
 
@@ -34,19 +32,7 @@ async function shots(name: string): Promise<void> {
 }
 
 /** Calls the API from the page (same origin, same session cookie). */
-function api<T = unknown>(method: string, body: unknown = {}): Promise<{ ok: boolean; value: T; error?: unknown }> {
-  return page.evaluate(
-    async ([m, b]) => {
-      const r = await fetch(`/api/${m}`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(b),
-      });
-      return (await r.json()) as { ok: boolean; value: never };
-    },
-    [method, body] as const,
-  );
-}
+const api = <T = unknown>(method: string, body: unknown = {}) => callApi<T>(page, method, body);
 
 async function asRole(role: 'admin' | 'operator' | 'viewer'): Promise<void> {
   expect((await api('session.switch', { role })).ok).toBe(true);
@@ -104,32 +90,8 @@ const modal = () =>
   });
 
 beforeAll(async () => {
-  const model = await tinyModel();
-  const dataDir = tmpDir('spact-e2e-ux-');
-  server = spawn(
-    process.execPath,
-    [spactBin, 'serve', '--no-open', '--json', '--data-dir', dataDir, '--role', 'admin'],
-    {
-      cwd: projectRoot,
-      env: { ...process.env, SPACT_DEFAULT_MODEL: model },
-    },
-  );
-  url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    let err = '';
-    server.stdout!.on('data', (d) => {
-      out += d;
-      const m = /"url": "([^"]+)"/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    server.stderr!.on('data', (d) => (err += d));
-    server.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
-  });
-  browser = await launchChromium(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, permissions: ['camera'] });
-  page = await context.newPage();
-  await page.goto(url);
-  await page.getByTestId('nav-library').waitFor();
+  app = await startApp({ dataDir: tmpDir('spact-e2e-ux-'), model: true, fakeCamera: true });
+  ({ page, url } = app);
 
   // One room with one anonymized clip (2 s test pattern), set up through the API.
   const room = await api<{ id: number }>('rooms.create', { name: 'Ward 3' });
@@ -150,10 +112,7 @@ beforeAll(async () => {
   await wardRow().waitFor();
 }, 240_000);
 
-afterAll(async () => {
-  await browser?.close();
-  server?.kill('SIGTERM');
-});
+afterAll(() => app?.close());
 
 describe('dialogs that behave', () => {
   it('shows the admin raw | anonymized side by side in a centred modal, one set of controls for both', async () => {

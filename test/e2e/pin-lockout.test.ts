@@ -2,50 +2,28 @@
 // rule as text (no request sent for a short one), five wrong PINs lock the role and the wait is
 // shown in words instead of the PIN field (also after a reload), and an admin starting the app
 // later sees the lockout until acknowledging it.
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { launchChromium, screenshotDir } from '../helpers/chromium.js';
-import { projectRoot, spactBin } from '../helpers/cli.js';
+import { serve, type Server } from '../helpers/e2e-app.js';
 import { tmpDir } from '../helpers/toy-clips.js';
 
 let browser: Browser;
 const dataDir = tmpDir('spact-e2e-pin-');
-const servers: ChildProcess[] = [];
+const servers: Server[] = [];
 
 /** `spact serve` on the test's data folder as `role`; resolves with its launch link. */
-function serve(role: 'admin' | 'viewer'): Promise<string> {
-  const server = spawn(
-    process.execPath,
-    [spactBin, 'serve', '--no-open', '--json', '--data-dir', dataDir, '--role', role],
-    {
-      cwd: projectRoot,
-    },
-  );
+async function serveAs(role: 'admin' | 'viewer'): Promise<string> {
+  const server = await serve({ dataDir, role });
   servers.push(server);
-  return new Promise<string>((resolve, reject) => {
-    let out = '';
-    let err = '';
-    server.stdout!.on('data', (d) => {
-      out += d;
-      const m = /"url": "([^"]+)"/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    server.stderr!.on('data', (d) => (err += d));
-    server.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${err}`)));
-  });
+  return server.url;
 }
 
 async function stopServers(): Promise<void> {
-  for (const s of servers.splice(0)) {
-    if (s.exitCode !== null) continue;
-    const exited = new Promise((r) => s.once('exit', r));
-    s.kill('SIGTERM');
-    await exited;
-  }
+  for (const s of servers.splice(0)) await s.stop();
 }
 
 async function open(url: string): Promise<Page> {
@@ -66,7 +44,7 @@ afterAll(async () => {
 
 describe('PINs in the Settings screen', () => {
   it('shows the length rule as text, locks after five wrong PINs and shows the wait in words', async () => {
-    const page = await open(await serve('admin'));
+    const page = await open(await serveAs('admin'));
     await expect.poll(() => page.getByTestId('pin-rule').textContent()).toContain('A new PIN is 6 to 12 digits');
     let setPinCalls = 0;
     page.on('request', (r) => {
@@ -107,7 +85,7 @@ describe('PINs in the Settings screen', () => {
   });
 
   it('lists the lockout for an admin on the next start until it is acknowledged', async () => {
-    const page = await open(await serve('admin'));
+    const page = await open(await serveAs('admin'));
     const notice = page.getByTestId('pin-lockouts');
     await expect
       .poll(() => notice.textContent())
