@@ -1,13 +1,9 @@
 // Progress on stderr: a redrawn bar on a terminal, plain periodic lines otherwise (logs, CI).
 
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?';
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const r = s % 60;
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`;
-}
+import { formatDuration as formatAny } from '../../renderer/src/lib/format.js';
+
+/** Durations as the terminal shows them ("2m05s"): the same rounding as the app's. */
+export const formatDuration = (seconds: number): string => formatAny(seconds, 'compact');
 
 export class ProgressReporter {
   private lastPlain = 0;

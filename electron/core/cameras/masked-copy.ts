@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 
 import { SpactError } from '../errors.js';
 import { ffmpegPath, ffmpegReason } from '../media/ffmpeg.js';
-import { decodeFrames, type VideoInfo } from '../media/video.js';
+import { decodeFrames, h264OutputArgs, rawRgbInputArgs, type VideoInfo } from '../media/video.js';
 import { SealedWriter, type SealingKey } from '../vault/sealed-file.js';
 import { FrameMasker, type MaskPolygon } from './masks.js';
 
@@ -30,32 +30,13 @@ export async function maskedSealedCopy(
   const masker = new FrameMasker(masks);
   const frameBytes = width * height * 3;
   const batch = Math.max(1, Math.floor(BATCH_BYTES / frameBytes));
-  // yuv420p needs even sides: an odd one is padded with a black line (Chromium plays 4:2:0 only).
   const args = [
     '-hide_banner',
     '-loglevel',
     'error',
-    '-f',
-    'rawvideo',
-    '-pix_fmt',
-    'rgb24',
-    '-s',
-    `${width}x${height}`,
-    '-r',
-    String(fps),
-    '-i',
-    'pipe:0',
+    ...rawRgbInputArgs(width, height, fps),
     '-an',
-    '-vf',
-    'pad=ceil(iw/2)*2:ceil(ih/2)*2',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'veryfast',
-    '-crf',
-    '18',
-    '-pix_fmt',
-    'yuv420p',
+    ...h264OutputArgs(18),
     '-f',
     'mp4',
     '-movflags',

@@ -38,6 +38,30 @@ function parseRate(r: string | undefined): number {
   return b ? (a ?? 0) / b : (a ?? 0);
 }
 
+/** ffmpeg's input for raw RGB24 frames of `width`×`height` at `fps` on its stdin. */
+export function rawRgbInputArgs(width: number, height: number, fps: number): string[] {
+  return ['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0'];
+}
+
+/**
+ * The H.264 every written clip uses: yuv420p (Chromium plays 4:2:0 only, so an odd side is padded
+ * with a black line), veryfast, quality `crf`; `scale` is an optional filter placed before the pad.
+ */
+export function h264OutputArgs(crf: number, scale = ''): string[] {
+  return [
+    '-vf',
+    `${scale}pad=ceil(iw/2)*2:ceil(ih/2)*2`,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-crf',
+    String(crf),
+    '-pix_fmt',
+    'yuv420p',
+  ];
+}
+
 /** Nice value of the ffmpeg processes of jobs (decoding, encoding): the thread that answers the
  *  window comes first on a busy machine. The live preview's decoder keeps normal priority. */
 const JOB_FFMPEG_NICE = 10;
@@ -307,29 +331,11 @@ export class Mp4Writer {
       '-hide_banner',
       '-loglevel',
       'error',
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      '-s',
-      `${opts.width}x${opts.height}`,
-      '-r',
-      String(opts.fps),
-      '-i',
-      'pipe:0',
+      ...rawRgbInputArgs(opts.width, opts.height, opts.fps),
       ...(opts.audioFrom
         ? ['-i', opts.audioFrom, '-map', '0:v:0', '-map', '1:a:0?', '-c:a', 'aac', '-shortest']
         : ['-an']),
-      '-vf',
-      `${scale}pad=ceil(iw/2)*2:ceil(ih/2)*2`,
-      '-c:v',
-      'libx264',
-      '-preset',
-      'veryfast',
-      '-crf',
-      String(opts.crf ?? 20),
-      '-pix_fmt',
-      'yuv420p',
+      ...h264OutputArgs(opts.crf ?? 20, scale),
       '-movflags',
       '+faststart',
       '-f',

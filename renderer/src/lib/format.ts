@@ -13,3 +13,20 @@ export function formatBytes(bytes: number): string {
   }
   return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
 }
+
+/**
+ * A duration as people read it: "45 s", "2 min 5 s", "1 h 05 min"; `compact` is the terminal's
+ * ("45s", "2m05s", "1h05m"). One function for the UI and the CLI (which imports this pure module),
+ * so both round and split the same way. Unknown: "–" ("?" compact).
+ */
+export function formatDuration(seconds: number | null, style: 'words' | 'compact' = 'words'): string {
+  const compact = style === 'compact';
+  if (seconds === null || !Number.isFinite(seconds)) return compact ? '?' : '–';
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  const two = (n: number) => String(n).padStart(2, '0');
+  if (compact) return h > 0 ? `${h}h${two(m)}m` : m > 0 ? `${m}m${two(r)}s` : `${r}s`;
+  return h > 0 ? `${h} h ${two(m)} min` : m > 0 ? `${m} min ${r} s` : `${r} s`;
+}

@@ -72,8 +72,4 @@ api.on('session.changed', (s) => {
 export const canOperate = () => app.session.role !== 'viewer';
 export const isAdmin = () => app.session.role === 'admin';
 
-export function formatDuration(seconds: number | null): string {
-  if (seconds === null || !Number.isFinite(seconds)) return '–';
-  const s = Math.round(seconds);
-  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
-}
+export { formatDuration } from './format';
