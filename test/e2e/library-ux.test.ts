@@ -101,12 +101,14 @@ describe('importing and moving', () => {
     expect(await page.getByTestId('import-room-dialog').locator('h3').textContent()).toBe(
       'Import 2 videos into which room?',
     );
-    // "No room" is a choice said out loud, and the first one offered.
+    // Nothing is chosen for the user; "No room" is a choice said out loud.
     expect(await page.getByTestId('import-room').locator('option').allTextContents()).toEqual([
+      'Choose a room…',
       'No room',
       'Hall',
       'Kitchen',
     ]);
+    expect(await page.getByTestId('import-confirm').isDisabled()).toBe(true);
     await page.getByTestId('import-room').selectOption({ label: 'Kitchen' });
     await shots('import-room');
     await page.getByTestId('import-confirm').click();
@@ -116,6 +118,7 @@ describe('importing and moving', () => {
 
     await page.getByTestId('file-input').setInputFiles(files.Loose!);
     await expect.poll(modal, POLL).toMatchObject({ testid: 'import-room-dialog' });
+    await page.getByTestId('import-room').selectOption({ label: 'No room' });
     await page.getByTestId('import-confirm').click();
     await expect.poll(() => row('Loose.mp4').getByTestId('clip-room').textContent(), POLL).toBe('—');
     expect((await clipNamed('Loose.mp4')).roomId).toBeNull();
@@ -238,6 +241,8 @@ describe('outputs of an older model', () => {
     expect(await page.getByTestId('older-model-notice').textContent()).toMatch(/^1 clip\(s\) of Kitchen were/);
     expect(await row('Kitchen 3.mp4').getByTestId('older-model').getAttribute('title')).toMatch(/Kitchen run 1/);
     await shots('older-model');
+    await row('Kitchen 3.mp4').scrollIntoViewIfNeeded();
+    await shots('older-model-row');
 
     const beforeAgain = await clipsNow();
     const reply = page.waitForResponse((r) => r.url().endsWith('/api/rooms.reanonymize'));
