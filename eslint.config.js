@@ -177,6 +177,20 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-restricted-imports': RENDERER_IMPORT_RULE },
   },
   {
+    // The renderer's contract checks parse what arrives with the contract's zod schemas: the one
+    // renderer module that may import the contract's values (zod is its only dependency).
+    files: ['renderer/src/lib/contract-checks.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          ...RENDERER_IMPORT_RULE[1],
+          patterns: RENDERER_IMPORT_RULE[1].patterns.filter((p) => !p.allowTypeImports),
+        },
+      ],
+    },
+  },
+  {
     files: ['renderer/**/*.svelte', 'renderer/**/*.svelte.ts'],
     languageOptions: { parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] } },
   },

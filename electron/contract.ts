@@ -1,7 +1,8 @@
 // The one contract between the renderer and the main side. Every request, response and event is
 // declared here with a zod schema; TypeScript types are derived from the schemas. Both transports
 // (Electron IPC and the loopback bridge of browser mode) validate inbound payloads against it.
-// The renderer imports only types from this file (enforced by lint).
+// The renderer imports only types from this file (enforced by lint), except its contract checks
+// (renderer/src/lib/contract-checks.ts), which bring zod and these schemas into the page.
 import { z } from 'zod';
 
 /** Errors cross process boundaries as data, never as thrown exceptions. */
@@ -765,6 +766,10 @@ export type EventName = keyof Events;
 export type EventOf<E extends EventName> = z.output<Events[E]>;
 
 export { IPC_EVENT_CHANNEL, IPC_INVOKE_CHANNEL } from './ipc-channels.js';
+
+/** A zod failure in one line: `path: message; …` (the core's and the renderer's contract checks). */
+export const describeIssues = (error: z.ZodError): string =>
+  error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
 
 export function isMethodName(name: string): name is MethodName {
   return Object.hasOwn(methods, name);

@@ -1,5 +1,3 @@
-import type { z } from 'zod';
-
 import { ErrorKind, type ApiError } from '../contract.js';
 
 /** An error meant for the user: it carries a `kind` so it can cross process boundaries as data. */
@@ -42,6 +40,5 @@ export function contractChecksEnabled(env: NodeJS.ProcessEnv = process.env): boo
   return env.NODE_ENV !== 'production' || env.SPACT_VALIDATE_CONTRACT === '1';
 }
 
-/** A zod failure in one line: `path: message; …`. */
-export const describeIssues = (error: z.ZodError): string =>
-  error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+/** A zod failure in one line (the contract's, shared with the renderer's checks). */
+export { describeIssues } from '../contract.js';

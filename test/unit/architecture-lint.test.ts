@@ -91,6 +91,9 @@ describe('architecture guards (lint)', () => {
   it('rejects value imports of the contract in the renderer but allows type imports', async () => {
     expect(await lintAs('renderer-value-import-contract.ts', 'renderer/src/lib/x.ts')).toHaveLength(1);
     expect(await lintAs('renderer-type-import-contract.ts', 'renderer/src/lib/x.ts')).toEqual([]);
+    // Except the renderer's contract checks, which parse what arrives with the schemas.
+    expect(await lintAs('renderer-value-import-contract.ts', 'renderer/src/lib/contract-checks.ts')).toEqual([]);
+    expect(await lintAs('renderer-imports-node.ts', 'renderer/src/lib/contract-checks.ts')).not.toEqual([]);
   });
 
   it('the real tree has no architecture violations', async () => {
