@@ -14,6 +14,7 @@ import { exportCommand } from './commands/export.js';
 import { finetuneCommand } from './commands/finetune.js';
 import { clipsCommand, importCommand, roomsCommand } from './commands/library.js';
 import { rawDataCommand } from './commands/raw-data.js';
+import { workerCommand } from './commands/worker.js';
 import { providePassphrase } from './passphrase.js';
 
 const commands: Command[] = [
@@ -31,6 +32,7 @@ const commands: Command[] = [
   exportCommand,
   auditLogCommand,
   serveCommand,
+  workerCommand,
   infoCommand,
 ];
 

@@ -20,6 +20,7 @@ import type { Judges } from './privacy-audit/judges.js';
 import type { RunsService } from './training/runs-service.js';
 import { defaultDataDir } from './paths.js';
 import { unlockFromEnvironment, Vault, type VaultUnlock } from './vault/vault.js';
+import { DistributedJobs, distributedFromEnvironment, type DistributedOptions } from './workers/distributed.js';
 
 export interface AppCore {
   dataDir: string;
@@ -37,6 +38,8 @@ export interface AppCore {
   resolveModel(ref: string | number): ModelRecord;
   /** The operational log (<data folder>/logs/spact.log). */
   opsLog: OpsLog;
+  /** Jobs on remote workers (BullMQ on Redis), when the app runs with a Redis URL; else null. */
+  distributed?: DistributedJobs | null;
   close(): Promise<void>;
 }
 
@@ -69,6 +72,8 @@ export function openAppCore(
     /** Register the core's job kinds (anonymize, export) here; default true. false: the caller
      *  calls registerJobKinds itself, once, with the kinds that need its services (services.ts). */
     registerJobs?: boolean;
+    /** Anonymize jobs on workers through BullMQ; default: SPACT_REDIS_URL (set by `spact serve --redis`). */
+    distributed?: DistributedOptions | null;
   } = {},
 ): AppCore {
   const dataDir = path.resolve(opts.dataDir ?? defaultDataDir());
@@ -164,12 +169,16 @@ export function openAppCore(
       return library.registerModel(ref);
     },
     opsLog,
+    distributed: null,
     async close() {
       await jobs.stop();
+      await core.distributed?.close();
       db.close();
       await opsLog.close();
     },
   };
+  const distributed = opts.distributed === undefined ? distributedFromEnvironment() : opts.distributed;
+  if (distributed) core.distributed = new DistributedJobs(core, distributed);
   if (opts.registerJobs !== false) registerJobKinds(core);
   return core;
 }
@@ -204,6 +213,7 @@ export function registerJobKinds(core: AppCore, services?: ServiceJobDeps): void
     // What the engine ran with (device, threads, memory budget: the settings when the job started).
     return { outputId: out.id, sha256: out.sha256, engine: out.engine };
   });
+  core.distributed?.registerKinds(); // anonymize on workers instead (workers/distributed.ts)
   jobs.register('export', async (payload, ctx) => {
     const p = payload as ExportJob;
     return exports.exportClips({ ...p, signal: ctx.signal, onProgress: (f) => ctx.progress(f, 'exporting') });

@@ -23,7 +23,10 @@ when a display exists (--no-open prints it instead). Every API request and WebSo
   --data-dir   the library folder (default: the app data folder)
   --role       start as this role (default: admin until an admin PIN is set, then viewer)
   --json       print {"url", "port"} on stdout once listening
-  --in-process run the core in the server's own process (comparisons in bench:latency)`,
+  --in-process run the core in the server's own process (comparisons in bench:latency)
+  --redis URL  run anonymize jobs on workers (\`spact worker\`) through BullMQ on this Redis
+  --worker-listen HOST:PORT  the workers' data channel (default 127.0.0.1:7643; off loopback it
+               needs --worker-cert and --worker-key, PEM files: it is served over TLS)`,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {
       port: { type: 'string' },
@@ -32,7 +35,20 @@ when a display exists (--no-open prints it instead). Every API request and WebSo
       role: { type: 'string' },
       json: { type: 'boolean' },
       'in-process': { type: 'boolean' },
+      redis: { type: 'string' },
+      'worker-listen': { type: 'string' },
+      'worker-cert': { type: 'string' },
+      'worker-key': { type: 'string' },
     });
+    if (values.redis) {
+      // The core (its own process, or this one) reads these (workers/distributed.ts).
+      process.env.SPACT_REDIS_URL = values.redis;
+      process.env.SPACT_WORKER_LISTEN = values['worker-listen'] ?? '127.0.0.1:7643';
+      if (values['worker-cert'] && values['worker-key']) {
+        process.env.SPACT_WORKER_TLS_CERT = path.resolve(values['worker-cert']);
+        process.env.SPACT_WORKER_TLS_KEY = path.resolve(values['worker-key']);
+      }
+    }
     if (values.role && !['admin', 'operator', 'viewer'].includes(values.role))
       throw new UsageError('--role must be admin, operator or viewer');
     const port = values.port === undefined ? 0 : Number(values.port);
@@ -67,6 +83,13 @@ when a display exists (--no-open prints it instead). Every API request and WebSo
     await bridge.start();
     const url = bridge.launchUrl as string;
 
+    if (values.redis) {
+      const scheme = process.env.SPACT_WORKER_TLS_CERT ? 'https' : 'http';
+      progress(
+        `Jobs run on workers. On each worker machine: spact worker --redis ${values.redis} --app ${scheme}://${process.env.SPACT_WORKER_LISTEN} --token TOKEN\n` +
+          `  (a token per worker: spact worker --issue-token NAME on this machine)`,
+      );
+    }
     const heartbeat = setInterval(() => core.events.emit('app.heartbeat', { at: Date.now() }), 5000);
     const window = values['no-open'] ? null : openAppWindow(url, path.join(defaultDataDir(), 'browser-profile'));
     if (values.json) printJson({ url, port: bridge.port });

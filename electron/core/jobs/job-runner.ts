@@ -32,6 +32,8 @@ export interface JobRecord {
 
 export interface JobContext {
   signal: AbortSignal;
+  /** The job's id (set by the runner): a distributed queue names its copy of the job by it. */
+  jobId?: number;
   progress(fraction: number, message?: string): void;
 }
 
@@ -87,8 +89,15 @@ export const INTERRUPTED_TWICE = 'interrupted twice; not retried';
 /** Why a job interrupted on its last attempt is failed. */
 export const INTERRUPTED = 'interrupted: the app stopped while this job ran';
 
+/** Marks an error as final: the job is failed without a retry here (a distributed queue has
+ *  already retried it on its workers). */
+export function finalJobError(err: SpactError): SpactError {
+  return Object.assign(err, { finalAttempt: true });
+}
+
 /** Errors worth retrying: not bad input, not cancellation, not a missing thing. */
 function retryable(err: unknown): boolean {
+  if ((err as { finalAttempt?: boolean } | null)?.finalAttempt) return false;
   const kind = toApiError(err).kind;
   return kind === 'internal' || kind === 'unavailable';
 }
@@ -118,6 +127,8 @@ export class SqliteJobRunner implements JobQueue {
     private readonly opts: {
       concurrency?: number;
       lanes?: Readonly<Record<string, string>>;
+      /** Concurrency of named lanes over `concurrency` (e.g. jobs that wait on remote workers). */
+      laneLimits?: Readonly<Record<string, number>>;
       onUpdate?: (job: JobRecord) => void;
       log?: OpsLogger;
     } = {},
@@ -127,6 +138,16 @@ export class SqliteJobRunner implements JobQueue {
 
   /** The operational log (ops-log.ts): one line per change of a job's state. */
   private readonly log: OpsLogger;
+
+  /**
+   * Moves a kind into its own lane with its own concurrency: a kind whose body runs on remote
+   * workers only waits here, so many of its jobs can be in flight at once.
+   */
+  setLane(kind: string, lane: string, limit: number): void {
+    this.opts.lanes = { ...(this.opts.lanes ?? DEFAULT_JOB_LANES), [kind]: lane };
+    this.opts.laneLimits = { ...this.opts.laneLimits, [lane]: limit };
+    // No pump here: a runner not started yet must not run anything (see start).
+  }
 
   /** Adds a job kind (services that depend on the runner register theirs after creating it). */
   register(kind: string, handler: JobHandler): void {
@@ -290,11 +311,14 @@ export class SqliteJobRunner implements JobQueue {
   private pump(): void {
     // While start() waits out its delay, nothing runs (an enqueue only queues).
     if (this.holding) return;
-    const limit = this.opts.concurrency ?? 1;
     const lanes = this.opts.lanes ?? DEFAULT_JOB_LANES;
+    const limitOf = (lane: string) => this.opts.laneLimits?.[lane] ?? this.opts.concurrency ?? 1;
     while (!this.stopped) {
       const queued = this.db.prepare(`SELECT * FROM jobs WHERE status = 'queued' ORDER BY id`).all() as Row[];
-      const next = queued.find((r) => (this.runningPerLane.get(laneOf(r.kind, lanes)) ?? 0) < limit);
+      const next = queued.find((r) => {
+        const lane = laneOf(r.kind, lanes);
+        return (this.runningPerLane.get(lane) ?? 0) < limitOf(lane);
+      });
       if (!next) return;
       const claimed = this.db
         .prepare(
@@ -320,6 +344,7 @@ export class SqliteJobRunner implements JobQueue {
     this.controllers.set(id, controller);
     const ctx: JobContext = {
       signal: controller.signal,
+      jobId: id,
       progress: (fraction, message) => {
         const now = Date.now();
         // Progress is persisted at most twice a second; every update is still emitted.

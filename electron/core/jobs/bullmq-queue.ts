@@ -1,0 +1,213 @@
+// The BullMQ dispatcher (see job-queue.ts): one BullMQ job per job row, named `job-<row id>`, run
+// by `spact worker` processes on any machine that reaches the Redis server. BullMQ does what a
+// home-made queue would get wrong: a worker holds a lock on its job and renews it while it lives
+// (its heartbeat); a worker that dies stops renewing, the job is "stalled" and goes back to the
+// queue for another worker; stalled twice (it killed two workers) it fails for good. Errors worth
+// retrying are retried with exponential back-off; the others fail at once (UnrecoverableError).
+// Cancel: a waiting job is removed; a running one gets a cancel key its worker polls each second.
+// Workers' heartbeats and the drain request are plain keys next to the queue (WORKER_KEYS).
+import { randomBytes } from 'node:crypto';
+
+import { Queue, QueueEvents, type ConnectionOptions, type Job } from 'bullmq';
+
+import type { ApiError } from '../../contract.js';
+import { SpactError } from '../errors.js';
+import { silentOpsLog, type OpsLogger } from '../ops-log.js';
+import type { DispatchedJob, JobDispatcher, WorkerInfo } from './job-queue.js';
+import { finalJobError, type JobContext } from './job-runner.js';
+
+export const QUEUE_NAME = 'spact-jobs';
+
+/** Keys of the app and its workers next to BullMQ's (all under the `spact:` prefix). */
+export const WORKER_KEYS = {
+  /** Hash: worker id → its last heartbeat (JSON WorkerInfo); stale after HEARTBEAT_TTL_S. */
+  workers: 'spact:workers',
+  /** Present: the worker finishes its current jobs and exits. */
+  drain: (id: string) => `spact:drain:${id}`,
+  /** Present: the running job is cancelled by its worker. */
+  cancel: (bullJobId: string) => `spact:cancel:${bullJobId}`,
+};
+
+/** Seconds a heartbeat lives: a worker sends one every HEARTBEAT_MS. */
+export const HEARTBEAT_TTL_S = 15;
+export const HEARTBEAT_MS = 3000;
+
+/** What a worker sets as failedReason: `kind: message`, read back into a SpactError. */
+export function failedReasonOf(e: ApiError): string {
+  return `${e.kind}: ${e.message}`;
+}
+
+const KINDS: ApiError['kind'][] = [
+  'validation',
+  'bad-input',
+  'not-found',
+  'unauthorized',
+  'forbidden',
+  'conflict',
+  'unavailable',
+  'cancelled',
+  'internal',
+];
+
+function errorOf(reason: string): SpactError {
+  const m = /^([a-z-]+): ([\s\S]*)$/.exec(reason);
+  if (m && KINDS.includes(m[1] as ApiError['kind'])) return new SpactError(m[1] as ApiError['kind'], m[2]!);
+  // BullMQ's own reasons: "job stalled more than allowable limit" is a job that killed two workers.
+  if (/stalled/.test(reason))
+    return new SpactError('unavailable', `workers died twice while running this job (${reason}); not retried`);
+  return new SpactError('internal', reason);
+}
+
+/** ioredis options from a redis:// or rediss:// URL (TLS for rediss). */
+export function redisConnection(url: string): ConnectionOptions {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new SpactError('validation', `not a Redis URL: "${url}" (redis://HOST:PORT)`);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+    throw new SpactError('validation', `not a Redis URL: "${url}" (redis://HOST:PORT or rediss://)`);
+  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
+  return {
+    host: u.hostname || '127.0.0.1',
+    port: u.port ? Number(u.port) : 6379,
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(Number.isInteger(db) && db > 0 ? { db } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    // BullMQ's blocking connections must not give up on a slow command.
+    maxRetriesPerRequest: null,
+  };
+}
+
+export interface BullmqDispatcherOptions {
+  redis: string;
+  /** Attempts per job on workers (errors worth retrying), default 3. */
+  attempts?: number;
+  /** First back-off between attempts, ms (doubles each time), default 1000. */
+  backoffMs?: number;
+  log?: OpsLogger;
+}
+
+export class BullmqDispatcher implements JobDispatcher {
+  readonly mode = 'bullmq' as const;
+  private readonly queue: Queue;
+  private readonly events: QueueEvents;
+  private readonly progress = new Map<string, (fraction: number) => void>();
+  private readonly log: OpsLogger;
+
+  constructor(private readonly opts: BullmqDispatcherOptions) {
+    const connection = redisConnection(opts.redis);
+    this.log = opts.log ?? silentOpsLog;
+    this.queue = new Queue(QUEUE_NAME, { connection });
+    this.events = new QueueEvents(QUEUE_NAME, { connection });
+    // An unreachable Redis is reported by dispatch (its commands fail), not as an unhandled event.
+    this.queue.on('error', () => undefined);
+    this.events.on('error', () => undefined);
+    this.events.on('progress', ({ jobId, data }) => {
+      if (typeof data === 'number') this.progress.get(jobId)?.(data);
+    });
+  }
+
+  /** Resolves once both connections are up (or rejects with why not). */
+  async ready(): Promise<void> {
+    await Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]);
+  }
+
+  async dispatch(job: DispatchedJob, ctx: JobContext): Promise<unknown> {
+    // One BullMQ job per attempt the app makes: the data it names (channel grants) live only as
+    // long as this process, so a copy from before a restart is never reattached (see reconcile).
+    const jobId = `job-${job.id}-${randomBytes(4).toString('hex')}`;
+    await this.ready();
+    const bull: Job = await this.queue.add(job.kind, job.data, {
+      jobId,
+      attempts: this.opts.attempts ?? 3,
+      backoff: { type: 'exponential', delay: this.opts.backoffMs ?? 1000 },
+      removeOnComplete: false,
+      removeOnFail: false,
+    });
+    const added = bull;
+    this.progress.set(jobId, (f) => ctx.progress(f, `on a worker (${job.kind})`));
+    const client = await this.queue.client;
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        void (async () => {
+          await client.set(WORKER_KEYS.cancel(jobId), '1', { EX: 3600 });
+          // A waiting job is removed here; a running one (locked) is cancelled by its worker.
+          const removed = await added.remove().then(
+            () => true,
+            () => false,
+          );
+          if (removed) reject(new SpactError('cancelled', 'cancelled'));
+        })();
+      };
+      if (ctx.signal.aborted) onAbort();
+      else ctx.signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      const value: unknown = await Promise.race([added.waitUntilFinished(this.events), aborted]);
+      await added.remove().catch(() => undefined);
+      return value;
+    } catch (err) {
+      if (err instanceof SpactError) throw err;
+      await added.remove().catch(() => undefined);
+      throw finalJobError(errorOf((err as Error).message));
+    } finally {
+      if (onAbort) ctx.signal.removeEventListener('abort', onAbort);
+      this.progress.delete(jobId);
+      await client.del(WORKER_KEYS.cancel(jobId)).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Start-up: what a previous process of the app left in the queue names grants that died with it,
+   * so every copy goes (a running one is cancelled by its worker); its row was requeued or failed
+   * by the runner's recovery (an interruption counted), as with the embedded queue.
+   */
+  async reconcile(): Promise<{ removed: number }> {
+    await this.ready();
+    const client = await this.queue.client;
+    let removed = 0;
+    const jobs = await this.queue.getJobs([
+      'waiting',
+      'delayed',
+      'prioritized',
+      'paused',
+      'active',
+      'completed',
+      'failed',
+    ]);
+    for (const j of jobs) {
+      await client.set(WORKER_KEYS.cancel(j.id ?? ''), '1', { EX: 3600 });
+      await j.remove().catch(() => undefined);
+      removed++;
+    }
+    return { removed };
+  }
+
+  async workers(): Promise<WorkerInfo[]> {
+    const client = await this.queue.client;
+    const beats = await client.hgetall(WORKER_KEYS.workers);
+    const out: WorkerInfo[] = [];
+    for (const [id, beat] of Object.entries(beats).sort(([a], [b]) => a.localeCompare(b))) {
+      const w = JSON.parse(beat) as WorkerInfo;
+      // Gone (no heartbeat for HEARTBEAT_TTL_S: exited or died) is forgotten.
+      if (Date.now() - Date.parse(w.lastSeen) > HEARTBEAT_TTL_S * 1000) await client.hdel(WORKER_KEYS.workers, id);
+      else out.push(w);
+    }
+    return out;
+  }
+
+  async drain(workerId: string): Promise<void> {
+    const client = await this.queue.client;
+    if (!(await client.hexists(WORKER_KEYS.workers, workerId)))
+      throw new SpactError('not-found', `no worker "${workerId}"`);
+    await client.set(WORKER_KEYS.drain(workerId), '1', { EX: 86_400 });
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.events.close(), this.queue.close()]);
+  }
+}

@@ -1,0 +1,210 @@
+// Distributed jobs on the app's side: the BullMQ dispatcher (jobs/bullmq-queue.ts), the data
+// channel (work-channel.ts) and the job kinds that run on workers. The job rows stay the app's
+// (list, progress, cancel, wait behave as with the embedded queue); for an anonymize job the app
+// resolves what needs its library (clip, model, working size: people are measured here), grants
+// the clip's input on the channel, dispatches, and records the output only once the upload's
+// sha256 matches the one the worker announced — renamed into the outputs folder like a local one.
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { DEFAULT_SETTINGS, type RecordedSettings } from '../anonymize/anonymize-service.js';
+import type { AnonymizeJob, AppCore } from '../app-core.js';
+import { nowIso } from '../db/database.js';
+import { SpactError } from '../errors.js';
+import { BullmqDispatcher } from '../jobs/bullmq-queue.js';
+import type { WorkerInfo } from '../jobs/job-queue.js';
+import { resolveWorkingSize } from '../media/working-size.js';
+import { WorkChannel } from './work-channel.js';
+
+/** What a worker receives for an anonymize job (no path of the app, no token). */
+export interface RemoteAnonymizeData {
+  /** The channel grant that serves the input and takes the output. */
+  grant: string;
+  model: { sha256: string };
+  settings: {
+    batch: number;
+    keepAudio: boolean;
+    size: number | 'auto';
+    outputSize: 'working' | 'source';
+  };
+  personHeightFraction: number | null;
+}
+
+/** What a worker returns for an anonymize job. */
+export interface RemoteAnonymizeResult {
+  sha256: string;
+  frames: number;
+  videoFps: number;
+  durationS: number;
+  settings: RecordedSettings;
+  engine: { device: string; threads: number };
+  worker: string;
+}
+
+export interface DistributedOptions {
+  /** redis://HOST:PORT of the queue. */
+  redis: string;
+  /** HOST:PORT of the data channel (default 127.0.0.1 and a free port). */
+  listen?: string;
+  tls?: { cert: string; key: string };
+  /** Jobs in flight on workers at once (default 64). */
+  inFlight?: number;
+  /** Attempts per job on workers, default 3; back-off from backoffMs (default 1000), doubling. */
+  attempts?: number;
+  backoffMs?: number;
+}
+
+/** The distributed mode from the environment (set by `spact serve --redis` for its core host). */
+export function distributedFromEnvironment(env: NodeJS.ProcessEnv = process.env): DistributedOptions | null {
+  if (!env.SPACT_REDIS_URL) return null;
+  return {
+    redis: env.SPACT_REDIS_URL,
+    ...(env.SPACT_WORKER_LISTEN ? { listen: env.SPACT_WORKER_LISTEN } : {}),
+    ...(env.SPACT_WORKER_TLS_CERT && env.SPACT_WORKER_TLS_KEY
+      ? { tls: { cert: env.SPACT_WORKER_TLS_CERT, key: env.SPACT_WORKER_TLS_KEY } }
+      : {}),
+  };
+}
+
+export class DistributedJobs {
+  readonly dispatcher: BullmqDispatcher;
+  readonly channel: WorkChannel;
+  /** Settles once the channel listens and the queue is reconciled with the rows. */
+  readonly ready: Promise<void>;
+
+  constructor(
+    private readonly core: AppCore,
+    private readonly opts: DistributedOptions,
+  ) {
+    this.dispatcher = new BullmqDispatcher({
+      redis: opts.redis,
+      log: core.opsLog,
+      ...(opts.attempts ? { attempts: opts.attempts } : {}),
+      ...(opts.backoffMs ? { backoffMs: opts.backoffMs } : {}),
+    });
+    this.channel = new WorkChannel({
+      db: core.db,
+      dataDir: core.dataDir,
+      uploadDir: core.anonymize.outputsDir,
+      log: core.opsLog,
+      ...(opts.listen ? { listen: opts.listen } : {}),
+      ...(opts.tls ? { tls: opts.tls } : {}),
+    });
+    this.ready = this.start();
+    this.ready.catch((err: unknown) => core.opsLog.log('error', 'workers.start-failed', { error: err }));
+  }
+
+  private async start(): Promise<void> {
+    const { core } = this;
+    const url = await this.channel.start();
+    const r = await this.dispatcher.reconcile();
+    core.opsLog.log('info', 'workers.ready', { channel: url, redis: redact(this.opts.redis), removed: r.removed });
+  }
+
+  /** The data channel's URL, for `spact worker --app`. */
+  url(): Promise<string> {
+    return this.channel.start();
+  }
+
+  /** Replaces the local anonymize kind with the remote one (called by registerJobKinds). */
+  registerKinds(): void {
+    const { jobs } = this.core;
+    jobs.register('anonymize', (payload, ctx) => this.anonymize(payload as AnonymizeJob, ctx));
+    jobs.setLane('anonymize', 'workers', this.opts.inFlight ?? 64);
+  }
+
+  workers(): Promise<WorkerInfo[]> {
+    return this.dispatcher.workers();
+  }
+
+  drain(id: string): Promise<void> {
+    return this.dispatcher.drain(id);
+  }
+
+  async close(): Promise<void> {
+    await this.ready.catch(() => undefined);
+    await Promise.allSettled([this.dispatcher.close(), this.channel.stop()]);
+  }
+
+  private async anonymize(
+    p: AnonymizeJob,
+    ctx: Parameters<Parameters<AppCore['jobs']['register']>[1]>[1],
+  ): Promise<{ outputId: number; sha256: string; engine: RemoteAnonymizeResult['engine']; worker: string }> {
+    const { library, anonymize, db } = this.core;
+    const clip = library.clip(p.clipId);
+    const model = library.model(p.modelId);
+    if (!fs.existsSync(clip.path))
+      throw new SpactError('not-found', `clip ${p.clipId}: its file ${clip.path} is missing`);
+    if (ctx.jobId === undefined) throw new SpactError('internal', 'a distributed job needs its row id');
+    const settings = { ...DEFAULT_SETTINGS, ...p.settings };
+    const sizes = await anonymize.sizesFor(p.clipId, p.settings ?? {}, {
+      signal: ctx.signal,
+      onNote: (note) => ctx.progress(0, note),
+    });
+    await this.ready;
+    const grant = this.channel.grant(clip.path);
+    try {
+      const data: RemoteAnonymizeData = {
+        grant,
+        model: { sha256: model.sha256 },
+        settings: {
+          batch: settings.batch,
+          keepAudio: settings.keepAudio,
+          size: sizes.size,
+          outputSize: sizes.outputSize,
+        },
+        personHeightFraction: sizes.personHeightFraction,
+      };
+      const r = (await this.dispatcher.dispatch(
+        { id: ctx.jobId, kind: 'anonymize', data },
+        ctx,
+      )) as RemoteAnonymizeResult;
+      const upload = this.channel.takeUpload(grant);
+      if (!upload || upload.sha256 !== r.sha256)
+        throw new SpactError('internal', `the worker's output for clip ${clip.id} did not arrive intact (sha256)`);
+      const short = resolveWorkingSize(sizes.size, clip, sizes.personHeightFraction);
+      const file = path.join(
+        anonymize.outputsDir,
+        `clip${clip.id}-${model.sha256.slice(0, 10)}-${short}${sizes.outputSize === 'source' ? '-src' : ''}${settings.keepAudio ? '-audio' : ''}-${Date.now().toString(36)}.mp4`,
+      );
+      // As a local output: a temporary name until the row exists (see AnonymizeService.anonymizeClip).
+      const pending = `${file}.tmp-${process.pid}`;
+      fs.renameSync(upload.file, pending);
+      try {
+        const info = db
+          .prepare(
+            `INSERT INTO outputs (clip_id, model_id, path, sha256, settings, frames, fps, duration_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(
+            clip.id,
+            model.id,
+            file,
+            upload.sha256,
+            JSON.stringify(r.settings),
+            r.frames,
+            r.videoFps,
+            r.durationS,
+            nowIso(),
+          );
+        fs.renameSync(pending, file);
+        return { outputId: Number(info.lastInsertRowid), sha256: upload.sha256, engine: r.engine, worker: r.worker };
+      } catch (err) {
+        fs.rmSync(pending, { force: true });
+        throw err;
+      }
+    } finally {
+      this.channel.revoke(grant);
+    }
+  }
+}
+
+/** A Redis URL without its password (for logs). */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'invalid';
+  }
+}

@@ -1,0 +1,340 @@
+// `spact worker`: a headless process that takes jobs from the BullMQ queue (jobs/bullmq-queue.ts)
+// and talks to the app only through its data channel (work-channel.ts). Per job:
+// - the model's checkpoint is fetched by its sha256 (verified), loaded, and its file deleted (the
+//   engine is kept in memory for the next job of that model);
+// - the clip arrives over the channel and is sealed as it arrives (AES-256-GCM, vault/sealed-file.ts)
+//   with a key of this process that nothing on disk can unwrap; ffmpeg reads it through the
+//   loopback feed (vault/raw-feed.ts): raw video is never written to this machine in the clear;
+// - the output is written in the job's temporary folder, uploaded with its sha256, and the folder
+//   is removed when the job ends, whatever the end.
+// BullMQ renews the worker's lock on its jobs (its heartbeat for the queue); a heartbeat key tells
+// the app's admin view the worker's device, jobs and throughput, and brings drain and cancel requests.
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+
+import { Anonymizer } from '../../../native-models/ts/anonymizer.js';
+import { anonymizeFile, ENGINE_DEFAULTS } from '../anonymize/anonymize-service.js';
+import { nowIso } from '../db/database.js';
+import { SpactError, toApiError } from '../errors.js';
+import { failedReasonOf, HEARTBEAT_MS, QUEUE_NAME, redisConnection, WORKER_KEYS } from '../jobs/bullmq-queue.js';
+import type { WorkerInfo } from '../jobs/job-queue.js';
+import { pidAlive } from '../jobs/reconcile.js';
+import { SealedWriter } from '../vault/sealed-file.js';
+import { Vault } from '../vault/vault.js';
+import type { RemoteAnonymizeData, RemoteAnonymizeResult } from './distributed.js';
+
+export interface SpactWorkerOptions {
+  redis: string;
+  /** The app's data channel, http(s)://HOST:PORT. */
+  app: string;
+  token: string;
+  concurrency?: number;
+  /** auto | cpu | cuda | cuda:N (default auto: CUDA when present). */
+  device?: string;
+  /** libtorch threads per job (0: all cores). */
+  threads?: number;
+  memoryBudgetMiB?: number;
+  /** Parent of this worker's temporary folder (default: the system's). */
+  tmpDir?: string;
+  id?: string;
+  /** PEM of a CA to trust for an https channel (a clinic's own). */
+  ca?: string;
+  /** How long a job's lock lives without renewal (ms): a dead worker's job is retried after it. */
+  lockMs?: number;
+  /** How often workers look for stalled jobs (ms). */
+  stalledMs?: number;
+  log?: (line: string) => void;
+}
+
+const RETRYABLE = new Set(['internal', 'unavailable']);
+
+export class SpactWorker {
+  readonly id: string;
+  /** This worker's temporary folder (removed when it stops). */
+  readonly workDir: string;
+  private worker: Worker | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private readonly active = new Map<string, { rowId: number; controller: AbortController }>();
+  private readonly engines = new Map<string, Promise<Anonymizer>>();
+  private done = 0;
+  private draining = false;
+  private readonly startedAt = Date.now();
+  private readonly app: URL;
+  private stopped: Promise<void> | null = null;
+  private ownVault: Vault | null = null;
+  private resolveEnded!: () => void;
+  /** Resolves when the worker has stopped (closed, or drained on the app's request). */
+  readonly ended = new Promise<void>((resolve) => (this.resolveEnded = resolve));
+
+  constructor(private readonly opts: SpactWorkerOptions) {
+    this.id = opts.id ?? `${os.hostname()}-${process.pid}`;
+    this.app = new URL(opts.app);
+    if (this.app.protocol !== 'http:' && this.app.protocol !== 'https:')
+      throw new SpactError('validation', `--app must be an http(s) URL, got "${opts.app}"`);
+    const parent = opts.tmpDir ?? os.tmpdir();
+    removeDeadWorkDirs(parent);
+    this.workDir = fs.mkdtempSync(path.join(parent, `spact-worker-${process.pid}-`));
+    fs.chmodSync(this.workDir, 0o700);
+  }
+
+  private log(line: string): void {
+    (this.opts.log ?? ((l) => process.stderr.write(`${l}\n`)))(line);
+  }
+
+  async start(): Promise<void> {
+    const lockDuration = this.opts.lockMs ?? 10_000;
+    this.worker = new Worker(QUEUE_NAME, (job) => this.process(job), {
+      connection: redisConnection(this.opts.redis),
+      concurrency: this.opts.concurrency ?? 1,
+      lockDuration,
+      stalledInterval: this.opts.stalledMs ?? lockDuration / 2,
+      // Stalled once: back to the queue for another worker; twice: failed (it kills workers).
+      maxStalledCount: 1,
+    });
+    this.worker.on('error', (err) => this.log(`worker ${this.id}: redis: ${err.message}`));
+    await this.worker.waitUntilReady();
+    await this.beat();
+    this.heartbeat = setInterval(() => void this.beat().catch(() => undefined), HEARTBEAT_MS);
+    this.log(`worker ${this.id}: ready (device ${this.device}, concurrency ${this.opts.concurrency ?? 1})`);
+  }
+
+  private get device(): string {
+    return this.opts.device ?? ENGINE_DEFAULTS.device;
+  }
+
+  private info(): WorkerInfo {
+    const minutes = Math.max((Date.now() - this.startedAt) / 60_000, 1 / 60);
+    return {
+      id: this.id,
+      host: os.hostname(),
+      device: this.device,
+      threads: this.opts.threads ?? ENGINE_DEFAULTS.threads,
+      concurrency: this.opts.concurrency ?? 1,
+      current: [...this.active.values()].map((a) => a.rowId),
+      done: this.done,
+      perMinute: Math.round((this.done / minutes) * 100) / 100,
+      startedAt: new Date(this.startedAt).toISOString(),
+      lastSeen: nowIso(),
+      draining: this.draining,
+    };
+  }
+
+  /** The heartbeat: what the admin view shows; brings cancel and drain requests back. */
+  private async beat(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    const client = await worker.client;
+    for (const [bullId, a] of this.active)
+      if (!a.controller.signal.aborted && (await client.get(WORKER_KEYS.cancel(bullId)))) a.controller.abort();
+    if (!this.draining && (await client.get(WORKER_KEYS.drain(this.id)))) {
+      this.draining = true;
+      await client.del(WORKER_KEYS.drain(this.id));
+      this.log(`worker ${this.id}: draining (finishing ${this.active.size} job(s), taking no more)`);
+      void this.close();
+    }
+    await client.hset(WORKER_KEYS.workers, { [this.id]: JSON.stringify(this.info()) });
+  }
+
+  /** Finishes the running jobs, takes no more, removes its heartbeat and its temporary folder. */
+  close(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.draining = true;
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      const worker = this.worker;
+      if (worker) {
+        await worker.close();
+        const client = await worker.client.catch(() => null);
+        await client?.hdel(WORKER_KEYS.workers, this.id).catch(() => undefined);
+        await worker.disconnect().catch(() => undefined);
+      }
+      fs.rmSync(this.workDir, { recursive: true, force: true });
+      this.resolveEnded();
+    })();
+    return this.stopped;
+  }
+
+  private async process(job: Job): Promise<RemoteAnonymizeResult> {
+    const bullId = job.id ?? '';
+    const rowId = Number(/^job-(\d+)-/.exec(bullId)?.[1] ?? 0);
+    const controller = new AbortController();
+    this.active.set(bullId, { rowId, controller });
+    const jobDir = fs.mkdtempSync(path.join(this.workDir, 'job-'));
+    let lastProgress = 0;
+    this.log(`worker ${this.id}: job ${rowId}: started`);
+    try {
+      if (job.name !== 'anonymize')
+        throw new SpactError('validation', `this worker runs anonymize jobs, not "${job.name}"`);
+      const data = job.data as RemoteAnonymizeData;
+      const anonymizer = await this.anonymizerFor(data.model.sha256, jobDir);
+      const input = await this.fetchInput(data.grant, jobDir);
+      {
+        const out = path.join(jobDir, 'output.mp4');
+        const r = await anonymizeFile(anonymizer, input, out, data.settings, {
+          signal: controller.signal,
+          personHeightFraction: data.personHeightFraction,
+          onProgress: (done, total) => {
+            const now = Date.now();
+            if (!total || now - lastProgress < 500) return;
+            lastProgress = now;
+            void job.updateProgress(Math.min(0.99, done / total)).catch(() => undefined);
+          },
+        });
+        if (controller.signal.aborted) throw new SpactError('cancelled', 'cancelled');
+        await this.upload(out, r.sha256, data.grant);
+        this.done++;
+        // The heartbeat says so before the job completes: the admin view is never behind it.
+        this.active.delete(bullId);
+        await this.beat().catch(() => undefined);
+        return {
+          sha256: r.sha256,
+          frames: r.frames,
+          videoFps: r.videoFps,
+          durationS: r.durationS,
+          settings: r.settings,
+          engine: { device: anonymizer.device, threads: anonymizer.threads },
+          worker: this.id,
+        };
+      }
+    } catch (err) {
+      const e = toApiError(err);
+      this.log(`worker ${this.id}: job ${rowId}: ${e.kind}: ${e.message}`);
+      // Not worth another attempt (bad input, cancelled, missing): failed at once.
+      if (!RETRYABLE.has(e.kind)) throw new UnrecoverableError(failedReasonOf(e));
+      throw new Error(failedReasonOf(e));
+    } finally {
+      this.active.delete(bullId);
+      fs.rmSync(jobDir, { recursive: true, force: true });
+    }
+  }
+
+  /** Headers and agent options of a request to the app. */
+  private request(method: string, pathname: string, headers: Record<string, string> = {}): http.ClientRequest {
+    const url = new URL(pathname, this.app);
+    const options = { method, headers: { ...headers, Authorization: `Bearer ${this.opts.token}` } };
+    return url.protocol === 'https:'
+      ? https.request(url, { ...options, ...(this.opts.ca ? { ca: this.opts.ca } : {}) })
+      : http.request(url, options);
+  }
+
+  private async response(req: http.ClientRequest, body?: fs.ReadStream): Promise<http.IncomingMessage> {
+    const res = new Promise<http.IncomingMessage>((resolve, reject) => {
+      req.on('response', resolve);
+      req.on('error', reject);
+    });
+    if (body) await pipeline(body, req);
+    else req.end();
+    return res;
+  }
+
+  private async failure(res: http.IncomingMessage, what: string): Promise<SpactError> {
+    let text = '';
+    for await (const c of res) text += String(c);
+    const kind = res.statusCode === 401 ? 'unauthorized' : res.statusCode === 404 ? 'not-found' : 'unavailable';
+    return new SpactError(kind, `${what}: the app answered ${res.statusCode} ${text.slice(0, 200)}`.trim());
+  }
+
+  /** The model's engine, fetched by hash on first use (the file is deleted once loaded). */
+  private anonymizerFor(sha256: string, jobDir: string): Promise<Anonymizer> {
+    const key = `${sha256}|${this.device}|${this.opts.threads ?? ''}`;
+    let p = this.engines.get(key);
+    if (!p) {
+      p = (async () => {
+        const file = path.join(jobDir, `model-${sha256.slice(0, 16)}.pt`);
+        const res = await this.response(this.request('GET', `/v1/models/${sha256}`));
+        if (res.statusCode !== 200) throw await this.failure(res, `model ${sha256.slice(0, 12)}`);
+        const hash = createHash('sha256');
+        await pipeline(
+          res,
+          async function* (source: AsyncIterable<Buffer>) {
+            for await (const chunk of source) {
+              hash.update(chunk);
+              yield chunk;
+            }
+          },
+          fs.createWriteStream(file, { mode: 0o600 }),
+        );
+        try {
+          if (hash.digest('hex') !== sha256)
+            throw new SpactError('unavailable', `model ${sha256.slice(0, 12)} arrived corrupt (sha256)`);
+          return await Anonymizer.load(file, {
+            device: this.device,
+            ...(this.opts.threads !== undefined ? { threads: this.opts.threads } : {}),
+            memoryBudgetMiB: this.opts.memoryBudgetMiB ?? ENGINE_DEFAULTS.memoryBudgetMiB,
+          });
+        } finally {
+          fs.rmSync(file, { force: true });
+        }
+      })();
+      p.catch(() => this.engines.delete(key));
+      this.engines.set(key, p);
+    }
+    return p;
+  }
+
+  /**
+   * This worker's vault: a key made at start and wrapped by a passphrase that only this process
+   * ever holds, so what it seals is unreadable once it exits (or is killed).
+   */
+  private vault(): Vault {
+    this.ownVault ??= Vault.open(path.join(this.workDir, 'vault'), { passphrase: randomBytes(32).toString('hex') });
+    return this.ownVault;
+  }
+
+  /**
+   * The grant's input, sealed with the worker's vault as it arrives: ffmpeg reads it through the
+   * loopback feed (vault/raw-feed.ts) like the app's own footage, never a plaintext file.
+   */
+  private async fetchInput(grant: string, jobDir: string): Promise<string> {
+    const res = await this.response(this.request('GET', `/v1/input/${grant}`));
+    if (res.statusCode !== 200) throw await this.failure(res, 'input');
+    const writer = new SealedWriter(path.join(jobDir, 'input.sealed'), this.vault());
+    try {
+      for await (const chunk of res as AsyncIterable<Buffer>) writer.write(chunk);
+      writer.finish();
+    } catch (err) {
+      writer.abort();
+      throw new SpactError('unavailable', `input: ${(err as Error).message}`);
+    }
+    return writer.file;
+  }
+
+  private async upload(file: string, sha256: string, grant: string): Promise<void> {
+    const size = fs.statSync(file).size;
+    const req = this.request('PUT', `/v1/output/${grant}`, {
+      'Content-Type': 'video/mp4',
+      'Content-Length': String(size),
+      'X-Content-SHA256': sha256,
+    });
+    const res = await this.response(req, fs.createReadStream(file));
+    if (res.statusCode !== 200) throw await this.failure(res, 'upload');
+    res.resume();
+  }
+}
+
+/**
+ * Removes the folders of this machine's workers that died (killed, power cut): a new worker cleans
+ * up after them, so a job's temporary files never outlive the next start.
+ */
+export function removeDeadWorkDirs(parent: string): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(parent);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const pid = /^spact-worker-(\d+)-/.exec(name)?.[1];
+    if (!pid || pidAlive(Number(pid))) continue;
+    fs.rmSync(path.join(parent, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
