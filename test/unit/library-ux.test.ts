@@ -7,6 +7,8 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import type { ClipView } from '../../electron/contract.js';
+import { describeAuditEntry, type AuditNames } from '../../electron/core/audit/audit-text.js';
+import { applyRetention } from '../../electron/core/library/retention.js';
 import { probeVideo } from '../../electron/core/media/video.js';
 import { createCoreServices } from '../../electron/core/services.js';
 import { tmpDir } from '../helpers/toy-clips.js';
@@ -158,5 +160,58 @@ describe('moving clips and the audit log in words', () => {
     expect(del.object).toBe(`clip:${clip.id}`);
     expect(del.details.name).toMatch(/^sealed:/);
     expect(JSON.stringify(s.core.db.prepare(`SELECT details FROM audit_log`).all())).not.toContain('Kitchen 3');
+  });
+});
+
+describe('retention in the audit log', () => {
+  it('names the clip retention deleted', async () => {
+    const s = services();
+    const room = await call<{ id: number }>(s, 'rooms.create', { name: 'Kitchen' });
+    await call(s, 'rooms.setRetention', { roomId: room.id, days: 1 });
+    await call(s, 'clips.import', { paths: [videos[0]!], roomId: room.id });
+    expect(applyRetention(s.core.library, s.core.audit, new Date(Date.now() + 2 * 86_400_000)).deleted).toHaveLength(1);
+    const log = await call<{ action: string; text: string }[]>(s, 'audit.list', {});
+    expect(log.find((e) => e.action === 'clip-expired')!.text).toBe(
+      "Retention deleted clip 'Kitchen 1.mp4' (room Kitchen) after 1 day(s)",
+    );
+  });
+});
+
+describe('audit entries in words', () => {
+  // Today's library: room 1 Kitchen, clip 7 in it, camera 3 Door, model 2; room 9 and clip 8 are gone.
+  const names: AuditNames = {
+    clip: (id) => (id === 7 ? { name: 'Frau Müller – Sturz', roomId: 1 } : null),
+    room: (id) => (id === 1 ? 'Kitchen' : null),
+    camera: (id) => (id === 3 ? 'Door' : null),
+    model: (id) => (id === 2 ? 'room 1 run 4' : null),
+    open: (sealed) => (sealed === 'sealed:kept' ? 'Kamera 2.mp4' : null),
+  };
+  const say = (action: string, object: string | null, details: unknown = null, actor = 'admin') =>
+    describeAuditEntry({ id: 1, at: '', actor, action, object, details }, names);
+
+  it('names clips, rooms, cameras and models as they are now, and what is gone by its kept name or id', () => {
+    expect(say('raw-view', 'clip:7')).toBe("Admin viewed the raw video of clip 'Frau Müller – Sturz'");
+    expect(say('raw-view', 'live:4', { cameraId: 3 })).toBe("Admin watched the raw live video of camera 'Door'");
+    expect(say('raw-view-denied', 'clip:7', null, 'viewer')).toBe(
+      "Viewer was refused the raw video of clip 'Frau Müller – Sturz'",
+    );
+    expect(say('clip-expired', 'clip:8', { name: 'sealed:kept', roomId: 9, days: 30 }, 'retention')).toBe(
+      "Retention deleted clip 'Kamera 2.mp4' (room #9 (deleted)) after 30 day(s)",
+    );
+    // Entries from before names were kept: the id.
+    expect(say('clip-delete', 'clip:8', { files: 2 }, 'operator')).toBe('Operator deleted clip #8 (no room)');
+    expect(say('room-model', 'room:1', { modelId: 2 })).toBe(
+      "Admin set the model of room Kitchen to model 'room 1 run 4'",
+    );
+    expect(say('room-model', 'room:1', { modelId: null })).toBe(
+      'Admin set the model of room Kitchen to the default model',
+    );
+    expect(say('camera-delete', 'camera:5', { name: 'Hall cam', kind: 'rtsp' })).toBe(
+      "Admin removed camera 'Hall cam'",
+    );
+    expect(say('export', 'export:2', { destination: '/srv/out', items: 1 })).toBe('Admin exported 1 clip to /srv/out');
+    expect(say('role-switch', 'admin', { pin: true }, 'viewer')).toBe('Viewer signed in as admin with a PIN');
+    // An action without words yet still says who did what to what.
+    expect(say('something-new', 'clip:7')).toBe('Admin: something-new clip:7');
   });
 });

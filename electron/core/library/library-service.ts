@@ -472,6 +472,13 @@ export class LibraryService {
     return this.toClip(r);
   }
 
+  /** A clip's name as stored (sealed): what an audit entry keeps to name a clip after it is gone. */
+  storedName(id: number): string {
+    const r = this.db.prepare(`SELECT name FROM clips WHERE id = ?`).get(id) as { name: string } | undefined;
+    if (!r) throw new SpactError('not-found', `clip ${id} does not exist`);
+    return r.name;
+  }
+
   clips(opts: { roomId?: number } = {}): Clip[] {
     const rows =
       opts.roomId === undefined

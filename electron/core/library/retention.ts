@@ -20,10 +20,12 @@ export function applyRetention(
   const result: RetentionResult = { deleted: [], failed: [] };
   for (const c of library.expiredClips(now)) {
     try {
+      const name = library.storedName(c.clipId);
       const r = library.deleteClip(c.clipId);
       const entry = { ...c, files: r.files.length, bytes: r.bytes };
       result.deleted.push(entry);
       audit.record('retention', 'clip-expired', `clip:${c.clipId}`, {
+        name, // sealed: the log can name the clip, the database shows nobody's file name
         roomId: c.roomId,
         days: c.days,
         importedAt: c.importedAt,
