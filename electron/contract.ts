@@ -203,6 +203,23 @@ export const ModelView = z.object({
 });
 export type ModelView = z.infer<typeof ModelView>;
 
+/** A worker of the distributed queue (`spact worker`), as its last heartbeat describes it. */
+export const WorkerView = z.object({
+  id: z.string(),
+  host: z.string(),
+  device: z.string(),
+  threads: z.number().int(),
+  concurrency: z.number().int(),
+  /** Ids of the jobs it runs now. */
+  current: z.array(z.number().int()),
+  done: z.number().int(),
+  perMinute: z.number(),
+  startedAt: z.string(),
+  lastSeen: z.string(),
+  draining: z.boolean(),
+});
+export type WorkerView = z.infer<typeof WorkerView>;
+
 export const JobView = z.object({
   id: Id,
   kind: z.string(),
@@ -354,6 +371,12 @@ const CameraName = z.string().trim().min(1).max(80);
 const CameraSource = z.string().trim().min(1).max(2048);
 
 const Rgb = z.string().max(8_000_000); // base64 RGB frame
+/** An RGB frame as bytes (live.frame): structured clone over IPC, a binary WebSocket message in
+ *  browser mode (electron/core/bridge/binary-event.ts), never base64. */
+const RgbBytes = z.custom<Uint8Array>(
+  (b) => b instanceof Uint8Array && b.byteLength <= 6_000_000,
+  'expected an RGB frame as bytes (at most 6 MB)',
+);
 
 /** A share in [0, 1] (rank-1, recall, agreement). */
 const Rate = z.number().min(0).max(1);
@@ -593,6 +616,16 @@ export const methods = {
   'models.list': { request: Empty, response: z.array(ModelView) },
   'jobs.list': { request: Empty, response: z.array(JobView) },
   'jobs.cancel': { request: z.object({ id: Id }).strict(), response: JobView },
+  /** Admin: where jobs run (embedded: in the app; bullmq: on workers) and the workers online. */
+  'workers.list': {
+    request: Empty,
+    response: z.object({ mode: z.enum(['embedded', 'bullmq']), workers: z.array(WorkerView) }),
+  },
+  /** Admin: the worker finishes its current jobs, takes no more and exits. */
+  'workers.drain': {
+    request: z.object({ id: z.string().min(1).max(200) }).strict(),
+    response: z.object({ id: z.string() }),
+  },
 
   'runs.list': { request: Empty, response: z.array(RunView) },
   'runs.get': { request: z.object({ runId: Id }).strict(), response: RunView },
@@ -751,9 +784,9 @@ export const events = {
     streamId: Id,
     width: z.number().int(),
     height: z.number().int(),
-    anonymized: Rgb,
+    anonymized: RgbBytes,
     /** Only ever set for the admin role. */
-    raw: Rgb.optional(),
+    raw: RgbBytes.optional(),
     fps: z.number(),
     latencyMs: z.number(),
   }),

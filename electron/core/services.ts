@@ -15,6 +15,7 @@ import { cameraHandlers } from './handlers/cameras.js';
 import type { HandlerDeps } from './handlers/deps.js';
 import { exportHandlers } from './handlers/exports.js';
 import { jobHandlers } from './handlers/jobs.js';
+import { workerHandlers } from './handlers/workers.js';
 import { clipHandlers, modelHandlers } from './handlers/library.js';
 import { liveHandlers } from './handlers/live.js';
 import { mediaAccess, type MediaAccess } from './handlers/media.js';
@@ -131,6 +132,7 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
     ...clipHandlers(deps),
     ...modelHandlers(deps),
     ...jobHandlers(deps),
+    ...workerHandlers(deps),
     ...runHandlers(deps),
     ...exportHandlers(deps),
     ...cameraHandlers(deps),

@@ -365,6 +365,8 @@ const ROLE_MATRIX: Record<string, { min: Min; req: unknown; note?: string }> = {
   'models.list': { min: 'viewer', req: {} },
   'jobs.list': { min: 'viewer', req: {} },
   'jobs.cancel': { min: 'operator', req: { id: 1 } },
+  'workers.list': { min: 'admin', req: {} },
+  'workers.drain': { min: 'admin', req: { id: 'nobody' } },
   'runs.list': { min: 'viewer', req: {} },
   'runs.get': { min: 'viewer', req: { runId: 1 } },
   'runs.start': { min: 'operator', req: { roomId: 1 } },

@@ -229,7 +229,11 @@ export class WorkChannel {
       return;
     }
     // A hidden temporary name of this process: start-up removes it if the app dies meanwhile.
-    const file = path.join(this.opts.uploadDir, `.upload-${id.slice(0, 16)}.mp4.tmp-${process.pid}`);
+    // Unique per upload: a retry's upload never overwrites one the app is taking.
+    const file = path.join(
+      this.opts.uploadDir,
+      `.upload-${id.slice(0, 16)}-${randomBytes(4).toString('hex')}.mp4.tmp-${process.pid}`,
+    );
     fs.mkdirSync(this.opts.uploadDir, { recursive: true, mode: 0o700 });
     const hash = createHash('sha256');
     let bytes = 0;

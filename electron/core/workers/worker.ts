@@ -173,7 +173,9 @@ export class SpactWorker {
         throw new SpactError('validation', `this worker runs anonymize jobs, not "${job.name}"`);
       const data = job.data as RemoteAnonymizeData;
       const anonymizer = await this.anonymizerFor(data.model.sha256, jobDir);
+      const t0 = performance.now();
       const input = await this.fetchInput(data.grant, jobDir);
+      const fetched = performance.now();
       {
         const out = path.join(jobDir, 'output.mp4');
         const r = await anonymizeFile(anonymizer, input, out, data.settings, {
@@ -189,6 +191,10 @@ export class SpactWorker {
         if (controller.signal.aborted) throw new SpactError('cancelled', 'cancelled');
         await this.upload(out, r.sha256, data.grant);
         this.done++;
+        const s = (ms: number) => (ms / 1000).toFixed(2);
+        this.log(
+          `worker ${this.id}: job ${rowId}: done in ${s(performance.now() - t0)} s (input ${s(fetched - t0)} s, anonymize ${s(r.seconds * 1000)} s)`,
+        );
         // The heartbeat says so before the job completes: the admin view is never behind it.
         this.active.delete(bullId);
         await this.beat().catch(() => undefined);
