@@ -144,6 +144,11 @@ describe('importing and moving', () => {
     expect(await page.getByTestId('move-dialog').locator('h3').textContent()).toMatch(
       /Move “Kitchen 2.mp4” to another/,
     );
+    expect(await page.getByTestId('move-room').locator('option').allTextContents()).toEqual([
+      'Hall',
+      'Kitchen (where it is now)',
+      'No room',
+    ]);
     await page.getByTestId('move-room').selectOption({ label: 'Hall' });
     await shots('move');
     await page.getByTestId('move-confirm').click();
