@@ -172,8 +172,9 @@ export class SpactWorker {
       if (job.name !== 'anonymize')
         throw new SpactError('validation', `this worker runs anonymize jobs, not "${job.name}"`);
       const data = job.data as RemoteAnonymizeData;
-      const anonymizer = await this.anonymizerFor(data.model.sha256, jobDir);
       const t0 = performance.now();
+      const anonymizer = await this.anonymizerFor(data.model.sha256, jobDir);
+      const loaded = performance.now();
       const input = await this.fetchInput(data.grant, jobDir);
       const fetched = performance.now();
       {
@@ -193,7 +194,7 @@ export class SpactWorker {
         this.done++;
         const s = (ms: number) => (ms / 1000).toFixed(2);
         this.log(
-          `worker ${this.id}: job ${rowId}: done in ${s(performance.now() - t0)} s (input ${s(fetched - t0)} s, anonymize ${s(r.seconds * 1000)} s)`,
+          `worker ${this.id}: job ${rowId}: done in ${s(performance.now() - t0)} s (model ${s(loaded - t0)} s, input ${s(fetched - loaded)} s, anonymize ${s(r.seconds * 1000)} s)`,
         );
         // The heartbeat says so before the job completes: the admin view is never behind it.
         this.active.delete(bullId);
