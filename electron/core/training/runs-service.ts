@@ -425,7 +425,8 @@ export class RunsService {
       });
       if (result.workingSize !== undefined) this.note(r.id, { workingSize: result.workingSize });
       if (result.stopReason === 'cancelled') {
-        setStatus('cancelled');
+        // finished_at too: the run's card shows how long it ran.
+        setStatus('cancelled', { finished: true });
         this.releaseFrames(r.id);
         this.emitStatus(r.id, 'cancelled', last);
         return { cancelled: true };
