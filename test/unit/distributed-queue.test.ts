@@ -152,4 +152,38 @@ describe('distributed queue: BullMQ on Redis, two workers', () => {
       await core.close();
     }
   }, 240_000);
+
+  it('fails a job that killed two workers, and does not retry it', async () => {
+    const video = makeVideo(path.join(tmpDir('spact-dq-videos-'), 'clip.mp4'), { seconds: 2 });
+    const core = openAppCore({ dataDir: tmpDir('spact-dq-app-'), startJobs: true, distributed: { redis: redis.url } });
+    try {
+      const dist = core.distributed!;
+      const app = await dist.url();
+      const tmp = tmpDir('spact-dq-worker-');
+      const clip = await core.library.importClip(video);
+      const job = core.jobs.enqueue('anonymize', {
+        clipId: clip.id,
+        modelId: core.resolveModel(model).id,
+        settings: SETTINGS,
+      });
+      // Two workers die in turn as they start the job; a third finds it stalled a second time.
+      for (let i = 0; i < 2; i++) {
+        const w = startWorker(app, dist.channel.tokens.issue(`k${i}`), tmp);
+        await w.started;
+        w.child.kill('SIGKILL');
+        await w.exited;
+      }
+      const last = startWorker(app, dist.channel.tokens.issue('last'), tmp);
+      const ended = await core.jobs.wait(job.id);
+      expect(ended.status).toBe('failed');
+      expect(ended.error).toMatch(/^unavailable: workers died twice while running this job/);
+      expect(ended.attempts).toBe(1); // not requeued by the app either
+      expect(last.log).not.toMatch(/job \d+: started/);
+      last.child.kill('SIGTERM');
+      expect(await last.exited).toBe(0);
+      expect(fs.readdirSync(tmp)).toEqual([]);
+    } finally {
+      await core.close();
+    }
+  }, 120_000);
 });
