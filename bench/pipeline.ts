@@ -163,7 +163,7 @@ if (argv[0] === '--child-fa') {
 
 if (argv[0] === '--child-live') {
   // The live preview as the app runs it for a file source (LiveService: real-time decoding at the
-  // preview's rate, one frame per f_A call, base64 frames out), in a fresh process.
+  // preview's rate, one frame per f_A call, frames out as bytes), in a fresh process.
   const [, input, model, size, fps] = argv as [string, string, string, string, string];
   const anonymizer = await Anonymizer.load(model, { threads });
   const seen: { at: number; latencyMs: number; fps: number; width: number; height: number }[] = [];

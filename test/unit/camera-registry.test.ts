@@ -169,15 +169,15 @@ async function liveRun(req: Record<string, unknown>) {
       const p = payload as {
         streamId: number;
         error?: string | null;
-        anonymized?: string;
-        raw?: string;
+        anonymized?: Uint8Array;
+        raw?: Uint8Array;
         width?: number;
         height?: number;
       };
       if (event === 'live.frame' && p.streamId === streamId)
         frames.push({
-          anonymized: Buffer.from(p.anonymized!, 'base64'),
-          raw: p.raw ? Buffer.from(p.raw, 'base64') : null,
+          anonymized: Buffer.from(p.anonymized!),
+          raw: p.raw ? Buffer.from(p.raw) : null,
           width: p.width!,
           height: p.height!,
         });

@@ -14,6 +14,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { ApiError, Result } from '../../contract.js';
 import type { ApiDispatcher } from '../api-dispatcher.js';
 import { toApiError } from '../errors.js';
+import { encodeEvent } from './binary-event.js';
 import type { EventHub } from '../event-hub.js';
 import { parseRange, sealedRangeResponse } from '../vault/raw-feed.js';
 import { isSealedFile, SealedWriter, type SealingKey } from '../vault/sealed-file.js';
@@ -152,7 +153,8 @@ export class BridgeServer {
       ws.on('message', () => undefined);
     });
     this.unsubscribe = this.opts.events.subscribe((event, payload) => {
-      const msg = JSON.stringify({ event, payload });
+      // Frames as bytes, not base64 (binary-event.ts); every other event as JSON text.
+      const msg = encodeEvent(event, payload);
       for (const client of wss.clients) if (client.readyState === client.OPEN) client.send(msg);
     });
     await new Promise<void>((resolve, reject) => {

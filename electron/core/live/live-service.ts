@@ -87,10 +87,9 @@ export class LiveService {
             streamId: id,
             width,
             height,
-            anonymized: Buffer.from(anon.buffer, anon.byteOffset, anon.byteLength).toString('base64'),
-            ...(opts.showRaw
-              ? { raw: Buffer.from(b.frames.buffer, b.frames.byteOffset, b.frames.byteLength).toString('base64') }
-              : {}),
+            // Bytes, not base64: structured clone over IPC, a binary message over the WebSocket.
+            anonymized: anon,
+            ...(opts.showRaw ? { raw: b.frames } : {}),
             fps: rate,
             latencyMs: now - t0,
           });

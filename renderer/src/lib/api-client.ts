@@ -12,7 +12,8 @@ import type {
   SpactApi,
 } from '../../../electron/contract.js';
 
-/** What the events socket reports (the page wires a WebSocket's onmessage, onopen, onclose). */
+/** What the events socket reports (the page wires a WebSocket's onmessage, onopen, onclose; its
+ *  binaryType is 'arraybuffer', so a binary message's data is an ArrayBuffer). */
 export interface EventSocketHandlers {
   message(data: unknown): void;
   open(): void;
@@ -32,6 +33,27 @@ export interface BridgeDeps {
 
 type Listener = (payload: unknown) => void;
 
+/**
+ * An event sent as one binary WebSocket message (electron/core/bridge/binary-event.ts): u32 LE
+ * header length, the header (JSON: event, payload with its byte fields null, `binary` as
+ * [field, length] in order), then the bytes; each byte field becomes a view of the message.
+ */
+export function decodeBinaryEvent(data: ArrayBuffer): { event: string; payload: unknown } {
+  const headerLength = new DataView(data).getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(data, 4, headerLength))) as {
+    event: string;
+    payload: Record<string, unknown>;
+    binary: [string, number][];
+  };
+  let offset = 4 + headerLength;
+  for (const [field, length] of header.binary) {
+    if (offset + length > data.byteLength) throw new Error(`event ${header.event}: ${field} is cut short`);
+    header.payload[field] = new Uint8Array(data, offset, length);
+    offset += length;
+  }
+  return { event: header.event, payload: header.payload };
+}
+
 const unreachable = (err: unknown) => ({
   ok: false as const,
   error: { kind: 'unavailable' as const, message: `the SPAct service is not reachable (${String(err)})` },
@@ -46,7 +68,10 @@ export function createBridgeClient(deps: BridgeDeps): SpactApi {
     open = true;
     deps.openEvents({
       message(data) {
-        const { event, payload } = JSON.parse(String(data)) as { event: string; payload: unknown };
+        const { event, payload } =
+          data instanceof ArrayBuffer
+            ? decodeBinaryEvent(data)
+            : (JSON.parse(String(data)) as { event: string; payload: unknown });
         for (const l of listeners.get(event) ?? []) l(payload);
       },
       open() {

@@ -11,6 +11,7 @@ function pageBridge(): SpactApi {
     fetch: (url, init) => fetch(url, init),
     openEvents(on) {
       const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/events`);
+      ws.binaryType = 'arraybuffer'; // live frames come as binary messages
       ws.onmessage = (msg) => on.message(msg.data);
       ws.onopen = () => on.open();
       ws.onclose = () => on.close();
