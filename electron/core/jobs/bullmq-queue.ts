@@ -103,6 +103,9 @@ export class BullmqDispatcher implements JobDispatcher {
     this.queue = new Queue(QUEUE_NAME, { connection });
     this.events = new QueueEvents(QUEUE_NAME, { connection });
     // An unreachable Redis is reported by dispatch (its commands fail), not as an unhandled event.
+    // Every job in flight waits on these (a listener each): dozens at once are expected.
+    this.queue.setMaxListeners(0);
+    this.events.setMaxListeners(0);
     this.queue.on('error', () => undefined);
     this.events.on('error', () => undefined);
     this.events.on('progress', ({ jobId, data }) => {
