@@ -9,6 +9,8 @@
 // the room's working size ('auto' from the people measured in the footage, or --live-size).
 // Encryption at rest: import and anonymize of a sealed clip against a plain one (goal ≤ 10 %);
 // --encryption-only runs just that (and the model/pipeline runs before it) into its own section.
+// --live-transport [--sizes 112,240]: only the cost of carrying a live frame, base64 in JSON vs
+// binary (printed, not written).
 // --quick: a CI-sized run (2 s clips, sizes 112 and 240 on 16 frames, a 2 s live preview, no 4K
 // sizes, no person measurement) that writes into --out (default: a fresh temp folder), never bench/.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -157,6 +159,57 @@ if (argv[0] === '--child-fa') {
       peakBeforeMiB,
       peakRssMiB: maxRssMiB(),
     }),
+  );
+  process.exit(0);
+}
+
+if (argv[0] === '--live-transport') {
+  // What carrying one live frame costs outside f_A, both ways the app has sent it: base64 inside
+  // JSON (the core encodes, the host hop clones the strings, the bridge stringifies, the page parses
+  // and decodes) against bytes (the host hop clones them, the bridge frames them in one binary
+  // message, the page takes views of it). The page's base64 decode is Buffer's (native), a lower
+  // bound for the page's atob loop. Per frame, median of 2000, an operator's frame (no raw side).
+  const v8 = await import('node:v8');
+  const { encodeEvent } = await import('../electron/core/bridge/binary-event.js');
+  const { decodeBinaryEvent } = await import('../renderer/src/lib/api-client.js');
+  const rows: (string | number)[][] = [];
+  for (const short of (arg('--sizes') ?? '112,240').split(',').map(Number)) {
+    const { width, height } = workingSize({ width: 640, height: 480 }, short);
+    const rgb = Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 31) % 251);
+    const meta = { streamId: 1, width, height, fps: 10, latencyMs: 20 };
+    const hop = (payload: unknown) => v8.deserialize(v8.serialize({ type: 'event', event: 'live.frame', payload }));
+    const time = (f: () => number) => {
+      const t: number[] = [];
+      let bytes = 0;
+      for (let i = 0; i < 2200; i++) {
+        const t0 = performance.now();
+        bytes = f();
+        if (i >= 200) t.push((performance.now() - t0) * 1000);
+      }
+      return { us: median(t), bytes };
+    };
+    const before = time(() => {
+      const payload = {
+        ...meta,
+        anonymized: Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength).toString('base64'),
+      };
+      const msg = JSON.stringify(hop(payload) as { payload: unknown });
+      const got = JSON.parse(msg) as { payload: { anonymized: string } };
+      return Buffer.from(got.payload.anonymized, 'base64').length && msg.length;
+    });
+    const after = time(() => {
+      const { payload } = hop({ ...meta, anonymized: rgb }) as { payload: unknown };
+      const msg = encodeEvent('live.frame', payload) as Buffer;
+      const ab = msg.buffer.slice(msg.byteOffset, msg.byteOffset + msg.length) as ArrayBuffer;
+      return (decodeBinaryEvent(ab).payload as { anonymized: Uint8Array }).anonymized.length && msg.length;
+    });
+    rows.push([`${width}×${height}`, rgb.length, before.bytes, before.us.toFixed(0), after.bytes, after.us.toFixed(0)]);
+  }
+  process.stdout.write(
+    mdTable(
+      ['frame', 'RGB bytes', 'base64+JSON: message bytes', 'µs per frame', 'binary: message bytes', 'µs per frame'],
+      rows,
+    ) + '\n',
   );
   process.exit(0);
 }
