@@ -1,6 +1,6 @@
-// Live frames between the page and the core: packed RGB (3 bytes a pixel, what f_A takes and
-// gives) in base64 inside JSON messages, and the canvas's RGBA. One copy of each conversion for
-// the live view and the mask editor.
+// Live frames in the page: packed RGB (3 bytes a pixel, what f_A takes and gives) and the canvas's
+// RGBA. live.frame events bring bytes; a local camera's frames still go to live.anonymizeFrame and
+// come back as base64 inside JSON. One copy of each conversion for the live view and the mask editor.
 
 export function toBase64(bytes: Uint8Array): string {
   let s = '';
