@@ -28,9 +28,9 @@ let runId = 0;
 const POLL = { timeout: 30_000 };
 
 async function shots(name: string): Promise<void> {
-  await page.screenshot({ path: path.join(screenshotDir, `ftx-${name}-1280.png`) });
+  await page.screenshot({ path: path.join(screenshotDir, `ftx-${name}-1280.png`), fullPage: true });
   await page.setViewportSize({ width: 900, height: 800 });
-  await page.screenshot({ path: path.join(screenshotDir, `ftx-${name}-900.png`) });
+  await page.screenshot({ path: path.join(screenshotDir, `ftx-${name}-900.png`), fullPage: true });
   await page.setViewportSize({ width: 1280, height: 800 });
 }
 
@@ -234,8 +234,23 @@ describe('exports that name their models', () => {
     await page.getByTestId('nav-export').click();
     const failed = page.getByTestId('export-history-row').filter({ hasText: 'Failed' });
     await expect.poll(() => failed.count(), POLL).toBe(1);
-    expect(await failed.textContent()).toMatch(/failing.*Failed:.*has no anonymized output: anonymize it first/s);
+    expect(await failed.textContent()).toMatch(
+      /failing.*Failed:.*clip "Night.round.mp4" \(#3\) has no anonymized output: anonymize it first/s,
+    );
     expect(fs.existsSync(path.join(dest, 'manifest.json'))).toBe(false);
     await shots('export-history');
+  });
+
+  it('anonymizes the clips again with the active model when the operator chooses so', async () => {
+    await page.getByTestId('export-to').fill(path.join(exportRoot, 'one-model'));
+    await page.getByTestId('export-start').click();
+    const mixed = page.getByTestId('export-mixed');
+    await mixed.waitFor();
+    await mixed.getByTestId('export-mixed-reanonymize').click();
+    await expect
+      .poll(async () => (await page.getByTestId('export-plan-summary').textContent())?.trim(), { timeout: 120_000 })
+      .toMatch(new RegExp(`3 clip\\(s\\), all anonymized by room \\d+ run ${runId}\\.$`));
+    expect(await page.getByTestId('export-mixed-note').count()).toBe(0);
+    expect(await page.getByTestId('export-plan').textContent()).not.toMatch(/older model|not anonymized/);
   });
 });

@@ -118,12 +118,13 @@ export class ExportService {
       throw new SpactError('validation', 'nothing to export: choose clips or a room with clips');
     // Only anonymized outputs are exportable; a clip without one stops the export before any write.
     const outputs: OutputRecord[] = clipIds.map((id) => {
-      this.library.clip(id);
+      // Named as the operator knows it (the clip's name, its id beside it).
+      const clip = this.library.clip(id);
       const o = this.anonymize.latestOutput(id, opts.modelId);
       if (!o)
         throw new SpactError(
           'conflict',
-          `clip ${id} has no anonymized output${opts.modelId ? ` by model ${opts.modelId}` : ''}: anonymize it first`,
+          `clip "${clip.name}" (#${id}) has no anonymized output${opts.modelId ? ` by model ${opts.modelId}` : ''}: anonymize it first`,
         );
       if (!fs.existsSync(o.path))
         throw new SpactError('not-found', `the output file of clip ${id} is missing (${path.basename(o.path)})`);
