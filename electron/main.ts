@@ -66,7 +66,7 @@ export function setupIpc(core: CoreHandle): void {
   });
   // The export folder: the native dialog, for our own frames only (the path is checked again by exports.start).
   ipcMain.handle(IPC_PICK_FOLDER_CHANNEL, async (event, title: unknown): Promise<string | null> => {
-    const win = BrowserWindow.fromWebContents(event.sender);
+    const win = [...windows].find((w) => w.webContents.id === event.sender.id);
     if (!isTrustedSender(event) || !win) return null;
     const r = await dialog.showOpenDialog(win, {
       title: typeof title === 'string' ? title.slice(0, 200) : 'Choose a folder',

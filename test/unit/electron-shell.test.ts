@@ -22,6 +22,7 @@ const h = vi.hoisted(() => {
     schemes: [] as unknown[],
     protocolHandlers: new Map<string, Handler>(),
     utilityForks: [] as unknown[][],
+    dialogs: [] as unknown[][],
     // Set by the test: Electron's utilityProcess.fork, played by Node's fork.
     forkImpl: undefined as Handler | undefined,
   };
@@ -67,7 +68,13 @@ const h = vi.hoisted(() => {
       encryptString: (t: string) => Buffer.from(`keystore:${Buffer.from(t).toString('base64')}`),
       decryptString: (b: Buffer) => Buffer.from(b.toString().slice('keystore:'.length), 'base64').toString(),
     },
-    dialog: { showErrorBox: () => undefined },
+    dialog: {
+      showErrorBox: () => undefined,
+      showOpenDialog: (...a: unknown[]) => (
+        state.dialogs.push(a),
+        Promise.resolve({ canceled: false, filePaths: ['/picked'] })
+      ),
+    },
     webUtils: { getPathForFile: (f: { path: string }) => f.path },
     contextBridge: { exposeInMainWorld: (key: string, api: unknown) => state.exposed.set(key, api) },
     ipcRenderer: {
@@ -91,7 +98,8 @@ const { createCoreServices } = await import('../../electron/core/services.js');
 const { inProcessCore } = await import('../../electron/core/host/in-process-core.js');
 const { hostEntry } = await import('../../electron/core/host/core-client.js');
 const { fork } = await import('node:child_process');
-const { IPC_INVOKE_CHANNEL, IPC_EVENT_CHANNEL, MEDIA_SCHEME } = await import('../../electron/ipc-channels.js');
+const { IPC_INVOKE_CHANNEL, IPC_EVENT_CHANNEL, IPC_PICK_FOLDER_CHANNEL, MEDIA_SCHEME } =
+  await import('../../electron/ipc-channels.js');
 const { tmpDir } = await import('../helpers/toy-clips.js');
 const { makeVideo } = await import('../helpers/video.js');
 const fs = await import('node:fs');
@@ -157,6 +165,12 @@ describe('electron/main.ts', () => {
     expect(invalid.error.kind).toBe('validation');
     const notString = (await handler(trusted, 42, {})) as { ok: false; error: { kind: string } };
     expect(notString.error.kind).toBe('validation');
+    // The native folder dialog (export destination): our own frame only; others get null, no dialog.
+    const pick = h.state.ipcHandlers.get(IPC_PICK_FOLDER_CHANNEL)!;
+    for (const ev of [foreignFrame, foreignSender]) expect(await pick(ev, 'Choose')).toBeNull();
+    expect(h.state.dialogs).toHaveLength(0);
+    expect(await pick(trusted, 'Choose the export folder')).toBe('/picked');
+    expect(h.state.dialogs).toHaveLength(1);
   });
 
   it('serves media through its own scheme with the same role checks (viewer: no raw clips)', async () => {
@@ -247,13 +261,15 @@ describe('electron/main.ts', () => {
 });
 
 describe('electron/preload.ts', () => {
-  it('exposes exactly call/on/mediaUrl/importFiles as window.spact over the contract channels', async () => {
+  it('exposes exactly call/on/mediaUrl/importFiles/pickFolder as window.spact over the contract channels', async () => {
     await import('../../electron/preload.js');
     const api = h.state.exposed.get('spact') as {
       call(m: string, r: unknown): Promise<unknown>;
       on(e: string, l: (p: unknown) => void): () => void;
     };
-    expect(Object.keys(api).sort()).toEqual(['call', 'importFiles', 'mediaUrl', 'on']);
+    expect(Object.keys(api).sort()).toEqual(['call', 'importFiles', 'mediaUrl', 'on', 'pickFolder']);
+    await (api as unknown as { pickFolder(t: string): Promise<unknown> }).pickFolder('Choose');
+    expect(h.state.invoked.at(-1)).toEqual([IPC_PICK_FOLDER_CHANNEL, 'Choose']);
     await api.call('app.info', {});
     expect(h.state.invoked.at(-1)).toEqual([IPC_INVOKE_CHANNEL, 'app.info', {}]);
 
