@@ -145,6 +145,51 @@ describe('fine-tune you can judge', () => {
       .toBe(1);
     await shots('finetune-promoted');
   });
+
+  it("plots the room's models from their held-out audits, the active one marked", async () => {
+    // A room run's selection.json as room-selection.ts writes it (figures for the plot to draw;
+    // a synthetic run has none of its own).
+    const audit = (id: number, found: number) => ({
+      tracks: 4,
+      chance: 0.25,
+      worstWithRaw: id,
+      worstAnonymizedOnly: id / 2,
+      silhouetteWorstWithRaw: 0.3,
+      silhouetteWorstAnonymizedOnly: 0.3,
+      personRecall: found,
+      poseAgreement: 0.8,
+      verdict: 'test',
+    });
+    const dir = path.join(app.dataDir, 'runs', `run-${runId}`);
+    fs.writeFileSync(
+      path.join(dir, 'selection.json'),
+      JSON.stringify({
+        part: { file: path.join(dir, 'held-out.mp4'), startS: 0, endS: 3 },
+        workingSize: 112,
+        rule: 'lowest identity with people found within 5 points of the base',
+        base: audit(0.9, 0.95),
+        candidates: [{ checkpoint: path.join(dir, 'selected.pt'), minimaxStep: 2, audit: audit(0.4, 0.9) }],
+        chosen: path.join(dir, 'selected.pt'),
+        warnings: [],
+      }),
+    );
+    await page.reload();
+    await page.getByTestId('nav-finetune').click();
+    const plot = page.getByTestId('ft-pu-plot').first();
+    await plot.waitFor();
+    expect(await plot.locator('svg circle').count()).toBe(1);
+    expect(await plot.locator('svg rect[width="8"]').count()).toBe(1);
+    const text = await plot.textContent();
+    expect(text).toMatch(new RegExp(`run #${runId} \\(active\\)`));
+    expect(text).toMatch(new RegExp(`before run #${runId}`));
+    expect(text).toMatch(/Blur and pixelation: not measured/);
+    // The point sits where its figures say: 40 % re-identified, 90 % found.
+    const cx = Number(await plot.locator('svg circle').getAttribute('cx'));
+    const cy = Number(await plot.locator('svg circle').getAttribute('cy'));
+    expect(cx).toBeCloseTo(48 + 0.4 * 300, 0);
+    expect(cy).toBeCloseTo(240 - 36 - 0.9 * 192, 0);
+    await shots('finetune-plot');
+  });
 });
 
 describe('exports that name their models', () => {
