@@ -15,7 +15,7 @@ export interface RedisServer {
 
 export const REDIS_SERVER = process.env.SPACT_REDIS_SERVER ?? '/usr/bin/redis-server';
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.on('error', reject);

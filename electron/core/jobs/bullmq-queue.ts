@@ -122,14 +122,25 @@ export class BullmqDispatcher implements JobDispatcher {
     // One BullMQ job per attempt the app makes: the data it names (channel grants) live only as
     // long as this process, so a copy from before a restart is never reattached (see reconcile).
     const jobId = `job-${job.id}-${randomBytes(4).toString('hex')}`;
-    await this.ready();
-    const bull: Job = await this.queue.add(job.kind, job.data, {
-      jobId,
-      attempts: this.opts.attempts ?? 3,
-      backoff: { type: 'exponential', delay: this.opts.backoffMs ?? 1000 },
-      removeOnComplete: false,
-      removeOnFail: false,
+    // While Redis is unreachable its commands wait for it: a cancel must not wait with them.
+    const cancelledEarly = new Promise<never>((_, reject) => {
+      const onAbort = () => reject(new SpactError('cancelled', 'cancelled'));
+      if (ctx.signal.aborted) onAbort();
+      else ctx.signal.addEventListener('abort', onAbort, { once: true });
     });
+    cancelledEarly.catch(() => undefined);
+    const bull: Job = await Promise.race([
+      this.ready().then(() =>
+        this.queue.add(job.kind, job.data, {
+          jobId,
+          attempts: this.opts.attempts ?? 3,
+          backoff: { type: 'exponential', delay: this.opts.backoffMs ?? 1000 },
+          removeOnComplete: false,
+          removeOnFail: false,
+        }),
+      ),
+      cancelledEarly,
+    ]);
     const added = bull;
     this.progress.set(jobId, (f) => ctx.progress(f, `on a worker (${job.kind})`));
     const client = await this.queue.client;
@@ -191,6 +202,22 @@ export class BullmqDispatcher implements JobDispatcher {
   }
 
   async workers(): Promise<WorkerInfo[]> {
+    // The admin view answers even while Redis is unreachable (its commands would wait for it).
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new SpactError('unavailable', 'the Redis server of the queue does not answer')),
+        3000,
+      );
+    });
+    try {
+      return await Promise.race([this.readWorkers(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async readWorkers(): Promise<WorkerInfo[]> {
     const client = await this.queue.client;
     const beats = await client.hgetall(WORKER_KEYS.workers);
     const out: WorkerInfo[] = [];
@@ -210,7 +237,13 @@ export class BullmqDispatcher implements JobDispatcher {
     await client.set(WORKER_KEYS.drain(workerId), '1', { EX: 86_400 });
   }
 
+  /** Closes the connections; with Redis unreachable, gives up after 2 s (the app's shutdown never waits on it). */
   async close(): Promise<void> {
-    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise((resolve) => (timer = setTimeout(resolve, 2000)));
+    await Promise.race([Promise.allSettled([this.events.close(), this.queue.close()]), late]);
+    clearTimeout(timer);
+    // Not awaited: against an unreachable Redis these never settle (BullMQ 5); they stop retrying.
+    void Promise.allSettled([this.events.disconnect(), this.queue.disconnect()]);
   }
 }
