@@ -22,8 +22,9 @@ export const workerCommand: Command = {
 spact worker --issue-token NAME [--data-dir DIR] [--json]
 
 Takes jobs from the app's queue (BullMQ on Redis) and runs them here. Inputs come from the app's
-worker channel (--app, printed by \`spact serve --redis\`), streamed into ffmpeg: raw video is never
-written to this machine's disk. Outputs are uploaded back with their sha256, which the app checks.
+worker channel (--app, printed by \`spact serve --redis\`), sealed as they arrive with a key only this
+process holds: raw video is never on this machine's disk in the clear, and each job's folder is
+removed when it ends. Outputs are uploaded back with their sha256, which the app checks.
 A job whose worker dies goes back to the queue for another worker; a job that stalls twice fails.
   --redis URL        the queue: redis://HOST:PORT (rediss:// for TLS)
   --app URL          the app's worker channel, http://127.0.0.1:PORT or https://HOST:PORT
