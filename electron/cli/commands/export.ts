@@ -10,12 +10,17 @@ const checkExportFolder = (to: string, overwrite: boolean, overwriteHint: string
 export const exportCommand: Command = {
   name: 'export',
   summary: 'export anonymized clips (never raw ones) with a manifest for cloud action recognition',
-  usage: `spact export --clips ID[,ID…] | --room NAME|ID --to DIR [--force] [--model ID] [--include-room] [--actor NAME] [--data-dir DIR] [--json]
+  usage: `spact export --clips ID[,ID…] | --room NAME|ID --to DIR [--force] [--model ID] [--allow-mixed-models] [--include-room] [--actor NAME] [--data-dir DIR] [--json]
 
 Copies each clip's newest anonymized output (or the one by --model) to DIR with manifest.json:
 per clip the output's sha256, duration, fps, model id and hash, anonymization settings (and room
 id with --include-room); no raw paths and no names. A clip without an output stops the export
 before anything is written. The export is recorded in the library and the audit log.
+
+When the clips' newest outputs were made by different models (a model was promoted since some
+were anonymized) the export stops and names the models: anonymize those clips again, pick one
+with --model, or add --allow-mixed-models (the manifest then says mixedModels and names each
+clip's model).
 
 DIR is resolved against the current folder. It must not be on a system file system (/proc, /sys,
 /dev), must be creatable and writable, and empty unless --force is given (files of the same name
@@ -27,6 +32,7 @@ are then replaced).`,
       to: { type: 'string' },
       force: { type: 'boolean' },
       model: { type: 'string' },
+      'allow-mixed-models': { type: 'boolean' },
       'include-room': { type: 'boolean' },
       actor: { type: 'string' },
       'data-dir': { type: 'string' },
@@ -50,6 +56,7 @@ are then replaced).`,
         overwrite,
         actor: values.actor ?? process.env.USER ?? 'cli',
         includeRoom: Boolean(values['include-room']),
+        allowMixedModels: Boolean(values['allow-mixed-models']),
         ...(values.model ? { modelId: core.resolveModel(values.model).id } : {}),
       };
       // A job row, as the app's exports have: if this process is killed, the next start of the app
