@@ -13,6 +13,33 @@ namespace F = torch::nn::functional;
 
 namespace spact {
 
+BudgetLoss parseBudgetLoss(const std::string& name) {
+  if (name == "ntxent") return BudgetLoss::kNtXent;
+  if (name == "moco") return BudgetLoss::kMoco;
+  if (name == "rotnet") return BudgetLoss::kRotNet;
+  if (name == "supervised") return BudgetLoss::kSupervised;
+  throw BadInputError("budgetLoss must be ntxent, moco, rotnet or supervised, got \"" + name + "\"");
+}
+
+Sampler parseSampler(const std::string& name) {
+  if (name == "random") return Sampler::kRandom;
+  if (name == "near") return Sampler::kNear;
+  if (name == "far") return Sampler::kFar;
+  throw BadInputError("sampler must be random, near or far, got \"" + name + "\"");
+}
+
+Teacher parseTeacher(const std::string& name) {
+  if (name == "raw") return Teacher::kRaw;
+  if (name == "anonymized") return Teacher::kAnonymized;
+  throw BadInputError("distillTeacher must be raw or anonymized, got \"" + name + "\"");
+}
+
+InitTarget parseInitTarget(const std::string& name) {
+  if (name == "identity") return InitTarget::kIdentity;
+  if (name == "detail") return InitTarget::kDetail;
+  throw BadInputError("room initTarget must be identity or detail, got \"" + name + "\"");
+}
+
 torch::Device resolveDevice(const std::string& spec) {
   if (spec == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   if (spec == "cpu") return torch::Device(torch::kCPU);
@@ -36,27 +63,18 @@ Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)), rng_(static_cast<uint64
   if (cfg_.omega < 0) throw BadInputError("omega must be >= 0");
   if (cfg_.temperature <= 0) throw BadInputError("temperature must be > 0");
   if (cfg_.clipFrames < 1 || cfg_.frameStride < 1) throw BadInputError("clipFrames and frameStride must be >= 1");
-  const auto& bl = cfg_.budgetLoss;
-  if (bl != "ntxent" && bl != "moco" && bl != "rotnet" && bl != "supervised") {
-    throw BadInputError("budgetLoss must be ntxent, moco, rotnet or supervised, got \"" + bl + "\"");
-  }
-  if (bl == "supervised" && cfg_.numPrivacy < 1) throw BadInputError("supervised budget mode needs numPrivacy >= 1");
-  if (cfg_.distillTeacher != "raw" && cfg_.distillTeacher != "anonymized") {
-    throw BadInputError("distillTeacher must be raw or anonymized, got \"" + cfg_.distillTeacher + "\"");
-  }
-  if (cfg_.sampler != "random" && cfg_.sampler != "near" && cfg_.sampler != "far") {
-    throw BadInputError("sampler must be random, near or far, got \"" + cfg_.sampler + "\"");
-  }
+  const BudgetLoss bl = cfg_.budgetLoss;
+  if (bl == BudgetLoss::kSupervised && cfg_.numPrivacy < 1) throw BadInputError("supervised budget mode needs numPrivacy >= 1");
 
   fA = UNet(cfg_.fA);
   fT = R3D(cfg_.fT, cfg_.numActions);
   fB = ResNet2d(cfg_.fB);
-  if (bl == "ntxent" || bl == "moco") proj = Projection(fB->featureDim, cfg_.fB.projDim);
-  if (bl == "rotnet") rotHead = torch::nn::Linear(fB->featureDim, 4);
-  if (bl == "supervised") privHead = torch::nn::Linear(fB->featureDim, cfg_.numPrivacy);
+  if (bl == BudgetLoss::kNtXent || bl == BudgetLoss::kMoco) proj = Projection(fB->featureDim, cfg_.fB.projDim);
+  if (bl == BudgetLoss::kRotNet) rotHead = torch::nn::Linear(fB->featureDim, 4);
+  if (bl == BudgetLoss::kSupervised) privHead = torch::nn::Linear(fB->featureDim, cfg_.numPrivacy);
   fA->to(device_);
   fA->applyMemoryFormat();
-  if (cfg_.distill && cfg_.distillTeacher == "anonymized") {
+  if (cfg_.distill && cfg_.distillTeacher == Teacher::kAnonymized) {
     fATeacher = UNet(cfg_.fA);
     fATeacher->to(device_);
     fATeacher->applyMemoryFormat();
@@ -78,9 +96,6 @@ Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)), rng_(static_cast<uint64
   if (cfg_.room) {
     if (cfg_.heatmaps < 1) throw BadInputError("room mode needs at least one heatmap channel");
     if (cfg_.idCropW < 8 || cfg_.idCropH < 8) throw BadInputError("identity crops must be at least 8x8");
-    if (cfg_.initTarget != "identity" && cfg_.initTarget != "detail") {
-      throw BadInputError("room initTarget must be identity or detail, got \"" + cfg_.initTarget + "\"");
-    }
     fU = HeatmapNet(cfg_.studentWidths, cfg_.heatmaps);
     fBid = ResNet2d(cfg_.fB);
     projId = Projection(fBid->featureDim, cfg_.fB.projDim);
@@ -100,7 +115,7 @@ Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)), rng_(static_cast<uint64
     optBid_ = adam(identityParameters(), cfg_.lrB);
   }
 
-  if (bl == "moco") {
+  if (bl == BudgetLoss::kMoco) {
     keyEnc_ = ResNet2d(cfg_.fB);
     keyProj_ = Projection(fB->featureDim, cfg_.fB.projDim);
     keyEnc_->to(device_);
@@ -113,6 +128,7 @@ Engine::Engine(EngineConfig cfg) : cfg_(std::move(cfg)), rng_(static_cast<uint64
     queue_ = F::normalize(torch::randn({cfg_.mocoQueue, cfg_.fB.projDim}, torch::TensorOptions().device(device_)),
                           F::NormalizeFuncOptions().dim(1));
   }
+  utility_ = makeUtilityTerm();
 }
 
 Stats Engine::parameterCounts() const {
@@ -164,7 +180,7 @@ void Engine::checkBatch(const Batch& b, bool needActions, bool needPrivacy) cons
                         " (clipFrames " + std::to_string(cfg_.clipFrames) + ", frameStride " + std::to_string(cfg_.frameStride) + ")");
   }
   if (t < 2) throw BadInputError("clips need at least 2 frames for the temporal sampler");
-  if (cfg_.sampler == "far" && t <= cfg_.farMin) {
+  if (cfg_.sampler == Sampler::kFar && t <= cfg_.farMin) {
     throw BadInputError("sampler \"far\" needs clips longer than farMin=" + std::to_string(cfg_.farMin) + " frames, got " + std::to_string(t));
   }
   const int64_t div = fA->divisor();

@@ -1,7 +1,9 @@
 #pragma once
 // The SPAct engine: the three networks, their optimizers and the per-step math of the minimax
 // (paper §3.3). The loop that sequences the steps lives in TypeScript (native-models/ts/trainer.ts);
-// every method here is one step on one batch, run off the JS thread by engine_napi.cc.
+// every method here is one step on one batch, run on the process's compute thread by engine_napi.cc.
+// Sources by concern: engine.cc (networks, checks), engine_steps.cc (Eq. 6–9), engine_budget.cc
+// (L_B), engine_augment.cc (augmentation, samplers), engine_checkpoint.cc (save/load), room.cc.
 #include <torch/torch.h>
 
 #include <map>
@@ -15,6 +17,22 @@
 namespace spact {
 
 class PhaseClock;  // train_guards.h
+
+/** f_A on frames uint8 [N, H, W, 3] of any size (reflect-padded to its divisor, cropped back);
+ *  returns uint8 [N, H, W, 3] on the CPU. Shared by Engine and Anonymizer. */
+torch::Tensor anonymizeFrames(UNetImpl& fA, const torch::Device& device, const torch::Tensor& framesNHWC);
+
+// Choices of the config, parsed from their names once (parseEngineConfig), never compared as
+// strings in a step.
+enum class BudgetLoss { kNtXent, kMoco, kRotNet, kSupervised };
+enum class Sampler { kRandom, kNear, kFar };
+enum class Teacher { kRaw, kAnonymized };
+enum class InitTarget { kIdentity, kDetail };
+/** Name → enum; BadInputError names the accepted values. */
+BudgetLoss parseBudgetLoss(const std::string& name);
+Sampler parseSampler(const std::string& name);
+Teacher parseTeacher(const std::string& name);
+InitTarget parseInitTarget(const std::string& name);
 
 struct AugmentConfig {
   bool enabled = true;
@@ -32,7 +50,7 @@ struct EngineConfig {
   bool multiLabelActions = false;
   int64_t numPrivacy = 0;  // supervised budget mode only
   // Budget branch: "ntxent" (SPAct default), "moco", "rotnet", or "supervised" (Wu et al. baseline).
-  std::string budgetLoss = "ntxent";
+  BudgetLoss budgetLoss = BudgetLoss::kNtXent;
   bool freezeBudget = false;  // paper Table 3 "Spatial (Frozen)": f_B is never updated in step 2
   double temperature = 0.1;
   int64_t mocoQueue = 1024;
@@ -43,7 +61,7 @@ struct EngineConfig {
   int64_t frameStride = 1;
   // Temporal sampler S_F for the two frames of the SSL pair: "random", "near" (< nearMax apart),
   // "far" (> farMin apart).
-  std::string sampler = "random";
+  Sampler sampler = Sampler::kRandom;
   int64_t nearMax = 8;
   int64_t farMin = 64;
   // Room adaptation (no action labels): f_T is the frozen base action model and utility is kept by
@@ -54,7 +72,7 @@ struct EngineConfig {
   // What the teacher sees: "raw" clips, or "anonymized" = the clips through the frozen base f_A
   // (the input f_T was trained on in the base's minimax). A raw teacher is matched exactly by an
   // identity f_A, so its distillation term pulls f_A back towards the input.
-  std::string distillTeacher = "raw";
+  Teacher distillTeacher = Teacher::kRaw;
   // false: f_T is the frozen base action model (student and teacher at once). true: a frozen copy
   // is the teacher and f_T keeps learning its soft labels on f_A's output in every step 2, as in the
   // SPAct minimax — f_A can fool one frozen action model, not one that keeps adapting.
@@ -81,7 +99,7 @@ struct EngineConfig {
   // What f_A's init (Eq. 6) reconstructs: "identity" (SPAct), or "detail" — grey 0.5 plus the
   // luminance detail (radius structureRadius) times detailGain: a classic appearance-free prior
   // (colour and the shading of clothes gone, edges and shape kept) the minimax starts from.
-  std::string initTarget = "identity";
+  InitTarget initTarget = InitTarget::kIdentity;
   double detailGain = 1.2;
   double lrA = 1e-4, lrT = 1e-4, lrB = 1e-4;
   double weightDecay = 0.0;
@@ -115,19 +133,22 @@ struct BadInputError : std::invalid_argument {
 class Engine {
  public:
   explicit Engine(EngineConfig cfg);
+  ~Engine();
 
   // Eq. 6: identity initialisation of f_A by L1 reconstruction.
   Stats initA(const Batch& b);
-  // Eq. 7–8 on f_A outputs: train f_T and/or f_B while f_A is fixed.
-  Stats initTB(const Batch& b, bool updateT, bool updateB);
-  // Eq. 9 (step 1): update f_A on L_T − ω·L_B; f_T and f_B are frozen but pass gradients.
+  // Eq. 7–8 once on f_A's output, f_A fixed: one update of f_T and/or f_B. The init repeats it
+  // until the thresholds; step 2 of the minimax is one call of it (stepTB).
+  Stats trainTB(const Batch& b, bool updateT, bool updateB);
+  // Eq. 9 (step 1): update f_A on L_T − ω·L_B; f_T and f_B are frozen but pass gradients. L_T is
+  // the run's utility term (UtilityTerm): action labels, distillation, or the room's student.
   Stats stepA(const Batch& b);
   // Step 2: update f_T and f_B on the next batch with f_A fixed (f_B skipped when frozen).
   Stats stepTB(const Batch& b);
   // Losses and accuracy without any update (eval mode, no grad).
   Stats evaluate(const Batch& b);
   // f_A on frames uint8 [N, H, W, 3] of any size; returns uint8 [N, H, W, 3] on the CPU.
-  torch::Tensor anonymize(const torch::Tensor& framesNHWC);
+  torch::Tensor anonymize(const torch::Tensor& framesNHWC) { return anonymizeFrames(*fA, device_, framesNHWC); }
 
   /** Writes weights (+ optimizer state unless weightsOnly) and the meta string. */
   void save(const std::string& path, const std::string& meta, bool weightsOnly = false);
@@ -159,17 +180,54 @@ class Engine {
   UNet fATeacher{nullptr};  // distillTeacher "anonymized": the base f_A, frozen
   R3D fTTeacher{nullptr};  // distillAdaptT: the base f_T, frozen
 
+  /**
+   * The utility term L_T of Eq. 9 — what f_A must keep — for each kind of run: action labels
+   * through f_T (SPAct), distillation of the base f_T's predictions (fine-tuning), or the room
+   * student f_U's pose/person heatmaps (real rooms). Chosen once at construction; step 1 and the
+   * utility update of step 2 (Eq. 7) both call it. Nested in Engine: it uses the engine's nets.
+   */
+  class UtilityTerm {
+   public:
+    explicit UtilityTerm(Engine& engine) : e(engine) {}
+    virtual ~UtilityTerm() = default;
+    /** The network that judges utility ("fT", "fU"): names the phases of a profiled step. */
+    virtual const char* net() const = 0;
+    /** The kind of run, for error messages ("minimax", "fine-tuning", "room"). */
+    virtual const char* run() const = 0;
+    virtual bool needsActions() const { return false; }
+    /** Step 1 freezes the utility net: sets its mode, returns the modules that keep computing
+     *  batch statistics without updating them (BatchStatsNoUpdate), and its weights. */
+    virtual std::vector<torch::nn::Module*> freezeForStep1() = 0;
+    virtual std::vector<torch::Tensor> parameters() const = 0;
+    /** Before f_A runs on x: draws the clip window, computes what does not depend on f_A. */
+    virtual void begin(const torch::Tensor& x) {}
+    /** L_T on f_A's output a; adds its own stats (acc_T, distill) to s. */
+    virtual torch::Tensor loss(const torch::Tensor& a, const Batch& b, Stats& s) = 0;
+
+   protected:
+    Engine& e;
+  };
+
  private:
+  class ActionTerm;
+  class DistillTerm;
+  class StudentTerm;
+  std::unique_ptr<UtilityTerm> makeUtilityTerm();
+  torch::Tensor fixedA(const torch::Tensor& x);  // f_A(x) in eval mode, no gradient
+  torch::Tensor stepInput(const Batch& b);  // clips [N,T,3,H,W] augmented, or a room's frames [N,3,H,W]
+  void updateUtility(const torch::Tensor& x, const torch::Tensor& a, const Batch& b, Stats& s, PhaseClock& clock,
+                     const char* step);
+  void updateBudget(const torch::Tensor& a, const Batch& b, Stats& s, PhaseClock& clock);
+  void momentumUpdate();  // MoCo key encoder ← m·key + (1−m)·f_B
   struct Prepared {
     torch::Tensor frames;  // float [N, T, 3, H, W] on device, augmented
   };
   Prepared prepare(const Batch& b, bool augment);
-  torch::Tensor applyA(const torch::Tensor& frames);  // [N,T,3,H,W] → same
+  torch::Tensor applyA(const torch::Tensor& frames);  // [N,T,3,H,W] or [N,3,H,W] → same
   torch::Tensor teacherInput(const torch::Tensor& frames);  // raw, or through the frozen base f_A
   torch::Tensor clipForT(const torch::Tensor& frames);  // → [N,3,Tc,H,W], random window
   int64_t sampleWindow(int64_t t);
   torch::Tensor clipAt(const torch::Tensor& frames, int64_t start);
-  Stats distillStepA(const Batch& b);
   Stats distillEvaluate(const Batch& b);
   Stats distillStepTB(const Batch& b);
   torch::Tensor teacherLogits(const torch::Tensor& frames, int64_t start);  // no grad
@@ -178,7 +236,6 @@ class Engine {
   std::vector<torch::Tensor> budgetParameters() const;
   // Room mode (room.cc): the init, minimax steps and evaluation of real rooms.
   Stats roomInit(const Batch& b, bool updateU, bool updateB);
-  Stats roomStepA(const Batch& b);
   Stats roomStepB(const Batch& b);
   Stats roomEvaluate(const Batch& b);
   void checkRoomBatch(const Batch& b) const;
@@ -204,9 +261,30 @@ class Engine {
   int64_t queuePtr_ = 0;
   std::mt19937_64 rng_;
   bool profile_ = false;
+  std::unique_ptr<UtilityTerm> utility_;
 };
 
 /** Resolves "auto" | "cpu" | "cuda" | "cuda:N" to a device; "auto" picks CUDA when available. */
 torch::Device resolveDevice(const std::string& spec);
+
+/**
+ * Inference only: f_A and nothing else (no f_T, f_B, optimizers), for anonymizing clips and live
+ * frames. Loads the "fA" entry of any SPAct checkpoint; anonymize() is Engine::anonymize's math.
+ */
+class Anonymizer {
+ public:
+  Anonymizer(const UNetConfig& cfg, const std::string& device);
+  /** Loads f_A's weights; returns the checkpoint's meta string. */
+  std::string load(const std::string& path);
+  torch::Tensor anonymize(const torch::Tensor& framesNHWC) { return anonymizeFrames(*fA, device_, framesNHWC); }
+  torch::Device device() const { return device_; }
+  /** Sum of |w| of f_A (the engine's fingerprint()["fA"]). */
+  double fingerprint() const;
+
+  UNet fA{nullptr};
+
+ private:
+  torch::Device device_{torch::kCPU};
+};
 
 }  // namespace spact

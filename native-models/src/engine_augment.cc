@@ -75,20 +75,26 @@ std::pair<torch::Tensor, torch::Tensor> Engine::samplePair(const torch::Tensor& 
   std::uniform_int_distribution<int64_t> any(0, t - 1);
   for (int64_t i = 0; i < n; ++i) {
     int64_t a = any(rng_), b = a;
-    if (cfg_.sampler == "random") {
-      while (b == a) b = any(rng_);
-    } else if (cfg_.sampler == "near") {
-      const int64_t maxGap = std::min<int64_t>(cfg_.nearMax - 1, t - 1);
-      std::uniform_int_distribution<int64_t> gap(1, std::max<int64_t>(1, maxGap));
-      const int64_t g = gap(rng_);
-      b = (a + g < t) ? a + g : a - g;
-      if (b < 0) b = std::min<int64_t>(t - 1, a + 1);
-    } else {  // far
-      std::uniform_int_distribution<int64_t> gap(cfg_.farMin + 1, t - 1);
-      const int64_t g = gap(rng_);
-      std::uniform_int_distribution<int64_t> first(0, t - 1 - g);
-      a = first(rng_);
-      b = a + g;
+    switch (cfg_.sampler) {
+      case Sampler::kRandom:
+        while (b == a) b = any(rng_);
+        break;
+      case Sampler::kNear: {  // fewer than nearMax frames apart
+        const int64_t maxGap = std::min<int64_t>(cfg_.nearMax - 1, t - 1);
+        std::uniform_int_distribution<int64_t> gap(1, std::max<int64_t>(1, maxGap));
+        const int64_t g = gap(rng_);
+        b = (a + g < t) ? a + g : a - g;
+        if (b < 0) b = std::min<int64_t>(t - 1, a + 1);
+        break;
+      }
+      case Sampler::kFar: {  // more than farMin frames apart
+        std::uniform_int_distribution<int64_t> gap(cfg_.farMin + 1, t - 1);
+        const int64_t g = gap(rng_);
+        std::uniform_int_distribution<int64_t> first(0, t - 1 - g);
+        a = first(rng_);
+        b = a + g;
+        break;
+      }
     }
     i1[i] = a;
     i2[i] = b;

@@ -162,4 +162,21 @@ std::string Engine::load(const std::string& path, bool weightsOnly, bool onlyAno
   return meta.toStringRef();
 }
 
+std::string Anonymizer::load(const std::string& path) {
+  recordThread("Anonymizer::load");
+  torch::serialize::InputArchive root;
+  root.load_from(path, device_);
+  c10::IValue format;
+  if (!root.try_read("format", format) || !format.isString() || format.toStringRef() != "spact-checkpoint-v1") {
+    throw BadInputError("not a SPAct checkpoint");
+  }
+  // Only f_A: the archive's other networks and optimizer state are never built here.
+  readModule(root, "fA", *fA);
+  fA->applyMemoryFormat();
+  fA->eval();
+  c10::IValue meta;
+  root.read("meta", meta);
+  return meta.toStringRef();
+}
+
 }  // namespace spact

@@ -1,8 +1,10 @@
-// N-API surface of the engine: `new Engine(config)` and promise-returning step methods. Every
-// libtorch call runs on the process's compute thread (compute_thread.h), never on the JS thread:
-// inputs are memcpy'd out of JS-owned typed arrays on the JS thread (no libtorch kernel there);
-// outputs are returned in new JS-owned typed arrays (Electron forbids external buffers). One call
-// at a time per engine: a second concurrent call is rejected, not queued.
+// N-API surface of the engine: `new Engine(config)` (training: all networks and optimizers) and
+// `new AnonymizerNet(config)` (inference: f_A alone), with promise-returning methods. Every
+// libtorch call runs on the process's one compute thread (compute_thread.h), never on the JS
+// thread nor libuv's pool: inputs are memcpy'd out of JS-owned typed arrays on the JS thread (no
+// libtorch kernel there); outputs are returned in new JS-owned typed arrays (Electron forbids
+// external buffers). One call at a time per object: a second concurrent call is rejected, not
+// queued. dispose() frees the networks now instead of whenever the GC collects the object.
 #include <napi.h>
 
 #include <atomic>
@@ -23,13 +25,20 @@
 namespace spact {
 using namespace detail;
 
+namespace {
+UNetConfig parseUNetConfig(const Napi::Object& a) {
+  UNetConfig cfg;
+  cfg.widths = intList(a, "widths", cfg.widths);
+  cfg.upsample = str(a, "upsample", cfg.upsample);
+  cfg.batchNorm = boolean(a, "batchNorm", cfg.batchNorm);
+  cfg.channelsLast = boolean(a, "channelsLast", cfg.channelsLast);
+  return cfg;
+}
+}  // namespace
+
 EngineConfig parseEngineConfig(const Napi::Object& c) {
   EngineConfig cfg;
-  auto a = sub(c, "fA");
-  cfg.fA.widths = intList(a, "widths", cfg.fA.widths);
-  cfg.fA.upsample = str(a, "upsample", cfg.fA.upsample);
-  cfg.fA.batchNorm = boolean(a, "batchNorm", cfg.fA.batchNorm);
-  cfg.fA.channelsLast = boolean(a, "channelsLast", cfg.fA.channelsLast);
+  cfg.fA = parseUNetConfig(sub(c, "fA"));
   auto t = sub(c, "fT");
   cfg.fT.widths = intList(t, "widths", cfg.fT.widths);
   cfg.fT.blocks = intList(t, "blocks", cfg.fT.blocks);
@@ -42,7 +51,7 @@ EngineConfig parseEngineConfig(const Napi::Object& c) {
   cfg.numActions = integer(c, "numActions", cfg.numActions);
   cfg.multiLabelActions = boolean(c, "multiLabelActions", cfg.multiLabelActions);
   cfg.numPrivacy = integer(c, "numPrivacy", cfg.numPrivacy);
-  cfg.budgetLoss = str(c, "budgetLoss", cfg.budgetLoss);
+  cfg.budgetLoss = parseBudgetLoss(str(c, "budgetLoss", "ntxent"));
   cfg.freezeBudget = boolean(c, "freezeBudget", cfg.freezeBudget);
   cfg.temperature = num(c, "temperature", cfg.temperature);
   cfg.mocoQueue = integer(c, "mocoQueue", cfg.mocoQueue);
@@ -50,12 +59,12 @@ EngineConfig parseEngineConfig(const Napi::Object& c) {
   cfg.omega = num(c, "omega", cfg.omega);
   cfg.clipFrames = integer(c, "clipFrames", cfg.clipFrames);
   cfg.frameStride = integer(c, "frameStride", cfg.frameStride);
-  cfg.sampler = str(c, "sampler", cfg.sampler);
+  cfg.sampler = parseSampler(str(c, "sampler", "random"));
   cfg.nearMax = integer(c, "nearMax", cfg.nearMax);
   cfg.farMin = integer(c, "farMin", cfg.farMin);
   cfg.distill = boolean(c, "distill", cfg.distill);
   cfg.distillTemperature = num(c, "distillTemperature", cfg.distillTemperature);
-  cfg.distillTeacher = str(c, "distillTeacher", cfg.distillTeacher);
+  cfg.distillTeacher = parseTeacher(str(c, "distillTeacher", "raw"));
   cfg.distillAdaptT = boolean(c, "distillAdaptT", cfg.distillAdaptT);
   if (c.Has("room") && c.Get("room").IsObject()) {
     auto r = sub(c, "room");
@@ -69,7 +78,7 @@ EngineConfig parseEngineConfig(const Napi::Object& c) {
     cfg.idCropH = integer(r, "idCropH", cfg.idCropH);
     cfg.structureWeight = num(r, "structureWeight", cfg.structureWeight);
     cfg.structureRadius = integer(r, "structureRadius", cfg.structureRadius);
-    cfg.initTarget = str(r, "initTarget", cfg.initTarget);
+    cfg.initTarget = parseInitTarget(str(r, "initTarget", "identity"));
     cfg.detailGain = num(r, "detailGain", cfg.detailGain);
   }
   cfg.lrA = num(c, "lrA", cfg.lrA);
@@ -156,6 +165,37 @@ Batch parseBatch(const Napi::Object& o, const EngineConfig& cfg) {
   return b;
 }
 
+/** Drops a reference on the compute thread, after the jobs queued before it: the networks are
+ *  freed where libtorch runs, never under a running job (a job holds its own reference). */
+template <typename T>
+void ReleaseOnCompute(std::shared_ptr<T> p) {
+  Process().Post([p = std::move(p)]() mutable { p.reset(); });
+}
+
+/** anonymize(frames, n, h, w) arguments → frames uint8 [n, h, w, 3] (copied on the JS thread). */
+torch::Tensor FramesArg(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) {
+    throw Napi::TypeError::New(env, "[bad-input] anonymize(frames: Uint8Array, n, h, w)");
+  }
+  auto f = info[0].As<Napi::Uint8Array>();
+  const int64_t n = info[1].As<Napi::Number>().Int64Value(), h = info[2].As<Napi::Number>().Int64Value(),
+                w = info[3].As<Napi::Number>().Int64Value();
+  if (n < 0 || h <= 0 || w <= 0 || static_cast<int64_t>(f.ElementLength()) != n * h * w * 3) {
+    throw Napi::RangeError::New(env, "[bad-input] frames has " + std::to_string(f.ElementLength()) + " bytes, expected n*h*w*3 = " +
+                                         std::to_string(n * h * w * 3));
+  }
+  return CopyToTensor(f.Data(), f.ByteLength(), {n, h, w, 3}, torch::kUInt8);
+}
+
+TaskResult tensorOf(torch::Tensor t) {
+  TaskResult r;
+  r.kind = TaskResult::kTensor;
+  r.tensor = std::move(t);
+  return r;
+}
+
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -173,6 +213,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod("fingerprint", &EngineWrap::Fingerprint),
                            InstanceMethod("setLearningRate", &EngineWrap::SetLearningRate),
                            InstanceMethod("setProfiling", &EngineWrap::SetProfiling),
+                           InstanceMethod("dispose", &EngineWrap::Dispose),
                        });
   }
 
@@ -196,8 +237,14 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
 
  private:
+  /** Throws for an engine whose dispose() was called. */
+  void RequireOpen(Napi::Env env) const {
+    if (!engine_) throw Napi::Error::New(env, "[bad-input] this engine was disposed; create a new one");
+  }
+
   Napi::Value Run(const Napi::CallbackInfo& info, std::function<TaskResult()> task) {
     Napi::Env env = info.Env();
+    RequireOpen(env);
     bool expected = false;
     if (!busy_->compare_exchange_strong(expected, true)) {
       throw Napi::Error::New(env, "[busy] the engine is already running a step; await the previous call");
@@ -206,6 +253,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
 
   Batch BatchArg(const Napi::CallbackInfo& info) {
+    RequireOpen(info.Env());
     if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "[bad-input] expected a batch object");
     return parseBatch(info[0].As<Napi::Object>(), engine_->config());
   }
@@ -231,7 +279,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       bb = boolean(o, "updateB", true);
     }
     auto e = engine_;
-    return Run(info, [e, b, t, bb]() { return statsOf(e->initTB(b, t, bb)); });
+    return Run(info, [e, b, t, bb]() { return statsOf(e->trainTB(b, t, bb)); });
   }
   Napi::Value StepA(const Napi::CallbackInfo& info) {
     auto b = BatchArg(info);
@@ -249,25 +297,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return Run(info, [e, b]() { return statsOf(e->evaluate(b)); });
   }
   Napi::Value Anonymize(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 4 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-      throw Napi::TypeError::New(env, "[bad-input] anonymize(frames: Uint8Array, n, h, w)");
-    }
-    auto f = info[0].As<Napi::Uint8Array>();
-    const int64_t n = info[1].As<Napi::Number>().Int64Value(), h = info[2].As<Napi::Number>().Int64Value(),
-                  w = info[3].As<Napi::Number>().Int64Value();
-    if (n < 0 || h <= 0 || w <= 0 || static_cast<int64_t>(f.ElementLength()) != n * h * w * 3) {
-      throw Napi::RangeError::New(env, "[bad-input] frames has " + std::to_string(f.ElementLength()) + " bytes, expected n*h*w*3 = " +
-                                           std::to_string(n * h * w * 3));
-    }
-    auto frames = CopyToTensor(f.Data(), f.ByteLength(), {n, h, w, 3}, torch::kUInt8);
+    auto frames = FramesArg(info);
     auto e = engine_;
-    return Run(info, [e, frames]() {
-      TaskResult r;
-      r.kind = TaskResult::kTensor;
-      r.tensor = e->anonymize(frames);
-      return r;
-    });
+    return Run(info, [e, frames]() { return tensorOf(e->anonymize(frames)); });
   }
   Napi::Value Save(const Napi::CallbackInfo& info) {
     if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
@@ -296,6 +328,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
   Napi::Value Fingerprint(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    RequireOpen(env);
     if (busy_->load()) throw Napi::Error::New(env, "[busy] the engine is running a step");
     auto e = engine_;
     Stats stats;
@@ -313,6 +346,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) {
       throw Napi::TypeError::New(env, "[bad-input] setLearningRate(\"A\"|\"T\"|\"B\", lr)");
     }
+    RequireOpen(env);
     if (busy_->load()) throw Napi::Error::New(env, "[busy] the engine is running a step");
     try {
       auto e = engine_;
@@ -327,6 +361,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value SetProfiling(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsBoolean()) throw Napi::TypeError::New(env, "[bad-input] setProfiling(on: boolean)");
+    RequireOpen(env);
     if (busy_->load()) throw Napi::Error::New(env, "[busy] the engine is running a step");
     auto e = engine_;
     const bool on = info[0].As<Napi::Boolean>().Value();
@@ -337,8 +372,13 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     }
     return env.Undefined();
   }
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (engine_) ReleaseOnCompute(std::move(engine_));
+    return info.Env().Undefined();
+  }
   Napi::Value Describe(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    RequireOpen(env);
     const auto& d = description_;
     auto o = Napi::Object::New(env);
     o.Set("device", Napi::String::New(env, d.device));
@@ -358,6 +398,110 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   };
   std::shared_ptr<Engine> engine_;
   Description description_;
+  std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
+};
+
+/**
+ * `new AnonymizerNet({fA, device, threads})`: f_A alone, for inference. load(path) reads f_A's
+ * weights from any SPAct checkpoint; anonymize() is the engine's anonymize() on the same weights.
+ */
+class AnonymizerWrap : public Napi::ObjectWrap<AnonymizerWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "AnonymizerNet",
+                       {
+                           InstanceMethod("load", &AnonymizerWrap::Load),
+                           InstanceMethod("anonymize", &AnonymizerWrap::Anonymize),
+                           InstanceMethod("describe", &AnonymizerWrap::Describe),
+                           InstanceMethod("fingerprint", &AnonymizerWrap::Fingerprint),
+                           InstanceMethod("dispose", &AnonymizerWrap::Dispose),
+                       });
+  }
+
+  explicit AnonymizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AnonymizerWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "[bad-input] new AnonymizerNet(config) needs a config object");
+    try {
+      auto c = info[0].As<Napi::Object>();
+      auto fa = parseUNetConfig(sub(c, "fA"));
+      auto device = str(c, "device", "auto");
+      threads_ = integer(c, "threads", 0);
+      std::tie(net_, device_, divisor_, appliedThreads_) = CallOn(threads_, [fa, device]() {
+        auto net = std::make_shared<Anonymizer>(fa, device);
+        return std::make_tuple(net, net->device().str(), net->fA->divisor(), static_cast<int64_t>(at::get_num_threads()));
+      });
+      parameters_ = static_cast<double>(countParameters(*net_->fA));
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw KindError(env, e);
+    }
+  }
+
+ private:
+  std::shared_ptr<Anonymizer> Open(Napi::Env env) const {
+    if (!net_) throw Napi::Error::New(env, "[bad-input] this anonymizer was disposed; load the model again");
+    return net_;
+  }
+  Napi::Value Run(const Napi::CallbackInfo& info, std::function<TaskResult()> task) {
+    Napi::Env env = info.Env();
+    bool expected = false;
+    if (!busy_->compare_exchange_strong(expected, true)) {
+      throw Napi::Error::New(env, "[busy] the anonymizer is already running; await the previous call");
+    }
+    return RunOn(env, busy_, threads_, std::move(task));
+  }
+  Napi::Value Load(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "[bad-input] load(path)");
+    auto path = info[0].As<Napi::String>().Utf8Value();
+    auto net = Open(info.Env());
+    return Run(info, [net, path]() {
+      TaskResult r;
+      r.kind = TaskResult::kText;
+      r.text = net->load(path);
+      return r;
+    });
+  }
+  Napi::Value Anonymize(const Napi::CallbackInfo& info) {
+    auto net = Open(info.Env());
+    auto frames = FramesArg(info);
+    return Run(info, [net, frames]() { return tensorOf(net->anonymize(frames)); });
+  }
+  Napi::Value Fingerprint(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto net = Open(env);
+    if (busy_->load()) throw Napi::Error::New(env, "[busy] the anonymizer is running");
+    double fa = 0;
+    try {
+      fa = CallOn(threads_, [net]() { return net->fingerprint(); });
+    } catch (const std::exception& err) {
+      throw KindError(env, err);
+    }
+    auto o = Napi::Object::New(env);
+    o.Set("fA", Napi::Number::New(env, fa));
+    return o;
+  }
+  Napi::Value Describe(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Open(env);
+    auto o = Napi::Object::New(env);
+    o.Set("device", Napi::String::New(env, device_));
+    auto params = Napi::Object::New(env);
+    params.Set("fA", Napi::Number::New(env, parameters_));
+    o.Set("parameters", params);
+    o.Set("divisor", Napi::Number::New(env, static_cast<double>(divisor_)));
+    o.Set("threads", Napi::Number::New(env, static_cast<double>(appliedThreads_)));
+    return o;
+  }
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (net_) ReleaseOnCompute(std::move(net_));
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<Anonymizer> net_;
+  std::string device_;
+  int64_t divisor_ = 1, threads_ = 0, appliedThreads_ = 0;
+  double parameters_ = 0;
   std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
 };
 
@@ -435,6 +579,7 @@ Napi::Value ThreadAuditInfo(const Napi::CallbackInfo& info) {
 void RegisterEngine(Napi::Env env, Napi::Object exports) {
   exports.Set("threadAudit", Napi::Function::New(env, ThreadAuditInfo, "threadAudit"));
   exports.Set("Engine", EngineWrap::Define(env));
+  exports.Set("AnonymizerNet", AnonymizerWrap::Define(env));
   exports.Set("readCheckpointMeta", Napi::Function::New(env, ReadCheckpointMeta, "readCheckpointMeta"));
   exports.Set("ntXentDebug", Napi::Function::New(env, NtXentDebug, "ntXentDebug"));
 }

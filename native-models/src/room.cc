@@ -1,7 +1,8 @@
 // Room mode of the engine: SPAct on a real room with no labels of any kind (engine.h, `room`).
 //   init:    f_U learns the pseudo-labels on raw frames (then it is the frozen natural-image
 //            judge f_A must keep working), f_Bid learns to link people on f_A's output.
-//   step 1:  f_A minimises L_U(f_U(f_A(x)), Y) − ω_id · L_Bid(f_A(x)) with f_U, f_Bid frozen.
+//   step 1:  f_A minimises L_U(f_U(f_A(x)), Y) − ω_id · L_Bid(f_A(x)) with f_U, f_Bid frozen
+//            (Engine::stepA with the student as its utility term, engine_steps.cc).
 //   step 2:  f_Bid (and f_U when it adapts) learn on f_A's output of the next batch.
 // A batch holds 2B frames (crops at the working scale) of B different people: frame i and frame
 // i+B show the same person at two times; `boxes` locate that person in each frame.
@@ -179,48 +180,6 @@ Stats Engine::roomInit(const Batch& b, bool updateU, bool updateB) {
   return s;
 }
 
-Stats Engine::roomStepA(const Batch& b) {
-  checkBatch(b, false, false);
-  Stats s, ms;
-  PhaseClock clock(profile_, device_, ms);
-  auto x = prepare(b, false).frames.select(1, 0);
-  auto target = b.heatmaps.to(device_);
-  auto boxes = b.boxes.to(device_);
-  fA->train();
-  // f_U is a fixed model here (running statistics of what it learnt on); f_Bid sees the batch's
-  // statistics without changing its own (its contrastive loss is defined over the batch).
-  fU->eval();
-  BatchStatsNoUpdate frozen{fBid.get(), projId.get()};
-  NoWeightGrad frozenU(fU->parameters());
-  NoWeightGrad frozenB(identityParameters());
-  clock.mark("copies");
-  {
-    auto a = fA->forward(x);
-    clock.mark("fA_fwd");
-    auto lu = utilityLoss(fU->forward(a), target);
-    clock.mark("fU_fwd");
-    auto lb = identityLoss(a, boxes);
-    clock.mark("fBid_fwd");
-    auto loss = lu - cfg_.omegaId * lb;
-    if (cfg_.structureWeight > 0) {
-      auto ls = structureLoss(a, x);
-      loss = loss + cfg_.structureWeight * ls;
-      s["structure"] = ls.item<double>();
-    }
-    s["loss_T"] = lu.item<double>();
-    s["loss_B"] = lb.item<double>();
-    s["l1"] = l1Loss(a.detach(), x).item<double>();
-    checkFinite(s, "room step 1");
-    clock.mark("stats");
-    optA_->zero_grad();
-    backwardIntoA(a, lu, lb, cfg_.omegaId, loss, clock, "fU_bwd", "fBid_bwd", cfg_.structureWeight > 0);
-    optA_->step();
-    clock.mark("optimizer");
-  }
-  s.insert(ms.begin(), ms.end());
-  return s;
-}
-
 Stats Engine::roomStepB(const Batch& b) {
   // The identity budget keeps learning to link people on f_A's output; the student only when it
   // adapts (otherwise it stays the natural-image judge it was trained as).
@@ -275,7 +234,7 @@ Stats Engine::roomEvaluate(const Batch& b) {
   // l1 is the distance to what f_A's init reconstructs (the frame, or the detail prior), so the
   // init's threshold means the same in both cases; l1_raw is always the distance to the frame.
   const auto l1raw = l1Loss(a, x).item<double>();
-  Stats s{{"l1", cfg_.initTarget == "detail" ? l1Loss(a, detailPrior(x)).item<double>() : l1raw}, {"l1_raw", l1raw}};
+  Stats s{{"l1", cfg_.initTarget == InitTarget::kDetail ? l1Loss(a, detailPrior(x)).item<double>() : l1raw}, {"l1_raw", l1raw}};
   s["loss_T"] = utilityLoss(fU->forward(a), target).item<double>();
   s["loss_U_raw"] = utilityLoss(fU->forward(x), target).item<double>();
   s["loss_B"] = identityLoss(a, b.boxes.to(device_)).item<double>();

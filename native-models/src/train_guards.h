@@ -22,7 +22,9 @@ namespace spact {
  */
 class BatchStatsNoUpdate {
  public:
-  explicit BatchStatsNoUpdate(std::initializer_list<torch::nn::Module*> modules) {
+  explicit BatchStatsNoUpdate(std::initializer_list<torch::nn::Module*> modules)
+      : BatchStatsNoUpdate(std::vector<torch::nn::Module*>(modules)) {}
+  explicit BatchStatsNoUpdate(const std::vector<torch::nn::Module*>& modules) {
     torch::NoGradGuard ng;
     for (auto* m : modules) {
       if (!m) continue;
