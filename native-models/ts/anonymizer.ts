@@ -1,5 +1,6 @@
 // Inference API: anonymize frames with a trained f_A (used by export, batch anonymization and the
-// live preview). Loads only what inference needs from a checkpoint; returns uint8 RGB.
+// live preview). Builds and loads f_A alone (the addon's AnonymizerNet: no f_T, f_B or
+// optimizers); returns uint8 RGB. close() frees it (the model cache does on eviction).
 //
 // Memory is bounded at any frame size: one engine call never holds more than `maxPixelsPerCall`
 // pixels (frames × height × width). Small frames are grouped into calls of several frames; a frame
@@ -9,7 +10,8 @@
 import os from 'node:os';
 
 import { fileSha256, readCheckpointMeta, resolveCheckpointPath, type CheckpointMeta } from './checkpoint.js';
-import { SpactEngine } from './engine.js';
+import { checkDevice, EngineError, mapNativeError } from './engine.js';
+import { loadNative, type NativeAnonymizerNet } from './native.js';
 
 export interface AnonymizerOptions {
   device?: string; // auto | cpu | cuda | cuda:N (default: the checkpoint's setting)
@@ -239,6 +241,17 @@ export async function anonymizeWithinBudget(
   return out;
 }
 
+/** A call on an Anonymizer after close() (e.g. evicted from the model cache). */
+export class AnonymizerClosedError extends EngineError {
+  constructor(checkpoint: string) {
+    super(
+      'bad-input',
+      `the anonymizer of ${checkpoint} was closed (evicted from the model cache); load the model again`,
+    );
+    this.name = 'AnonymizerClosedError';
+  }
+}
+
 export class Anonymizer {
   /** Pixels (frames × height × width) one engine call holds at most (see AnonymizerOptions). */
   readonly maxPixelsPerCall: number;
@@ -247,18 +260,25 @@ export class Anonymizer {
   /** Tile overlap in pixels (f_A's receptive field, on the UNet's grid). */
   readonly margin: number;
   readonly divisor: number;
+  /** The device f_A runs on (auto resolved: cpu, cuda:0, …). */
+  readonly device: string;
+  /** The threads f_A was asked for (0 in the settings: all cores, as engineConfigOf). */
+  readonly threads: number;
 
   private constructor(
-    private readonly engine: SpactEngine,
+    private readonly net: NativeAnonymizerNet,
     readonly checkpoint: string,
     readonly meta: CheckpointMeta,
     readonly sha256: string,
     opts: AnonymizerOptions,
+    threads: number,
   ) {
     const shape = meta.config.model.fA;
     this.divisor = unetDivisor(shape);
     this.margin = tileMargin(shape);
-    const onCpu = engine.describe().device.startsWith('cpu');
+    this.device = net.describe().device;
+    this.threads = threads;
+    const onCpu = this.device.startsWith('cpu');
     const fromBudget = opts.memoryBudgetMiB === undefined ? null : callBudgetsFor(opts.memoryBudgetMiB, shape, onCpu);
     const { maxPixelsPerCall, batchPixelsPerCall } = opts;
     this.maxPixelsPerCall = maxPixelsPerCall ?? fromBudget?.maxPixelsPerCall ?? defaultMaxPixelsPerCall(shape);
@@ -280,13 +300,40 @@ export class Anonymizer {
     const config = structuredClone(meta.config);
     if (opts.device) config.device = opts.device;
     if (opts.threads !== undefined) config.threads = opts.threads;
-    if (opts.memoryBudgetMiB !== undefined) callBudgetsFor(opts.memoryBudgetMiB, meta.config.model.fA, true); // checked before the engine is built
-    const engine = new SpactEngine(config, meta.labels);
-    await engine.load(file, true);
-    return new Anonymizer(engine, file, meta, fileSha256(file), opts);
+    if (opts.memoryBudgetMiB !== undefined) callBudgetsFor(opts.memoryBudgetMiB, meta.config.model.fA, true); // checked before f_A is built
+    checkDevice(config.device);
+    const threads = config.threads > 0 ? config.threads : os.availableParallelism();
+    let net: NativeAnonymizerNet;
+    try {
+      net = new (loadNative().AnonymizerNet)({ fA: config.model.fA, device: config.device, threads });
+      await net.load(file);
+    } catch (err) {
+      throw mapNativeError(err);
+    }
+    try {
+      return new Anonymizer(net, file, meta, fileSha256(file), opts, threads);
+    } catch (err) {
+      net.dispose();
+      throw err;
+    }
   }
 
   private queue: Promise<unknown> = Promise.resolve();
+  private closed: Promise<void> | undefined;
+
+  /** Whether close() was called: every later call is refused. */
+  get isClosed(): boolean {
+    return this.closed !== undefined;
+  }
+
+  /**
+   * Frees f_A: calls already queued finish first, later ones are refused (AnonymizerClosedError).
+   * Idempotent; resolves once the native model is disposed.
+   */
+  close(): Promise<void> {
+    this.closed ??= this.queue.then(() => this.net.dispose());
+    return this.closed;
+  }
 
   /**
    * Frames uint8 RGB [n, h, w, 3] of any size → anonymized frames of the same shape, in engine
@@ -294,8 +341,16 @@ export class Anonymizer {
    * users (an export job and a live preview) are queued, not rejected as busy.
    */
   anonymize(frames: Uint8Array, n: number, h: number, w: number): Promise<Uint8Array> {
+    if (this.closed) return Promise.reject(new AnonymizerClosedError(this.checkpoint));
+    const call = async (f: Uint8Array, k: number, fh: number, fw: number) => {
+      try {
+        return await this.net.anonymize(f, k, fh, fw);
+      } catch (err) {
+        throw mapNativeError(err);
+      }
+    };
     const run = this.queue.then(() =>
-      anonymizeWithinBudget(this.engine.anonymize, frames, n, h, w, {
+      anonymizeWithinBudget(call, frames, n, h, w, {
         maxPixelsPerCall: this.maxPixelsPerCall,
         batchPixelsPerCall: this.batchPixelsPerCall,
         margin: this.margin,
@@ -306,13 +361,9 @@ export class Anonymizer {
     return run;
   }
 
-  /** The device the engine runs on (auto resolved: cpu, cuda:0, …). */
-  get device(): string {
-    return this.engine.describe().device;
-  }
-
-  /** The threads the engine was asked for (0 in the settings: all cores, as engineConfigOf). */
-  get threads(): number {
-    return this.engine.config.threads > 0 ? this.engine.config.threads : os.availableParallelism();
+  /** Sum of |w| of f_A: the training engine's fingerprint().fA for the same weights. */
+  fingerprint(): number {
+    if (this.closed) throw new AnonymizerClosedError(this.checkpoint);
+    return this.net.fingerprint().fA;
   }
 }

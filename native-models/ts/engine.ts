@@ -122,6 +122,8 @@ export class SpactEngine {
   fingerprint = () => this.native.fingerprint();
   /** Profiling (bench:engine): each step's stats then carry ms_<phase> wall times. */
   setProfiling = (on: boolean) => this.native.setProfiling(on);
+  /** Frees the networks and optimizers now instead of at garbage collection; later calls fail. */
+  dispose = () => this.native.dispose();
   setLearningRate = (which: 'A' | 'T' | 'B', lr: number) => {
     try {
       this.native.setLearningRate(which, lr);

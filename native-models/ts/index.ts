@@ -17,3 +17,4 @@ export * from './synthroom/render.js';
 export * from './synthroom/scene.js';
 export * from './eval/select.js';
 export * from './room-data.js';
+export * from './model-cache.js';

@@ -43,6 +43,19 @@ export interface NativeEngine {
   /** Steps add the wall time of their phases to their stats as ms_<phase> (bench:engine). */
   setProfiling(on: boolean): void;
   describe(): { device: string; parameters: { fA: number; fT: number; fB: number }; divisor: number; threads: number };
+  /** Frees the networks now (after calls already queued); any later call is refused. */
+  dispose(): void;
+}
+
+/** f_A alone, for inference (native-models/src/engine.h, Anonymizer): no f_T, f_B or optimizers. */
+export interface NativeAnonymizerNet {
+  /** Reads f_A's weights from a SPAct checkpoint; resolves to its meta string. */
+  load(path: string): Promise<string>;
+  anonymize(frames: Uint8Array, n: number, h: number, w: number): Promise<Uint8Array>;
+  fingerprint(): { fA: number };
+  describe(): { device: string; parameters: { fA: number }; divisor: number; threads: number };
+  /** Frees f_A now (after calls already queued); any later call is refused. */
+  dispose(): void;
 }
 
 /** The raw addon surface. Higher-level wrappers in this folder give it types and checks. */
@@ -50,6 +63,7 @@ export interface NativeAddon {
   info(): TorchInfo;
   dot(a: Float32Array, b: Float32Array): number;
   Engine: new (config: Record<string, unknown>) => NativeEngine;
+  AnonymizerNet: new (config: { fA: Record<string, unknown>; device: string; threads: number }) => NativeAnonymizerNet;
   readCheckpointMeta(path: string): string;
   ntXentDebug(
     z1: Float64Array,

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { Anonymizer, MEMORY_BUDGET_MIB } from '../../../native-models/ts/anonymizer.js';
+import { ModelCache, modelCacheSizeFromEnv } from '../../../native-models/ts/model-cache.js';
 import type { MemoryBudgetLimits } from '../../contract.js';
 import type { Db } from '../db/database.js';
 import { nowIso } from '../db/database.js';
@@ -328,7 +329,8 @@ export function engineUsed(anonymizer: Anonymizer, engine: EngineSettings): Engi
 /** Library-level anonymization: clip + model → recorded output. Anonymizers are cached per model
  *  and engine settings. */
 export class AnonymizeService {
-  private readonly loaded = new Map<string, Promise<Anonymizer>>();
+  /** Loaded anonymizers, per model and engine settings: at most SPACT_MODEL_CACHE_SIZE (default 2). */
+  private readonly loaded: ModelCache<Anonymizer>;
   private detector: Promise<PersonDetector> | undefined;
 
   constructor(
@@ -337,7 +339,10 @@ export class AnonymizeService {
     private readonly dataDir: string,
     /** Fixed engine settings (a CLI flag); what is not given comes from the settings table. */
     private readonly engineOverrides: Partial<EngineSettings> = {},
-  ) {}
+    modelCacheSize: number = modelCacheSizeFromEnv(),
+  ) {
+    this.loaded = new ModelCache<Anonymizer>(modelCacheSize);
+  }
 
   /** The engine settings a new job or live stream uses: read now, so a change applies to the next one. */
   engineSettings(overrides: Partial<EngineSettings> = {}): EngineSettings {
@@ -362,20 +367,35 @@ export class AnonymizeService {
 
   /**
    * The model's anonymizer for the current engine settings (or `engine`), cached per model and
-   * settings: after a change the next caller gets a new engine and the old one is dropped from the
-   * cache (a job still using it keeps it until it ends). A CUDA device this machine lacks fails
-   * with kind 'unavailable'.
+   * settings in a bounded LRU cache: after a settings change the next caller gets a new one and the
+   * old one is evicted; an evicted anonymizer is closed (its f_A freed) unless a job pinned it
+   * (anonymizeClip), then when that job ends — a caller that keeps one without pinning gets
+   * AnonymizerClosedError after eviction. A CUDA device this machine lacks fails with kind
+   * 'unavailable'.
    */
   anonymizerFor(model: ModelRecord, engine: EngineSettings = this.engineSettings()): Promise<Anonymizer> {
-    const key = `${model.sha256}|${engine.device}|${engine.threads}|${engine.memoryBudgetMiB}`;
-    let p = this.loaded.get(key);
-    if (!p) {
-      for (const k of this.loaded.keys()) if (k.startsWith(`${model.sha256}|`)) this.loaded.delete(k);
-      p = Anonymizer.load(model.checkpoint, engine);
-      p.catch(() => this.loaded.delete(key));
-      this.loaded.set(key, p);
-    }
-    return p;
+    return this.loaded.get(this.cacheKey(model, engine), () => this.loadAnonymizer(model, engine));
+  }
+
+  /** Runs `job` with the model's anonymizer pinned in the cache: never closed under the job. */
+  withAnonymizer<R>(model: ModelRecord, engine: EngineSettings, job: (a: Anonymizer) => Promise<R>): Promise<R> {
+    return this.loaded.use(this.cacheKey(model, engine), () => this.loadAnonymizer(model, engine), job);
+  }
+
+  /** Closes every cached anonymizer that no job holds (shutdown, tests). */
+  closeAnonymizers(): Promise<void> {
+    return this.loaded.clear();
+  }
+
+  private cacheKey(model: ModelRecord, engine: EngineSettings): string {
+    return `${model.sha256}|${engine.device}|${engine.threads}|${engine.memoryBudgetMiB}`;
+  }
+
+  private loadAnonymizer(model: ModelRecord, engine: EngineSettings): Promise<Anonymizer> {
+    // Another settings' anonymizer of this model is not used again: evicted now.
+    const prefix = `${model.sha256}|`;
+    this.loaded.evictWhere((k) => k.startsWith(prefix) && k !== this.cacheKey(model, engine));
+    return Anonymizer.load(model.checkpoint, engine);
   }
 
   /** How tall people are in these videos (see estimatePersonHeightFraction). Seconds. */
@@ -451,59 +471,61 @@ export class AnonymizeService {
       throw new SpactError('not-found', `clip ${clipId}: its file ${clip.path} is missing`);
     // The engine first: a device this machine lacks fails before people are measured.
     const engine = this.engineSettings(opts.engine);
-    const anonymizer = await this.anonymizerFor(model, engine);
-    const sizes = await this.sizesFor(clipId, settings, {
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      onNote: opts.onNote ?? ((note) => process.stderr.write(`clip ${clip.id}: ${note}\n`)),
-    });
-    const short = resolveWorkingSize(sizes.size, clip, sizes.personHeightFraction);
-    const file = path.join(
-      this.outputsDir,
-      // A new file per run: an earlier output (perhaps already exported) is never overwritten.
-      `clip${clip.id}-${model.sha256.slice(0, 10)}-${short}${sizes.outputSize === 'source' ? '-src' : ''}${settings.keepAudio ? '-audio' : ''}-${Date.now().toString(36)}.mp4`,
-    );
-    // Written under a temporary name and given its own only once its row exists: a process killed
-    // in between leaves a temporary file that start-up removes, or — row written, rename not —
-    // renames (reconcileFiles), never a finished-looking output without its row.
-    const pending = `${file}.tmp-${process.pid}`;
-    const r = await anonymizeFile(
-      anonymizer,
-      clip.path,
-      pending,
-      {
-        batch: settings.batch ?? DEFAULT_SETTINGS.batch,
-        keepAudio: settings.keepAudio ?? DEFAULT_SETTINGS.keepAudio,
-        size: sizes.size,
-        outputSize: sizes.outputSize,
-      },
-      {
+    // Pinned for the whole job: a cache eviction meanwhile closes it only when the job ends.
+    return this.withAnonymizer(model, engine, async (anonymizer) => {
+      const sizes = await this.sizesFor(clipId, settings, {
         ...(opts.signal ? { signal: opts.signal } : {}),
-        personHeightFraction: sizes.personHeightFraction,
-        onProgress: (done, total) => opts.onProgress?.(total ? Math.min(0.99, done / total) : 0),
-      },
-    );
-    try {
-      const info = this.db
-        .prepare(
-          `INSERT INTO outputs (clip_id, model_id, path, sha256, settings, frames, fps, duration_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          clip.id,
-          model.id,
-          file,
-          r.sha256,
-          JSON.stringify(r.settings),
-          r.frames,
-          r.videoFps,
-          r.durationS,
-          nowIso(),
-        );
-      fs.renameSync(pending, file);
-      return { ...this.output(Number(info.lastInsertRowid)), engine: engineUsed(anonymizer, engine) };
-    } catch (err) {
-      fs.rmSync(pending, { force: true }); // no output file without its row
-      throw err;
-    }
+        onNote: opts.onNote ?? ((note) => process.stderr.write(`clip ${clip.id}: ${note}\n`)),
+      });
+      const short = resolveWorkingSize(sizes.size, clip, sizes.personHeightFraction);
+      const file = path.join(
+        this.outputsDir,
+        // A new file per run: an earlier output (perhaps already exported) is never overwritten.
+        `clip${clip.id}-${model.sha256.slice(0, 10)}-${short}${sizes.outputSize === 'source' ? '-src' : ''}${settings.keepAudio ? '-audio' : ''}-${Date.now().toString(36)}.mp4`,
+      );
+      // Written under a temporary name and given its own only once its row exists: a process killed
+      // in between leaves a temporary file that start-up removes, or — row written, rename not —
+      // renames (reconcileFiles), never a finished-looking output without its row.
+      const pending = `${file}.tmp-${process.pid}`;
+      const r = await anonymizeFile(
+        anonymizer,
+        clip.path,
+        pending,
+        {
+          batch: settings.batch ?? DEFAULT_SETTINGS.batch,
+          keepAudio: settings.keepAudio ?? DEFAULT_SETTINGS.keepAudio,
+          size: sizes.size,
+          outputSize: sizes.outputSize,
+        },
+        {
+          ...(opts.signal ? { signal: opts.signal } : {}),
+          personHeightFraction: sizes.personHeightFraction,
+          onProgress: (done, total) => opts.onProgress?.(total ? Math.min(0.99, done / total) : 0),
+        },
+      );
+      try {
+        const info = this.db
+          .prepare(
+            `INSERT INTO outputs (clip_id, model_id, path, sha256, settings, frames, fps, duration_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(
+            clip.id,
+            model.id,
+            file,
+            r.sha256,
+            JSON.stringify(r.settings),
+            r.frames,
+            r.videoFps,
+            r.durationS,
+            nowIso(),
+          );
+        fs.renameSync(pending, file);
+        return { ...this.output(Number(info.lastInsertRowid)), engine: engineUsed(anonymizer, engine) };
+      } catch (err) {
+        fs.rmSync(pending, { force: true }); // no output file without its row
+        throw err;
+      }
+    });
   }
 
   outputs(opts: { clipId?: number } = {}): OutputRecord[] {

@@ -131,12 +131,16 @@ export async function anonymizeWindow(
   const { width: aw, height: ah } = raw.video;
   const work = workingSize(source, size);
   const w = raw.window;
-  const input = await decodeWindow(file, work, w.fps, w.startS, w.endS, signal);
   const frames: Uint8Array[] = [];
-  for (const f of input.frames.slice(0, raw.video.frames.length)) {
-    if (signal?.aborted) throw new SpactError('cancelled', 'choosing the model was cancelled');
-    const out = await anonymizer.anonymize(f, 1, work.height, work.width);
-    frames.push(scaleRgb(out, work.width, work.height, aw, ah));
+  try {
+    const input = await decodeWindow(file, work, w.fps, w.startS, w.endS, signal);
+    for (const f of input.frames.slice(0, raw.video.frames.length)) {
+      if (signal?.aborted) throw new SpactError('cancelled', 'choosing the model was cancelled');
+      const out = await anonymizer.anonymize(f, 1, work.height, work.width);
+      frames.push(scaleRgb(out, work.width, work.height, aw, ah));
+    }
+  } finally {
+    await anonymizer.close(); // one window per candidate: its f_A is freed now, not at some GC
   }
   // A window shorter than the raw one (a damaged file) is judged as black frames.
   while (frames.length < raw.video.frames.length) frames.push(new Uint8Array(aw * ah * 3));
