@@ -327,19 +327,21 @@ Stats Engine::stepTB(const Batch& b) {
   return trainTB(b, /*updateT=*/!cfg_.distill, /*updateB=*/!cfg_.freezeBudget);
 }
 
-/** Step 2 of a fine-tune whose f_T adapts: f_B (Eq. 8), then f_T on the teacher's soft labels
- *  (Eq. 7 with distillation as L_T), both on one pass of f_A. */
+/**
+ * Step 2 of a fine-tune whose f_T adapts: f_B (Eq. 8), then f_T on the teacher's soft labels (Eq. 7
+ * with distillation as L_T). Each update sees its own augmented view of the batch, so f_A runs once
+ * per view: one shared view changes the runs' numbers whenever augmentation is on.
+ */
 Stats Engine::distillStepTB(const Batch& b) {
-  checkBatch(b, false, !cfg_.freezeBudget && cfg_.budgetLoss == BudgetLoss::kSupervised);
-  Stats s, ms;
+  Stats s = cfg_.freezeBudget ? Stats{} : trainTB(b, /*updateT=*/false, /*updateB=*/true);
+  Stats ms;
   PhaseClock clock(profile_, device_, ms);
   auto x = prepare(b, true).frames;
   clock.mark("copies");
   auto a = fixedA(x);
   clock.mark("fA_fwd");
-  if (!cfg_.freezeBudget) updateBudget(a, b, s, clock);
   updateUtility(x, a, b, s, clock, "fine-tuning step 2");
-  s.insert(ms.begin(), ms.end());
+  for (const auto& [k, v] : ms) s[k] += v;
   return s;
 }
 
