@@ -173,6 +173,8 @@ export function openAppCore(
     async close() {
       await jobs.stop();
       await core.distributed?.close();
+      // Free the loaded models now (their native memory is invisible to the garbage collector).
+      await anonymize.closeAnonymizers();
       db.close();
       await opsLog.close();
     },

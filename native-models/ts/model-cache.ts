@@ -64,17 +64,37 @@ export class ModelCache<T extends Closable> {
 
   /** Runs `job` with the model under `key` pinned: eviction meanwhile closes it only after the job. */
   async use<R>(key: string, load: () => Promise<T>, job: (model: T) => Promise<R>): Promise<R> {
+    const { model, release } = await this.acquire(key, load);
+    try {
+      return await job(model);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * The model under `key`, pinned until `release()` is called (idempotent): for a holder whose
+   * lifetime is not one call, e.g. a live stream that runs until it is stopped.
+   */
+  async acquire(key: string, load: () => Promise<T>): Promise<{ model: T; release: () => void }> {
     const p = this.get(key, load);
     this.pins.set(p, (this.pins.get(p) ?? 0) + 1);
-    try {
-      return await job(await p);
-    } finally {
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
       const left = this.pins.get(p)! - 1;
       if (left > 0) this.pins.set(p, left);
       else {
         this.pins.delete(p);
         if (this.retired.delete(p)) void closeWhenLoaded(p);
       }
+    };
+    try {
+      return { model: await p, release };
+    } catch (err) {
+      release();
+      throw err;
     }
   }
 

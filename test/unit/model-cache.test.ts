@@ -43,6 +43,25 @@ describe('model cache', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('keeps a leased model (a live stream) open past eviction until the lease is released, once', async () => {
+    const cache = new ModelCache<FakeModel>(1);
+    const a = new FakeModel('a');
+    const first = await cache.acquire('a', () => Promise.resolve(a));
+    const second = await cache.acquire('a', () => Promise.resolve(new FakeModel('a2')));
+    expect(second.model).toBe(a);
+    await cache.get('b', () => Promise.resolve(new FakeModel('b'))); // evicts a while two hold it
+    first.release();
+    first.release(); // a second release of the same lease does not count as the other holder's
+    await flush();
+    expect(a.closes).toBe(0);
+    second.release();
+    await flush();
+    expect(a.closes).toBe(1);
+    // A failed load pins nothing and leaves no entry (it still made room for itself: b is gone).
+    await expect(cache.acquire('c', () => Promise.reject(new Error('no such file')))).rejects.toThrow('no such file');
+    expect(cache.size).toBe(0);
+  });
+
   it('closes a pinned model only when its job ends', async () => {
     const cache = new ModelCache<FakeModel>(1);
     const a = new FakeModel('a');

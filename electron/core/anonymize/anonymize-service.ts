@@ -382,6 +382,14 @@ export class AnonymizeService {
     return this.loaded.use(this.cacheKey(model, engine), () => this.loadAnonymizer(model, engine), job);
   }
 
+  /** The model's anonymizer pinned until `release()`: a live stream holds it while it runs. */
+  leaseAnonymizer(
+    model: ModelRecord,
+    engine: EngineSettings = this.engineSettings(),
+  ): Promise<{ model: Anonymizer; release: () => void }> {
+    return this.loaded.acquire(this.cacheKey(model, engine), () => this.loadAnonymizer(model, engine));
+  }
+
   /** Closes every cached anonymizer that no job holds (shutdown, tests). */
   closeAnonymizers(): Promise<void> {
     return this.loaded.clear();

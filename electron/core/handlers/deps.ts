@@ -1,7 +1,6 @@
 // What every domain's handlers share: the core and the services built on it (one instance per
 // running app, made in services.ts), and the few helpers several domains use.
 import type { ClipView, MethodName, Settings } from '../../contract.js';
-import type { Anonymizer } from '../../../native-models/ts/anonymizer.js';
 import type { Handlers } from '../api-dispatcher.js';
 import type { AppCore } from '../app-core.js';
 import type { RawViewLog } from '../audit/raw-view-log.js';
@@ -50,9 +49,6 @@ export function chooseModel(d: HandlerDeps, explicit: number | null | undefined,
     throw new SpactError('not-found', 'no model: the default model is not installed and none is chosen in Settings');
   return m.id;
 }
-
-export const anonymizerFor = (d: HandlerDeps, modelId: number): Promise<Anonymizer> =>
-  d.core.anonymize.anonymizerFor(d.core.library.model(modelId));
 
 /**
  * Raw video is admin only; a refusal is audited like a view. One view, one entry: clips.rawAccess

@@ -58,6 +58,8 @@ export class LiveService {
       masks?: MaskPolygon[];
       /** Cleans an error message of the source (a URL's credentials, a file's path) before it is emitted. */
       redact?: (message: string) => string;
+      /** Called once when the stream has ended (stopped, failed or the source ran out). */
+      onEnded?: () => void;
     },
   ): Promise<number> {
     const masker = new FrameMasker(opts.masks ?? []);
@@ -98,6 +100,7 @@ export class LiveService {
         error = opts.redact ? opts.redact((err as Error).message) : (err as Error).message;
       } finally {
         this.streams.delete(id);
+        opts.onEnded?.();
         this.emitEnded({ streamId: id, error });
       }
     })();
