@@ -373,10 +373,9 @@ const CameraSource = z.string().trim().min(1).max(2048);
 const Rgb = z.string().max(8_000_000); // base64 RGB frame
 /** An RGB frame as bytes (live.frame): structured clone over IPC, a binary WebSocket message in
  *  browser mode (electron/core/bridge/binary-event.ts), never base64. */
-const RgbBytes = z.custom<Uint8Array>(
-  (b) => b instanceof Uint8Array && b.byteLength <= 6_000_000,
-  'expected an RGB frame as bytes (at most 6 MB)',
-);
+const RgbBytes = z.custom<Uint8Array>((b) => b instanceof Uint8Array, 'expected an RGB frame as bytes');
+/** A frame's side: the working size's short side (≤ 2160) or a long side of a wide camera. */
+const FrameSide = z.number().int().min(1).max(8192);
 
 /** A share in [0, 1] (rank-1, recall, agreement). */
 const Rate = z.number().min(0).max(1);
@@ -780,16 +779,22 @@ export const events = {
     /** What the run is doing in words (labelling the footage, choosing the model, …). */
     message: z.string().optional(),
   }),
-  'live.frame': z.object({
-    streamId: Id,
-    width: z.number().int(),
-    height: z.number().int(),
-    anonymized: RgbBytes,
-    /** Only ever set for the admin role. */
-    raw: RgbBytes.optional(),
-    fps: z.number(),
-    latencyMs: z.number(),
-  }),
+  'live.frame': z
+    .object({
+      streamId: Id,
+      width: FrameSide,
+      height: FrameSide,
+      anonymized: RgbBytes,
+      /** Only ever set for the admin role. */
+      raw: RgbBytes.optional(),
+      fps: z.number(),
+      latencyMs: z.number(),
+    })
+    // Sized by its own geometry (a 1080p frame is 6.2 MB), not by a fixed cap.
+    .refine(
+      (f) => [f.anonymized, f.raw].every((b) => b === undefined || b.byteLength === f.width * f.height * 3),
+      'a frame must hold width × height × 3 bytes',
+    ),
   'live.ended': z.object({ streamId: Id, error: z.string().nullable() }),
   'session.changed': Session,
 } as const;

@@ -92,6 +92,26 @@ describe('contract checks', () => {
     expect(seen).toEqual([['job.updated', job]]);
     expect(reported).toHaveLength(1);
   });
+
+  it('a live frame is sized by its own geometry: a 1080p frame passes, bytes that do not match are refused', () => {
+    const reported: string[] = [];
+    const hub = new EventHub({ onViolation: (m) => reported.push(m) });
+    const frame = (width: number, height: number, bytes: number, raw?: number) => ({
+      streamId: 1,
+      width,
+      height,
+      anonymized: new Uint8Array(bytes),
+      ...(raw === undefined ? {} : { raw: new Uint8Array(raw) }),
+      fps: 10,
+      latencyMs: 20,
+    });
+    // 6.2 MB: above the old fixed 6 MB cap, which dropped every frame of a 1080p live view.
+    expect(hub.emit('live.frame', frame(1920, 1080, 1920 * 1080 * 3, 1920 * 1080 * 3))).toBe(true);
+    expect(hub.emit('live.frame', frame(320, 240, 320 * 240 * 3 - 1))).toBe(false);
+    expect(hub.emit('live.frame', frame(320, 240, 320 * 240 * 3, 100))).toBe(false);
+    expect(reported).toHaveLength(2);
+    expect(reported[0]).toContain('width × height × 3');
+  });
 });
 
 describe('error kinds', () => {
