@@ -241,11 +241,11 @@ export async function anonymizeWithinBudget(
   return out;
 }
 
-/** A call on an Anonymizer after close() (e.g. evicted from the model cache). */
+/** A call on an Anonymizer after close() (e.g. evicted from the model cache): the app's fault, not the input's. */
 export class AnonymizerClosedError extends EngineError {
   constructor(checkpoint: string) {
     super(
-      'bad-input',
+      'internal',
       `the anonymizer of ${checkpoint} was closed (evicted from the model cache); load the model again`,
     );
     this.name = 'AnonymizerClosedError';
@@ -306,8 +306,13 @@ export class Anonymizer {
     let net: NativeAnonymizerNet;
     try {
       net = new (loadNative().AnonymizerNet)({ fA: config.model.fA, device: config.device, threads });
+    } catch (err) {
+      throw mapNativeError(err);
+    }
+    try {
       await net.load(file);
     } catch (err) {
+      net.dispose(); // f_A was built (on the device): freed now, not when the collector finds it
       throw mapNativeError(err);
     }
     try {

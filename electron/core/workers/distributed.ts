@@ -130,7 +130,7 @@ export class DistributedJobs {
     p: AnonymizeJob,
     ctx: Parameters<Parameters<AppCore['jobs']['register']>[1]>[1],
   ): Promise<{ outputId: number; sha256: string; engine: RemoteAnonymizeResult['engine']; worker: string }> {
-    const { library, anonymize, db } = this.core;
+    const { library, anonymize } = this.core;
     const clip = library.clip(p.clipId);
     const model = library.model(p.modelId);
     if (!fs.existsSync(clip.path))
@@ -160,40 +160,60 @@ export class DistributedJobs {
         ctx,
       )) as RemoteAnonymizeResult;
       const upload = this.channel.takeUpload(grant);
-      if (!upload || upload.sha256 !== r.sha256)
-        throw new SpactError('internal', `the worker's output for clip ${clip.id} did not arrive intact (sha256)`);
-      const short = resolveWorkingSize(sizes.size, clip, sizes.personHeightFraction);
-      const file = path.join(
-        anonymize.outputsDir,
-        `clip${clip.id}-${model.sha256.slice(0, 10)}-${short}${sizes.outputSize === 'source' ? '-src' : ''}${settings.keepAudio ? '-audio' : ''}-${Date.now().toString(36)}.mp4`,
-      );
-      // As a local output: a temporary name until the row exists (see AnonymizeService.anonymizeClip).
-      const pending = `${file}.tmp-${process.pid}`;
-      fs.renameSync(upload.file, pending);
+      // From here the upload is ours: removed on any way out that does not record it.
       try {
-        const info = db
-          .prepare(
-            `INSERT INTO outputs (clip_id, model_id, path, sha256, settings, frames, fps, duration_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            clip.id,
-            model.id,
-            file,
-            upload.sha256,
-            JSON.stringify(r.settings),
-            r.frames,
-            r.videoFps,
-            r.durationS,
-            nowIso(),
-          );
-        fs.renameSync(pending, file);
-        return { outputId: Number(info.lastInsertRowid), sha256: upload.sha256, engine: r.engine, worker: r.worker };
-      } catch (err) {
-        fs.rmSync(pending, { force: true });
-        throw err;
+        // Cancelled while the worker finished: its output must not become the clip's newest.
+        if (ctx.signal.aborted) throw new SpactError('cancelled', `anonymizing clip ${clip.id} was cancelled`);
+        if (!upload || upload.sha256 !== r.sha256)
+          throw new SpactError('internal', `the worker's output for clip ${clip.id} did not arrive intact (sha256)`);
+        return this.record(clip, model, sizes, settings, upload, r);
+      } finally {
+        if (upload) fs.rmSync(upload.file, { force: true });
       }
     } finally {
       this.channel.revoke(grant);
+    }
+  }
+
+  /** Records a verified upload as the clip's output, as a local one is (temporary name until the row exists). */
+  private record(
+    clip: ReturnType<AppCore['library']['clip']>,
+    model: ReturnType<AppCore['library']['model']>,
+    sizes: Awaited<ReturnType<AppCore['anonymize']['sizesFor']>>,
+    settings: typeof DEFAULT_SETTINGS,
+    upload: { file: string; sha256: string },
+    r: RemoteAnonymizeResult,
+  ): { outputId: number; sha256: string; engine: RemoteAnonymizeResult['engine']; worker: string } {
+    const { anonymize, db } = this.core;
+    const short = resolveWorkingSize(sizes.size, clip, sizes.personHeightFraction);
+    const file = path.join(
+      anonymize.outputsDir,
+      `clip${clip.id}-${model.sha256.slice(0, 10)}-${short}${sizes.outputSize === 'source' ? '-src' : ''}${settings.keepAudio ? '-audio' : ''}-${Date.now().toString(36)}.mp4`,
+    );
+    // See AnonymizeService.anonymizeClip: the file gets its name only once its row exists.
+    const pending = `${file}.tmp-${process.pid}`;
+    fs.renameSync(upload.file, pending);
+    try {
+      const info = db
+        .prepare(
+          `INSERT INTO outputs (clip_id, model_id, path, sha256, settings, frames, fps, duration_s, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          clip.id,
+          model.id,
+          file,
+          upload.sha256,
+          JSON.stringify(r.settings),
+          r.frames,
+          r.videoFps,
+          r.durationS,
+          nowIso(),
+        );
+      fs.renameSync(pending, file);
+      return { outputId: Number(info.lastInsertRowid), sha256: upload.sha256, engine: r.engine, worker: r.worker };
+    } catch (err) {
+      fs.rmSync(pending, { force: true });
+      throw err;
     }
   }
 }

@@ -126,6 +126,9 @@ export class WorkChannel {
             handler,
           )
         : http.createServer(handler);
+      // Inputs and outputs of whole clips stream through here: no overall request deadline (Node's
+      // default of 300 s cut large uploads on slow links); headers still must arrive in time.
+      server.requestTimeout = 0;
       server.on('error', reject);
       server.listen(port, host, () => {
         const a = server.address() as AddressInfo;
