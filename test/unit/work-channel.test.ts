@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { openDatabase } from '../../electron/core/db/database.js';
 import { WorkChannel } from '../../electron/core/workers/work-channel.js';
+import { SpactWorker } from '../../electron/core/workers/worker.js';
 import { tmpDir } from '../helpers/toy-clips.js';
 
 const dataDir = tmpDir('spact-channel-');
@@ -68,6 +69,25 @@ describe('worker data channel', () => {
     channel.revoke(grant);
     expect(fs.existsSync(path.join(uploadDir, pending[0]!))).toBe(false);
     expect((await fetch(`${base}/v1/input/${grant}`, { headers: auth })).status).toBe(404);
+  });
+
+  it('a worker whose token the app does not accept refuses to start (it would fail every job it took)', async () => {
+    const base = await channel.start();
+    const tmp = tmpDir('spact-worker-token-');
+    // Redis is never reached: the token is checked first (this port has no Redis).
+    const worker = new SpactWorker({
+      redis: 'redis://127.0.0.1:1',
+      app: base,
+      token: 'not a token',
+      tmpDir: tmp,
+      log: () => {},
+    });
+    await expect(worker.start()).rejects.toMatchObject({
+      kind: 'unauthorized',
+      message: expect.stringContaining('--issue-token'),
+    });
+    await worker.close();
+    expect(fs.readdirSync(tmp)).toEqual([]);
   });
 
   it('refuses to serve off loopback without TLS', async () => {

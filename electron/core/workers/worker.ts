@@ -20,6 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 
 import { Anonymizer } from '../../../native-models/ts/anonymizer.js';
+import { ModelCache, modelCacheSizeFromEnv } from '../../../native-models/ts/model-cache.js';
 import { anonymizeFile, ENGINE_DEFAULTS } from '../anonymize/anonymize-service.js';
 import { nowIso } from '../db/database.js';
 import { SpactError, toApiError } from '../errors.js';
@@ -62,7 +63,8 @@ export class SpactWorker {
   private worker: Worker | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private readonly active = new Map<string, { rowId: number; controller: AbortController }>();
-  private readonly engines = new Map<string, Promise<Anonymizer>>();
+  /** Loaded models, bounded (SPACT_MODEL_CACHE_SIZE): a worker serving many rooms' models keeps a few. */
+  private readonly engines = new ModelCache<Anonymizer>(modelCacheSizeFromEnv());
   private done = 0;
   private draining = false;
   private readonly startedAt = Date.now();
@@ -89,6 +91,7 @@ export class SpactWorker {
   }
 
   async start(): Promise<void> {
+    await this.checkToken();
     const lockDuration = this.opts.lockMs ?? 10_000;
     this.worker = new Worker(QUEUE_NAME, (job) => this.process(job), {
       connection: redisConnection(this.opts.redis),
@@ -146,14 +149,17 @@ export class SpactWorker {
   close(): Promise<void> {
     this.stopped ??= (async () => {
       this.draining = true;
-      if (this.heartbeat) clearInterval(this.heartbeat);
       const worker = this.worker;
       if (worker) {
+        // The heartbeat goes on while running jobs finish: cancels still reach them, the admin view still shows them.
         await worker.close();
+        if (this.heartbeat) clearInterval(this.heartbeat);
         const client = await worker.client.catch(() => null);
         await client?.hdel(WORKER_KEYS.workers, this.id).catch(() => undefined);
         await worker.disconnect().catch(() => undefined);
       }
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      await this.engines.clear();
       fs.rmSync(this.workDir, { recursive: true, force: true });
       this.resolveEnded();
     })();
@@ -167,13 +173,16 @@ export class SpactWorker {
     this.active.set(bullId, { rowId, controller });
     const jobDir = fs.mkdtempSync(path.join(this.workDir, 'job-'));
     let lastProgress = 0;
+    let releaseModel = () => {};
     this.log(`worker ${this.id}: job ${rowId}: started`);
     try {
       if (job.name !== 'anonymize')
         throw new SpactError('validation', `this worker runs anonymize jobs, not "${job.name}"`);
       const data = job.data as RemoteAnonymizeData;
       const t0 = performance.now();
-      const anonymizer = await this.anonymizerFor(data.model.sha256, jobDir);
+      const lease = await this.anonymizerFor(data.model.sha256, jobDir);
+      releaseModel = lease.release;
+      const anonymizer = lease.model;
       const loaded = performance.now();
       const input = await this.fetchInput(data.grant, jobDir);
       const fetched = performance.now();
@@ -212,13 +221,36 @@ export class SpactWorker {
     } catch (err) {
       const e = toApiError(err);
       this.log(`worker ${this.id}: job ${rowId}: ${e.kind}: ${e.message}`);
+      if (e.kind === 'unauthorized') {
+        // This worker's token was revoked or replaced: the job is fine, this worker is not.
+        this.log(`worker ${this.id}: the app no longer accepts this worker's token; stopping`);
+        setImmediate(() => void this.close());
+        throw new Error(failedReasonOf(e));
+      }
       // Not worth another attempt (bad input, cancelled, missing): failed at once.
       if (!RETRYABLE.has(e.kind)) throw new UnrecoverableError(failedReasonOf(e));
       throw new Error(failedReasonOf(e));
     } finally {
+      releaseModel();
       this.active.delete(bullId);
       fs.rmSync(jobDir, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Refuses to start with a token the app does not know (replaced, mistyped, or the wrong app): such
+   * a worker would take every job within milliseconds and fail each one.
+   */
+  private async checkToken(): Promise<void> {
+    const res = await this.response(this.request('HEAD', `/v1/models/${'0'.repeat(64)}`)).catch((err: Error) => {
+      throw new SpactError('unavailable', `the app at ${this.app.origin} cannot be reached: ${err.message}`);
+    });
+    res.resume();
+    if (res.statusCode === 401)
+      throw new SpactError(
+        'unauthorized',
+        `the app at ${this.app.origin} does not accept this worker's token: issue one on the app's machine with spact worker --issue-token NAME`,
+      );
   }
 
   /** Headers and agent options of a request to the app. */
@@ -247,42 +279,36 @@ export class SpactWorker {
     return new SpactError(kind, `${what}: the app answered ${res.statusCode} ${text.slice(0, 200)}`.trim());
   }
 
-  /** The model's engine, fetched by hash on first use (the file is deleted once loaded). */
-  private anonymizerFor(sha256: string, jobDir: string): Promise<Anonymizer> {
+  /** The model's anonymizer, fetched by hash on first use (the file is deleted once loaded), held until released. */
+  private anonymizerFor(sha256: string, jobDir: string): Promise<{ model: Anonymizer; release: () => void }> {
     const key = `${sha256}|${this.device}|${this.opts.threads ?? ''}`;
-    let p = this.engines.get(key);
-    if (!p) {
-      p = (async () => {
-        const file = path.join(jobDir, `model-${sha256.slice(0, 16)}.pt`);
-        const res = await this.response(this.request('GET', `/v1/models/${sha256}`));
-        if (res.statusCode !== 200) throw await this.failure(res, `model ${sha256.slice(0, 12)}`);
-        const hash = createHash('sha256');
-        await pipeline(
-          res,
-          async function* (source: AsyncIterable<Buffer>) {
-            for await (const chunk of source) {
-              hash.update(chunk);
-              yield chunk;
-            }
-          },
-          fs.createWriteStream(file, { mode: 0o600 }),
-        );
-        try {
-          if (hash.digest('hex') !== sha256)
-            throw new SpactError('unavailable', `model ${sha256.slice(0, 12)} arrived corrupt (sha256)`);
-          return await Anonymizer.load(file, {
-            device: this.device,
-            ...(this.opts.threads !== undefined ? { threads: this.opts.threads } : {}),
-            memoryBudgetMiB: this.opts.memoryBudgetMiB ?? ENGINE_DEFAULTS.memoryBudgetMiB,
-          });
-        } finally {
-          fs.rmSync(file, { force: true });
-        }
-      })();
-      p.catch(() => this.engines.delete(key));
-      this.engines.set(key, p);
-    }
-    return p;
+    return this.engines.acquire(key, async () => {
+      const file = path.join(jobDir, `model-${sha256.slice(0, 16)}.pt`);
+      const res = await this.response(this.request('GET', `/v1/models/${sha256}`));
+      if (res.statusCode !== 200) throw await this.failure(res, `model ${sha256.slice(0, 12)}`);
+      const hash = createHash('sha256');
+      await pipeline(
+        res,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            hash.update(chunk);
+            yield chunk;
+          }
+        },
+        fs.createWriteStream(file, { mode: 0o600 }),
+      );
+      try {
+        if (hash.digest('hex') !== sha256)
+          throw new SpactError('unavailable', `model ${sha256.slice(0, 12)} arrived corrupt (sha256)`);
+        return await Anonymizer.load(file, {
+          device: this.device,
+          ...(this.opts.threads !== undefined ? { threads: this.opts.threads } : {}),
+          memoryBudgetMiB: this.opts.memoryBudgetMiB ?? ENGINE_DEFAULTS.memoryBudgetMiB,
+        });
+      } finally {
+        fs.rmSync(file, { force: true });
+      }
+    });
   }
 
   /**
