@@ -153,6 +153,43 @@ describe('distributed queue: BullMQ on Redis, two workers', () => {
     }
   }, 240_000);
 
+  it('cancels a job running on a worker at once: nothing recorded, the worker stops it and takes the next', async () => {
+    const videos = tmpDir('spact-dq-videos-');
+    const long = makeVideo(path.join(videos, 'long.mp4'), { seconds: 90, fps: 10 });
+    const short = makeVideo(path.join(videos, 'short.mp4'), { seconds: 1, fps: 10 });
+    const core = openAppCore({ dataDir: tmpDir('spact-dq-app-'), startJobs: true, distributed: { redis: redis.url } });
+    try {
+      const dist = core.distributed!;
+      const app = await dist.url();
+      const tmp = tmpDir('spact-dq-worker-');
+      const w = startWorker(app, dist.channel.tokens.issue('c'), tmp);
+      const modelId = core.resolveModel(model).id;
+      const clip = await core.library.importClip(long);
+      const job = core.jobs.enqueue('anonymize', { clipId: clip.id, modelId, settings: SETTINGS });
+      await w.started;
+      core.jobs.cancel(job.id);
+      const ended = await core.jobs.wait(job.id);
+      expect(ended.status).toBe('cancelled');
+      expect(core.anonymize.outputs({ clipId: clip.id })).toEqual([]);
+      // The worker saw the cancel (its heartbeat) and is free for the next job.
+      const next = await core.library.importClip(short);
+      const done = await core.jobs.wait(
+        core.jobs.enqueue('anonymize', { clipId: next.id, modelId, settings: SETTINGS }).id,
+      );
+      expect(done.status).toBe('done');
+      expect(w.log).toMatch(/cancelled/);
+      expect(core.anonymize.outputs({ clipId: clip.id })).toEqual([]);
+      // No upload of the cancelled job is left in the app's outputs folder.
+      const outputs = fs.readdirSync(core.anonymize.outputsDir);
+      expect(outputs.filter((f) => f.includes('.upload') || f.includes('.tmp-'))).toEqual([]);
+      w.child.kill('SIGTERM');
+      expect(await w.exited).toBe(0);
+      expect(fs.readdirSync(tmp)).toEqual([]);
+    } finally {
+      await core.close();
+    }
+  }, 180_000);
+
   it('fails a job that killed two workers, and does not retry it', async () => {
     const video = makeVideo(path.join(tmpDir('spact-dq-videos-'), 'clip.mp4'), { seconds: 2 });
     const core = openAppCore({ dataDir: tmpDir('spact-dq-app-'), startJobs: true, distributed: { redis: redis.url } });

@@ -147,15 +147,22 @@ export class BullmqDispatcher implements JobDispatcher {
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
       onAbort = () => {
+        // The app stops waiting at once: the job's grant is revoked when dispatch returns, so nothing
+        // it would upload is recorded. Redis is told in the background (it may be unreachable, or
+        // the job's only worker dead): its worker sees the cancel key within a heartbeat, and a
+        // waiting copy is removed — tried again while it is locked by a worker that may have died.
+        reject(new SpactError('cancelled', 'cancelled'));
         void (async () => {
           await client.set(WORKER_KEYS.cancel(jobId), '1', { EX: 3600 });
-          // A waiting job is removed here; a running one (locked) is cancelled by its worker.
-          const removed = await added.remove().then(
-            () => true,
-            () => false,
-          );
-          if (removed) reject(new SpactError('cancelled', 'cancelled'));
-        })();
+          for (let attempt = 0; attempt < 20; attempt++) {
+            const gone = await added.remove().then(
+              () => true,
+              () => false,
+            );
+            if (gone || (await added.isCompleted()) || (await added.isFailed())) return;
+            await new Promise((r) => setTimeout(r, 3000).unref());
+          }
+        })().catch(() => undefined);
       };
       if (ctx.signal.aborted) onAbort();
       else ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -171,7 +178,8 @@ export class BullmqDispatcher implements JobDispatcher {
     } finally {
       if (onAbort) ctx.signal.removeEventListener('abort', onAbort);
       this.progress.delete(jobId);
-      await client.del(WORKER_KEYS.cancel(jobId)).catch(() => undefined);
+      // A cancelled job keeps its key (it expires) until its worker has seen it.
+      if (!ctx.signal.aborted) await client.del(WORKER_KEYS.cancel(jobId)).catch(() => undefined);
     }
   }
 

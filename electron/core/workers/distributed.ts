@@ -122,7 +122,8 @@ export class DistributedJobs {
   }
 
   async close(): Promise<void> {
-    await this.ready.catch(() => undefined);
+    // Not waiting for `ready`: against an unreachable Redis it never settles (the dispatcher's
+    // close gives up after 2 s instead).
     await Promise.allSettled([this.dispatcher.close(), this.channel.stop()]);
   }
 
@@ -141,7 +142,8 @@ export class DistributedJobs {
       signal: ctx.signal,
       onNote: (note) => ctx.progress(0, note),
     });
-    await this.ready;
+    // Redis may be unreachable for a while: a cancel must not wait for it.
+    await raceAbort(this.ready, ctx.signal);
     const grant = this.channel.grant(clip.path);
     try {
       const data: RemoteAnonymizeData = {
@@ -216,6 +218,16 @@ export class DistributedJobs {
       throw err;
     }
   }
+}
+
+/** `p`, or a 'cancelled' error as soon as `signal` aborts. */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new SpactError('cancelled', 'cancelled'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new SpactError('cancelled', 'cancelled'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** A Redis URL without its password (for logs). */
