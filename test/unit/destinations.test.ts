@@ -15,14 +15,13 @@ import { makeVideo, tinyModel } from '../helpers/video.js';
 
 const sha = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
-/** The SpactError a promise rejects with, and how long it took. */
-async function refusal(p: () => Promise<unknown>): Promise<{ err: SpactError; ms: number }> {
-  const t0 = performance.now();
+/** The SpactError a promise rejects with. */
+async function refusal(p: () => Promise<unknown>): Promise<{ err: SpactError }> {
   try {
     await p();
   } catch (err) {
     expect(err).toBeInstanceOf(SpactError);
-    return { err: err as SpactError, ms: performance.now() - t0 };
+    return { err: err as SpactError };
   }
   throw new Error('expected a refusal');
 }
@@ -31,9 +30,8 @@ const reasonOf = (err: SpactError) => (err.details as { reason?: string } | unde
 const isRoot = process.getuid?.() === 0;
 
 describe('checkDestination', () => {
-  it('refuses /proc, /sys and /dev at once, with one clear line, and creates nothing', async () => {
-    const { err, ms } = await refusal(() => checkDestination('/proc/nope/export', 'folder', 'the export folder'));
-    expect(ms).toBeLessThan(1000);
+  it('refuses /proc, /sys and /dev with one clear line, and creates nothing', async () => {
+    const { err } = await refusal(() => checkDestination('/proc/nope/export', 'folder', 'the export folder'));
     expect(err.kind).toBe('validation');
     expect(err.message).toBe(
       'the export folder /proc/nope/export is on a system file system (proc); choose a folder in your home or on a data disk',
@@ -50,8 +48,7 @@ describe('checkDestination', () => {
     const dir = tmpDir('spact-dest-');
     fs.symlinkSync('/proc', path.join(dir, 'looks-normal'));
     const target = path.join(dir, 'looks-normal', 'nope', 'export');
-    const { err, ms } = await refusal(() => checkDestination(target, 'folder', 'the export folder'));
-    expect(ms).toBeLessThan(1000);
+    const { err } = await refusal(() => checkDestination(target, 'folder', 'the export folder'));
     expect(err.message).toMatch(/is on a system file system \(proc\); choose a folder/);
     fs.symlinkSync('/sys/kernel', path.join(dir, 'kernel'));
     expect((await refusal(() => checkDestination(path.join(dir, 'kernel', 'x'), 'folder', 'f'))).err.message).toMatch(
@@ -138,18 +135,15 @@ describe('exports.start (the service the UI calls)', () => {
     for (const s of services) await s.close();
   });
 
-  it('refuses /proc in under a second with a clear reason; a non-empty folder needs overwrite', async () => {
+  it('refuses /proc before queuing a job, with a clear reason; a non-empty folder needs overwrite', async () => {
     const s = createCoreServices({ dataDir: tmpDir('spact-dest-data-'), role: 'operator' });
     services.push(s);
     const room = s.core.library.createRoom('Room 1');
-    const t0 = performance.now();
     const r = await s.dispatcher.dispatch(
       'exports.start',
       { roomId: room.id, to: '/proc/nope/export' },
       { transport: 'bridge' },
     );
-    const ms = performance.now() - t0;
-    expect(ms).toBeLessThan(1000);
     expect(r).toMatchObject({
       ok: false,
       error: {
@@ -187,10 +181,9 @@ describe('exports.start (the service the UI calls)', () => {
   it('the export job itself refuses /proc (a job queued before, or requeued at start-up)', async () => {
     const s = createCoreServices({ dataDir: tmpDir('spact-dest-data-'), role: 'operator' });
     services.push(s);
-    const { err, ms } = await refusal(() =>
+    const { err } = await refusal(() =>
       s.core.exports.exportClips({ clipIds: [1], to: '/proc/nope/export', actor: 'tester' }),
     );
-    expect(ms).toBeLessThan(1000);
     expect(reasonOf(err)).toBe('system-fs');
   });
 });
@@ -205,27 +198,24 @@ describe('spact anonymize / export: destinations', () => {
     input = makeVideo(path.join(videos, 'a.mp4'), { seconds: 1 });
   }, 120_000);
 
-  it('refuses a /proc destination in under a second, with one line', async () => {
-    let t0 = performance.now();
-    const a = await spact(['anonymize', input, '-o', '/proc/nope/out.mp4', '--model', model, '--size', '112']);
-    let ms = performance.now() - t0;
-    expect(a.code).toBe(1);
-    expect(a.stderr.trim()).toBe(
-      'spact anonymize: error: the output file /proc/nope/out.mp4 is on a system file system (proc); choose a folder in your home or on a data disk',
-    );
-    expect(ms).toBeLessThan(1000);
-    t0 = performance.now();
-    const e = await spact(['export', '--clips', '1', '--to', '/proc/nope/export', '--data-dir', tmpDir()]);
-    ms = performance.now() - t0;
+  it('refuses a /proc destination before reading the input or the model, with one line', async () => {
+    // Neither the model nor (for the second call) the input exists: the destination is judged first,
+    // so nothing is decoded or loaded before the refusal.
+    const missingModel = path.join(videos, 'no-such-model.pt');
+    for (const source of [input, path.join(videos, 'no-such-clip.mp4')]) {
+      const a = await spact(['anonymize', source, '-o', '/proc/nope/out.mp4', '--model', missingModel], {}, 60_000);
+      expect(a.code).toBe(1);
+      expect(a.stderr.trim()).toBe(
+        'spact anonymize: error: the output file /proc/nope/out.mp4 is on a system file system (proc); choose a folder in your home or on a data disk',
+      );
+    }
+    const e = await spact(['export', '--clips', '1', '--to', '/proc/nope/export', '--data-dir', tmpDir()], {}, 60_000);
     expect(e.code).toBe(1);
     expect(e.stderr.trim()).toMatch(/^spact export: error: the export folder \/proc\/nope\/export is on a system/);
-    expect(ms).toBeLessThan(1000);
-    t0 = performance.now();
-    const d = await spact(['rooms', '--data-dir', '/proc/nope/library']);
-    ms = performance.now() - t0;
+    const d = await spact(['rooms', '--data-dir', '/proc/nope/library'], {}, 60_000);
     expect(d.code).toBe(1);
     expect(d.stderr.trim()).toMatch(/^spact rooms: error: the data folder \/proc\/nope\/library is on a system/);
-    expect(ms).toBeLessThan(1000);
+    expect(fs.existsSync('/proc/nope')).toBe(false);
   });
 
   it('-o equal to the input (also via ../ and a symbolic link) is refused and the input is untouched', async () => {
