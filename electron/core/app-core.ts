@@ -188,7 +188,7 @@ export function openAppCore(
 /** What the job kinds that need more than the core run with (the app's services hold them). */
 export interface ServiceJobDeps {
   /** Fine-tune runs ('finetune'). */
-  runs: Pick<RunsService, 'execute'>;
+  runs: Pick<RunsService, 'execute' | 'useTrainer'>;
   /** Privacy audits ('audit'): where reports are stored, and the app's judges (loaded once). */
   audits: PrivacyAuditStore;
   judges: () => Promise<Judges>;
@@ -215,7 +215,8 @@ export function registerJobKinds(core: AppCore, services?: ServiceJobDeps): void
     // What the engine ran with (device, threads, memory budget: the settings when the job started).
     return { outputId: out.id, sha256: out.sha256, engine: out.engine };
   });
-  core.distributed?.registerKinds(); // anonymize on workers instead (workers/distributed.ts)
+  // Distributed mode: anonymize, and fine-tune training, on workers (workers/distributed.ts).
+  core.distributed?.registerKinds(services?.runs);
   jobs.register('export', async (payload, ctx) => {
     const p = payload as ExportJob;
     return exports.exportClips({ ...p, signal: ctx.signal, onProgress: (f) => ctx.progress(f, 'exporting') });

@@ -31,6 +31,7 @@ import { PrivacyAuditStore } from './privacy-audit/audit.js';
 import { Judges } from './privacy-audit/judges.js';
 import { SessionService } from './session/session-service.js';
 import { RunsService } from './training/runs-service.js';
+import type { DistributedOptions } from './workers/distributed.js';
 
 /** The core as a shell holds it: contract calls and events, and media (MediaAccess: raw clips
  *  admin only and audited, uploads checked before their body is read). */
@@ -46,6 +47,8 @@ export interface CoreOptions {
   dataDir?: string;
   /** Start as this role (tests, kiosk set-ups); otherwise admin until an admin PIN exists. */
   role?: Role;
+  /** Jobs on workers through Redis; default from the environment (SPACT_REDIS_URL), null: embedded. */
+  distributed?: DistributedOptions | null;
 }
 
 /** How long after start-up the first job (a requeued one included) may start. */
@@ -61,6 +64,7 @@ export function createCoreServices(opts: CoreOptions = {}): CoreServices {
   const events = new EventHub({ onViolation: contractViolation });
   const core = openAppCore({
     ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+    ...(opts.distributed !== undefined ? { distributed: opts.distributed } : {}),
     onJobUpdate: (j) => events.emit('job.updated', jobView(j)),
     registerJobs: false, // below, with the kinds that need these services
   });

@@ -1,7 +1,8 @@
 // Jobs on workers through BullMQ on a real Redis: the app core in this process, two `spact worker`
 // child processes; one worker is killed (SIGKILL) as it starts a job, which another worker runs.
-// Every job ends done, with outputs identical (sha256) to the same clips anonymized in one process,
-// and no worker leaves a file behind.
+// 20 anonymize jobs and a fine-tune end done, the outputs identical (sha256) to the same clips
+// anonymized in one process, the fine-tune's steps and losses those of the same run in one
+// process, and no worker leaves a file behind.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,13 +10,17 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import type { MetricPoint, RunView } from '../../electron/contract.js';
 import { openAppCore, type AppCore } from '../../electron/core/app-core.js';
+import { createCoreServices, type CoreServices } from '../../electron/core/services.js';
 import { projectRoot, spactBin } from '../helpers/cli.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { tmpDir } from '../helpers/toy-clips.js';
 import { makeVideo, tinyModel } from '../helpers/video.js';
 
-const CLIPS = 6;
+const CLIPS = 20;
+// A synthroom fine-tune small enough for the unit suite: its every phase, a few steps.
+const RUN = { recipe: 'synthroom', steps: 2, clips: 8 } as const;
 const SETTINGS = { size: 112 };
 
 let redis: RedisServer;
@@ -74,17 +79,42 @@ function startWorker(app: string, token: string, tmp: string): Worker {
   return w;
 }
 
-async function importAll(core: AppCore, files: string[]): Promise<number[]> {
+async function importAll(core: AppCore, files: string[], roomId?: number): Promise<number[]> {
   const ids: number[] = [];
-  for (const f of files) ids.push((await core.library.importClip(f)).id);
+  for (const f of files) ids.push((await core.library.importClip(f, roomId !== undefined ? { roomId } : {})).id);
   return ids;
+}
+
+async function call<T>(s: CoreServices, method: string, payload: unknown): Promise<T> {
+  const r = await s.dispatcher.dispatch(method as never, payload as never, { transport: 'bridge' });
+  if (!r.ok) throw new Error(`${method}: ${r.error.kind}: ${r.error.message}`);
+  return r.value as T;
+}
+
+/** Starts the fine-tune of a new room holding `files`; resolves to the run's row and job. */
+async function startRun(s: CoreServices, files: string[]): Promise<{ run: RunView; jobId: number }> {
+  const room = s.core.library.createRoom('Hall');
+  await importAll(s.core, files, room.id);
+  const base = s.core.resolveModel(model);
+  const run = await call<RunView>(s, 'runs.start', { roomId: room.id, baseModelId: base.id, ...RUN });
+  const job = s.core.jobs
+    .list()
+    .find((j) => j.kind === 'finetune' && (j.payload as { runId: number }).runId === run.id);
+  return { run, jobId: job!.id };
+}
+
+/** A run's steps and losses (not their times). */
+async function lossesOf(s: CoreServices, runId: number) {
+  const points = await call<MetricPoint[]>(s, 'runs.metrics', { runId });
+  return points.map(({ step, phase, loss_T, loss_B, l1 }) => ({ step, phase, loss_T, loss_B, l1 }));
 }
 
 describe('distributed queue: BullMQ on Redis, two workers', () => {
   it('distributes anonymize jobs, survives a killed worker, outputs as in one process', async () => {
     const videos = tmpDir('spact-dq-videos-');
     const files = Array.from({ length: CLIPS }, (_, i) =>
-      makeVideo(path.join(videos, `clip-${i}.mp4`), { seconds: 2, fps: 10 + i }),
+      // The room's four are long enough to fine-tune on; the others short (the suite's time).
+      makeVideo(path.join(videos, `clip-${i}.mp4`), { seconds: i < 4 ? 2 : 1, fps: 10 + i }),
     );
 
     // The reference: the same clips anonymized in one process (embedded queue, one thread).
@@ -94,12 +124,27 @@ describe('distributed queue: BullMQ on Redis, two workers', () => {
     const expected: string[] = [];
     for (const id of localIds) expected.push((await local.anonymize.anonymizeClip(id, localModel.id, SETTINGS)).sha256);
     await local.close();
+    // The fine-tune's reference: the same run in one process, one thread as the workers have.
+    const roomFiles = files.slice(0, 4); // 4 clips of 16 frames at least: the fewest a run takes
+    const single = createCoreServices({ dataDir: tmpDir('spact-dq-local-'), role: 'admin', distributed: null });
+    let expectedLosses: Awaited<ReturnType<typeof lossesOf>>;
+    try {
+      await call(single, 'settings.set', { device: 'cpu', threads: 1 });
+      const { run, jobId } = await startRun(single, roomFiles);
+      const localEnd = await single.core.jobs.wait(jobId);
+      expect([localEnd.status, localEnd.error]).toEqual(['done', null]);
+      expectedLosses = await lossesOf(single, run.id);
+    } finally {
+      await single.close();
+    }
+    expect(expectedLosses.length).toBeGreaterThan(RUN.steps);
 
-    const core = openAppCore({
+    const services = createCoreServices({
       dataDir: tmpDir('spact-dq-app-'),
-      startJobs: true,
+      role: 'admin',
       distributed: { redis: redis.url, backoffMs: 200 },
     });
+    const core = services.core;
     try {
       expect(core.distributed).toBeTruthy();
       const dist = core.distributed!;
@@ -109,6 +154,8 @@ describe('distributed queue: BullMQ on Redis, two workers', () => {
       const a = startWorker(app, dist.channel.tokens.issue('a'), tmpA);
       const b = startWorker(app, dist.channel.tokens.issue('b'), tmpB);
 
+      // The room's clips first (an import of the same file again is the same clip).
+      const fineTune = await startRun(services, roomFiles);
       const ids = await importAll(core, files);
       const m = core.resolveModel(model);
       const jobs = ids.map((clipId) => core.jobs.enqueue('anonymize', { clipId, modelId: m.id, settings: SETTINGS }));
@@ -122,6 +169,20 @@ describe('distributed queue: BullMQ on Redis, two workers', () => {
 
       const ended = await Promise.all(jobs.map((j) => core.jobs.wait(j.id)));
       expect(ended.map((j) => [j.status, j.error])).toEqual(ended.map(() => ['done', null]));
+      // The fine-tune trained on a worker: the same steps and losses as in one process, recorded as
+      // a local run's are; its model (the uploaded checkpoint, verified) registered and usable.
+      const runJob = await core.jobs.wait(fineTune.jobId);
+      expect([runJob.status, runJob.error]).toEqual(['done', null]);
+      expect(await lossesOf(services, fineTune.run.id)).toEqual(expectedLosses);
+      expect(a.log + a2.log + b.log).toMatch(new RegExp(`job ${fineTune.jobId}: done`));
+      const run = await call<RunView>(services, 'runs.get', { runId: fineTune.run.id });
+      expect(run).toMatchObject({ status: 'done', progress: 1 });
+      const trained = core.library.model(run.modelId!);
+      expect(path.dirname(trained.checkpoint)).toBe(
+        path.resolve(core.dataDir, 'runs', path.basename(path.dirname(trained.checkpoint))),
+      );
+      const onTrained = await core.anonymize.anonymizeClip(ids[0]!, trained.id, SETTINGS);
+      expect(onTrained.sha256).toMatch(/^[0-9a-f]{64}$/);
       const results = ended.map((j) => j.result as { outputId: number; sha256: string; worker: string });
       expect(results.map((r) => r.sha256)).toEqual(expected);
       // Recorded as local outputs are: under its own name, with the verified hash.
@@ -140,7 +201,7 @@ describe('distributed queue: BullMQ on Redis, two workers', () => {
       const seen = (await dist.workers()).filter((w) => w.id !== idOf(a));
       expect(seen.map((w) => w.id).sort()).toEqual([idOf(a2), idOf(b)].sort());
       expect(seen.every((w) => w.device === 'cpu' && w.threads === 1 && w.current.length === 0)).toBe(true);
-      expect(seen.reduce((n, w) => n + w.done, 0)).toBeGreaterThanOrEqual(CLIPS);
+      expect(seen.reduce((n, w) => n + w.done, 0)).toBeGreaterThanOrEqual(CLIPS + 1);
 
       // Draining a worker: it finishes and exits; its folder is gone.
       for (const w of seen) await dist.drain(w.id);
@@ -149,9 +210,9 @@ describe('distributed queue: BullMQ on Redis, two workers', () => {
       expect(fs.readdirSync(tmpA)).toEqual([]);
       expect(fs.readdirSync(tmpB)).toEqual([]);
     } finally {
-      await core.close();
+      await services.close();
     }
-  }, 240_000);
+  }, 300_000);
 
   it('cancels a job running on a worker at once: nothing recorded, the worker stops it and takes the next', async () => {
     const videos = tmpDir('spact-dq-videos-');

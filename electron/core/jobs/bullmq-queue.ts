@@ -94,7 +94,7 @@ export class BullmqDispatcher implements JobDispatcher {
   readonly mode = 'bullmq' as const;
   private readonly queue: Queue;
   private readonly events: QueueEvents;
-  private readonly progress = new Map<string, (fraction: number) => void>();
+  private readonly progress = new Map<string, (data: unknown) => void>();
   private readonly log: OpsLogger;
 
   constructor(private readonly opts: BullmqDispatcherOptions) {
@@ -108,9 +108,7 @@ export class BullmqDispatcher implements JobDispatcher {
     this.events.setMaxListeners(0);
     this.queue.on('error', () => undefined);
     this.events.on('error', () => undefined);
-    this.events.on('progress', ({ jobId, data }) => {
-      if (typeof data === 'number') this.progress.get(jobId)?.(data);
-    });
+    this.events.on('progress', ({ jobId, data }) => this.progress.get(jobId)?.(data));
   }
 
   /** Resolves once both connections are up (or rejects with why not). */
@@ -142,7 +140,11 @@ export class BullmqDispatcher implements JobDispatcher {
       cancelledEarly,
     ]);
     const added = bull;
-    this.progress.set(jobId, (f) => ctx.progress(f, `on a worker (${job.kind})`));
+    // A number is the fraction done; anything else is the job kind's own report (job.onReport).
+    this.progress.set(jobId, (data) => {
+      if (typeof data === 'number') ctx.progress(data, `on a worker (${job.kind})`);
+      else job.onReport?.(data);
+    });
     const client = await this.queue.client;
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {

@@ -15,6 +15,11 @@ export interface DispatchedJob {
   kind: string;
   /** JSON data for the worker (paths of the app never appear here: grants of the data channel do). */
   data: unknown;
+  /**
+   * What the worker reports besides its fraction done (a fine-tune's steps and losses, its status
+   * lines): handed over as the worker sent it, in order. Without it such reports are ignored.
+   */
+  onReport?: (report: unknown) => void;
 }
 
 /** A worker as the queue sees it (heartbeats). */

@@ -21,7 +21,7 @@ import {
   type Room,
 } from '../library/library-service.js';
 import type { Judges } from '../privacy-audit/judges.js';
-import { finetune, ROOM_DEFAULT_STEPS, SELECTION_FILE, type FinetuneOptions } from './finetune.js';
+import { finetune, ROOM_DEFAULT_STEPS, SELECTION_FILE, type FinetuneOptions, type FinetuneResult } from './finetune.js';
 import type { RoomSelection } from './room-selection.js';
 
 export const DEFAULT_RUN_RECIPE: FinetuneRecipe = 'room';
@@ -78,12 +78,25 @@ interface RunRow {
   finished_at: string | null;
 }
 
+/**
+ * Where a run's training computes: in this process (finetune(), the default) or on a worker
+ * (workers/distributed.ts). A remote trainer loads its own judges and engine; it needs the job's
+ * context (its row id, progress) and the base model's hash (workers fetch models by hash).
+ */
+export interface FinetuneTrainer {
+  where: 'local' | 'worker';
+  run(opts: FinetuneOptions, job: { ctx: JobContext; baseSha256: string }): Promise<FinetuneResult>;
+}
+const LOCAL_TRAINER: FinetuneTrainer = { where: 'local', run: (opts) => finetune(opts) };
+
 /** The run.progress event (the contract's schema, not a copy). */
 export type RunProgressEvent = EventOf<'run.progress'>;
 
 const recipeOf = (cfg: StoredRunConfig): FinetuneRecipe => cfg.recipe ?? 'synthroom';
 
 export class RunsService {
+  private trainer: FinetuneTrainer = LOCAL_TRAINER;
+
   constructor(
     private readonly db: Db,
     private readonly library: LibraryService,
@@ -93,6 +106,11 @@ export class RunsService {
     /** Without it, room runs load the judges themselves and measure 'auto' rooms on their own. */
     private readonly roomDeps?: RoomRunDeps,
   ) {}
+
+  /** Runs train on workers from now on (distributed mode), or in this process again. */
+  useTrainer(trainer: FinetuneTrainer | null): void {
+    this.trainer = trainer ?? LOCAL_TRAINER;
+  }
 
   list(): RunView[] {
     return (this.db.prepare(`SELECT * FROM runs ORDER BY id DESC`).all() as RunRow[]).map((r) => this.view(r));
@@ -376,53 +394,60 @@ export class RunsService {
           if (typeof size === 'number') this.note(r.id, { workingSize: size });
           room.size = size;
         }
-        if (this.roomDeps) {
+        // A worker loads its own judges and caches what they find in its job's folder.
+        if (this.roomDeps && this.trainer.where === 'local') {
           say('loading the person and pose judges…');
           room.judges = await this.roomDeps.judges();
           room.cacheDir = this.roomDeps.cacheDir;
         }
       }
-      const result = await finetune({
-        footage,
-        base: base.checkpoint,
-        out: r.run_dir,
-        recipe,
-        steps: cfg.steps,
-        ...(recipe === 'synthroom' ? { clips: cfg.clips ?? DEFAULT_SYNTHROOM_CLIPS } : {}),
-        ...room,
-        ...(this.roomDeps?.engine ? { engine: this.roomDeps.engine() } : {}),
-        ...(this.roomDeps?.cipher ? { cipher: this.roomDeps.cipher } : {}),
-        resume: payload.resume,
-        signal: ctx.signal,
-        onStatus: (m) => say(m),
-        onWarning: warn,
-        onProgress: (p) => {
-          fraction = p.phase === 'minimax' ? p.minimaxStep / Math.max(1, p.minimaxSteps) : 0;
-          this.db.prepare(`UPDATE runs SET progress = ? WHERE id = ?`).run(fraction, r.id);
-          insertMetric.run(
-            r.id,
-            p.step,
-            p.phase,
-            p.stats.loss_T ?? null,
-            p.stats.loss_B ?? null,
-            p.stats.l1 ?? null,
-            p.stats.acc_T ?? null,
-            p.msPerStep,
-          );
-          ctx.progress(fraction, `${p.phase} step ${p.step}`);
-          last = {
-            phase: p.phase,
-            step: p.step,
-            minimaxStep: p.minimaxStep,
-            minimaxSteps: p.minimaxSteps,
-            stats: Object.fromEntries(
-              Object.entries(p.stats).filter((e): e is [string, number] => typeof e[1] === 'number'),
-            ),
-            etaSeconds: p.etaSeconds,
-          };
-          this.emit({ runId: r.id, status: 'running', ...last });
+      const result = await this.trainer.run(
+        {
+          footage,
+          base: base.checkpoint,
+          out: r.run_dir,
+          recipe,
+          steps: cfg.steps,
+          ...(recipe === 'synthroom' ? { clips: cfg.clips ?? DEFAULT_SYNTHROOM_CLIPS } : {}),
+          ...room,
+          ...(this.roomDeps?.engine ? { engine: this.roomDeps.engine() } : {}),
+          ...(this.roomDeps?.cipher ? { cipher: this.roomDeps.cipher } : {}),
+          resume: payload.resume,
+          signal: ctx.signal,
+          onStatus: (m) => say(m),
+          onWarning: warn,
+          onProgress: (p) => {
+            fraction = p.phase === 'minimax' ? p.minimaxStep / Math.max(1, p.minimaxSteps) : 0;
+            this.db.prepare(`UPDATE runs SET progress = ? WHERE id = ?`).run(fraction, r.id);
+            insertMetric.run(
+              r.id,
+              p.step,
+              p.phase,
+              p.stats.loss_T ?? null,
+              p.stats.loss_B ?? null,
+              p.stats.l1 ?? null,
+              p.stats.acc_T ?? null,
+              p.msPerStep,
+            );
+            ctx.progress(
+              fraction,
+              `${p.phase} step ${p.step}${this.trainer.where === 'worker' ? ' (on a worker)' : ''}`,
+            );
+            last = {
+              phase: p.phase,
+              step: p.step,
+              minimaxStep: p.minimaxStep,
+              minimaxSteps: p.minimaxSteps,
+              stats: Object.fromEntries(
+                Object.entries(p.stats).filter((e): e is [string, number] => typeof e[1] === 'number'),
+              ),
+              etaSeconds: p.etaSeconds,
+            };
+            this.emit({ runId: r.id, status: 'running', ...last });
+          },
         },
-      });
+        { ctx, baseSha256: base.sha256 },
+      );
       if (result.workingSize !== undefined) this.note(r.id, { workingSize: result.workingSize });
       if (result.stopReason === 'cancelled') {
         // finished_at too: the run's card shows how long it ran.

@@ -1,19 +1,32 @@
 // Distributed jobs on the app's side: the BullMQ dispatcher (jobs/bullmq-queue.ts), the data
 // channel (work-channel.ts) and the job kinds that run on workers. The job rows stay the app's
-// (list, progress, cancel, wait behave as with the embedded queue); for an anonymize job the app
-// resolves what needs its library (clip, model, working size: people are measured here), grants
-// the clip's input on the channel, dispatches, and records the output only once the upload's
-// sha256 matches the one the worker announced — renamed into the outputs folder like a local one.
+// (list, progress, cancel, wait behave as with the embedded queue).
+// - anonymize: the app resolves what needs its library (clip, model, working size: people are
+//   measured here), grants the clip's input on the channel, dispatches, and records the output
+//   only once the upload's sha256 matches the one the worker announced — renamed into the outputs
+//   folder like a local one.
+// - finetune: the run (row, metrics, events, the model's registration) stays the app's
+//   (training/runs-service.ts); its training runs on a worker, which fetches the base model and
+//   the room's clips, reports every step (recorded as a local run's are) and uploads the chosen
+//   checkpoint, verified by its sha256 before it is registered.
+// Export (files written into the app's own destination) and the privacy audit (its report is
+// stored with the output) stay in the app's process.
 import fs from 'node:fs';
 import path from 'node:path';
 
+import type { TrainProgress } from '../../../native-models/ts/index.js';
 import { DEFAULT_SETTINGS, type RecordedSettings } from '../anonymize/anonymize-service.js';
 import type { AnonymizeJob, AppCore } from '../app-core.js';
 import { nowIso } from '../db/database.js';
 import { SpactError } from '../errors.js';
 import { BullmqDispatcher } from '../jobs/bullmq-queue.js';
 import type { WorkerInfo } from '../jobs/job-queue.js';
+import type { JobContext } from '../jobs/job-runner.js';
 import { resolveWorkingSize } from '../media/working-size.js';
+import type { FinetuneOptions, FinetuneRecipe, FinetuneResult } from '../training/finetune.js';
+import { SELECTION_FILE } from '../training/finetune.js';
+import type { RoomSelection } from '../training/room-selection.js';
+import type { RunsService } from '../training/runs-service.js';
 import { WorkChannel } from './work-channel.js';
 
 /** What a worker receives for an anonymize job (no path of the app, no token). */
@@ -38,6 +51,40 @@ export interface RemoteAnonymizeResult {
   durationS: number;
   settings: RecordedSettings;
   engine: { device: string; threads: number };
+  worker: string;
+}
+
+/** What a worker receives for a fine-tune's training (the room's clips are the grant's inputs). */
+export interface RemoteFinetuneData {
+  grant: string;
+  inputs: number;
+  base: { sha256: string };
+  recipe: FinetuneRecipe;
+  steps: number | null;
+  clips: number | null;
+  /** room: the working size the app resolved (a number), or 'auto' (the worker measures). */
+  size: number | 'auto' | null;
+}
+
+/** What a worker reports while it trains (BullMQ progress data), in order. */
+export type RemoteFinetuneReport =
+  | { type: 'progress'; progress: TrainProgress }
+  | { type: 'status'; message: string }
+  | { type: 'warning'; message: string };
+
+/** What a worker returns for a fine-tune: its result without the worker's paths, and the upload's hash. */
+export interface RemoteFinetuneResult {
+  checkpoint: { name: string; sha256: string } | null;
+  steps: number;
+  minimaxSteps: number;
+  stopReason: FinetuneResult['stopReason'];
+  final: FinetuneResult['final'];
+  config: FinetuneResult['config'];
+  phaseSeconds: FinetuneResult['phaseSeconds'];
+  wallSeconds: number;
+  workingSize: number | null;
+  /** room: the held-out choice; its footage part names the input by index (`input-<n>`). */
+  selection: RoomSelection | null;
   worker: string;
 }
 
@@ -106,11 +153,15 @@ export class DistributedJobs {
     return this.channel.start();
   }
 
-  /** Replaces the local anonymize kind with the remote one (called by registerJobKinds). */
-  registerKinds(): void {
+  /**
+   * Replaces the local anonymize kind with the remote one, and has fine-tune runs train on workers
+   * (called by registerJobKinds; runs where the app's services exist).
+   */
+  registerKinds(runs?: Pick<RunsService, 'useTrainer'>): void {
     const { jobs } = this.core;
     jobs.register('anonymize', (payload, ctx) => this.anonymize(payload as AnonymizeJob, ctx));
     jobs.setLane('anonymize', 'workers', this.opts.inFlight ?? 64);
+    runs?.useTrainer({ where: 'worker', run: (opts, job) => this.finetune(opts, job) });
   }
 
   workers(): Promise<WorkerInfo[]> {
@@ -169,6 +220,88 @@ export class DistributedJobs {
         if (!upload || upload.sha256 !== r.sha256)
           throw new SpactError('internal', `the worker's output for clip ${clip.id} did not arrive intact (sha256)`);
         return this.record(clip, model, sizes, settings, upload, r);
+      } finally {
+        if (upload) fs.rmSync(upload.file, { force: true });
+      }
+    } finally {
+      this.channel.revoke(grant);
+    }
+  }
+
+  /**
+   * A run's training on a worker: the room's clips granted, every report of the worker handed to
+   * the run as finetune()'s callbacks would be, the chosen checkpoint verified and put in the run's
+   * folder. A resumed run starts again from its base model: its checkpoints stayed on the worker.
+   */
+  private async finetune(opts: FinetuneOptions, job: { ctx: JobContext; baseSha256: string }): Promise<FinetuneResult> {
+    const { ctx } = job;
+    if (ctx.jobId === undefined) throw new SpactError('internal', 'a distributed job needs its row id');
+    for (const f of opts.footage)
+      if (!fs.existsSync(f)) throw new SpactError('not-found', `the room's clip ${path.basename(f)} is missing`);
+    if (opts.resume)
+      opts.onWarning?.(
+        'resumed on a worker: training starts again from the base model (the checkpoints stayed on the worker)',
+      );
+    await raceAbort(this.ready, ctx.signal);
+    const grant = this.channel.grant(opts.footage);
+    try {
+      const data: RemoteFinetuneData = {
+        grant,
+        inputs: opts.footage.length,
+        base: { sha256: job.baseSha256 },
+        recipe: opts.recipe ?? 'room',
+        steps: opts.steps ?? null,
+        clips: opts.clips ?? null,
+        size: opts.size ?? null,
+      };
+      const onReport = (report: unknown) => {
+        const r = report as RemoteFinetuneReport;
+        if (r.type === 'progress') opts.onProgress?.(r.progress);
+        else if (r.type === 'status') opts.onStatus?.(r.message);
+        else if (r.type === 'warning') opts.onWarning?.(r.message);
+      };
+      const r = (await this.dispatcher.dispatch(
+        { id: ctx.jobId, kind: 'finetune', data, onReport },
+        ctx,
+      )) as RemoteFinetuneResult;
+      const upload = this.channel.takeUpload(grant);
+      try {
+        if (ctx.signal.aborted || r.stopReason === 'cancelled')
+          throw new SpactError('cancelled', `run training was cancelled`);
+        if (!r.checkpoint || !upload || upload.sha256 !== r.checkpoint.sha256)
+          throw new SpactError('internal', `the worker's checkpoint did not arrive intact (sha256)`);
+        if (!/^[\w.-]{1,100}\.pt$/.test(r.checkpoint.name))
+          throw new SpactError('internal', `the worker named its checkpoint "${r.checkpoint.name}"`);
+        fs.mkdirSync(opts.out, { recursive: true });
+        const checkpoint = path.join(opts.out, r.checkpoint.name);
+        fs.renameSync(upload.file, checkpoint);
+        // The held-out part named by the worker's input index: the app's clip file.
+        const selection = r.selection && {
+          ...r.selection,
+          part: {
+            ...r.selection.part,
+            file: opts.footage[Number(/^input-(\d+)$/.exec(r.selection.part.file)?.[1] ?? -1)] ?? '',
+          },
+        };
+        if (selection) {
+          const tmp = path.join(opts.out, `${SELECTION_FILE}.tmp`);
+          fs.writeFileSync(tmp, JSON.stringify(selection, null, 2));
+          fs.renameSync(tmp, path.join(opts.out, SELECTION_FILE));
+        }
+        this.core.opsLog.log('info', 'workers.finetune-done', { worker: r.worker, steps: r.steps, job: ctx.jobId });
+        return {
+          run: opts.out,
+          checkpoint,
+          steps: r.steps,
+          minimaxSteps: r.minimaxSteps,
+          stopReason: r.stopReason,
+          final: r.final,
+          config: r.config,
+          phaseSeconds: r.phaseSeconds,
+          wallSeconds: r.wallSeconds,
+          ...(r.workingSize !== null ? { workingSize: r.workingSize } : {}),
+          selection,
+        };
       } finally {
         if (upload) fs.rmSync(upload.file, { force: true });
       }

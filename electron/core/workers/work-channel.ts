@@ -3,10 +3,13 @@
 // requests bearing a worker token (`Authorization: Bearer`, compared in constant time against the
 // hashes in <data>/workers/tokens.json: the tokens themselves are never stored). Per job, the app
 // creates a grant (a random 256-bit name, valid while the job runs) for:
-//   GET /v1/input/<grant>   the clip's plaintext with Range support (sealed footage decrypted as it
-//                           streams, like vault/raw-feed.ts: never a decrypted copy on any disk)
-//   PUT /v1/output/<grant>  the anonymized output, hashed as it arrives and refused (422) unless its
-//                           sha256 is the one announced in X-Content-SHA256
+//   GET /v1/input/<grant>[/<n>]  a clip's plaintext (the grant's n-th input, default the first: a
+//                                fine-tune has its room's clips) with Range support (sealed footage
+//                                decrypted as it streams, like vault/raw-feed.ts: never a decrypted
+//                                copy on any disk)
+//   PUT /v1/output/<grant>       the job's output (an anonymized clip, a fine-tune's checkpoint),
+//                                hashed as it arrives and refused (422) unless its sha256 is the one
+//                                announced in X-Content-SHA256
 // and, for any worker token, GET /v1/models/<sha256>: a registered model's checkpoint by its hash.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
@@ -33,7 +36,7 @@ interface StoredToken {
 }
 
 interface Grant {
-  input: string;
+  inputs: string[];
   upload: { file: string; sha256: string; bytes: number } | null;
 }
 
@@ -140,10 +143,10 @@ export class WorkChannel {
     return this.started;
   }
 
-  /** A grant for one job's input (a library clip's file, sealed or not). */
-  grant(input: string): string {
+  /** A grant for one job's inputs (library clips' files, sealed or not), served by their index. */
+  grant(inputs: string | string[]): string {
     const id = randomBytes(32).toString('hex');
-    this.grants.set(id, { input, upload: null });
+    this.grants.set(id, { inputs: typeof inputs === 'string' ? [inputs] : [...inputs], upload: null });
     return id;
   }
 
@@ -177,8 +180,8 @@ export class WorkChannel {
       res.writeHead(401, { 'Content-Type': 'text/plain' }).end('missing or invalid worker token');
       return;
     }
-    const [, v, what, id] = (req.url ?? '').split('?')[0]!.split('/');
-    if (v !== 'v1' || !id) {
+    const [, v, what, id, index, ...rest] = (req.url ?? '').split('?')[0]!.split('/');
+    if (v !== 'v1' || !id || rest.length > 0) {
       res.writeHead(404).end();
       return;
     }
@@ -203,16 +206,21 @@ export class WorkChannel {
       return;
     }
     if (what === 'input' && (req.method === 'GET' || req.method === 'HEAD')) {
-      const r = isSealedFile(grant.input)
-        ? sealedRangeResponse(grant.input, req.headers.range, 'application/octet-stream')
-        : plainRangeResponse(grant.input, req.headers.range);
+      const input = grant.inputs[index === undefined ? 0 : /^\d{1,6}$/.test(index) ? Number(index) : -1];
+      if (input === undefined) {
+        res.writeHead(404).end();
+        return;
+      }
+      const r = isSealedFile(input)
+        ? sealedRangeResponse(input, req.headers.range, 'application/octet-stream')
+        : plainRangeResponse(input, req.headers.range);
       res.writeHead(r.status, r.headers);
       // A reader that goes away mid-range (ffmpeg seeking) ends the stream and its file handle.
       if (!r.body || req.method === 'HEAD') res.end();
       else await pipeline(r.body, res).catch(() => undefined);
       return;
     }
-    if (what === 'output' && req.method === 'PUT') {
+    if (what === 'output' && req.method === 'PUT' && index === undefined) {
       await this.receive(req, res, id, grant, worker);
       return;
     }

@@ -7,6 +7,9 @@
 //   loopback feed (vault/raw-feed.ts): raw video is never written to this machine in the clear;
 // - the output is written in the job's temporary folder, uploaded with its sha256, and the folder
 //   is removed when the job ends, whatever the end.
+// A fine-tune job does the same with the base model's file and the room's clips: finetune() runs
+// in the job's folder (its training frames sealed with the same key), each step is reported to the
+// app as the job's progress, and the chosen checkpoint is uploaded.
 // BullMQ renews the worker's lock on its jobs (its heartbeat for the queue); a heartbeat key tells
 // the app's admin view the worker's device, jobs and throughput, and brings drain and cancel requests.
 import { createHash, randomBytes } from 'node:crypto';
@@ -29,7 +32,16 @@ import type { WorkerInfo } from '../jobs/job-queue.js';
 import { pidAlive } from '../jobs/reconcile.js';
 import { SealedWriter } from '../vault/sealed-file.js';
 import { Vault } from '../vault/vault.js';
-import type { RemoteAnonymizeData, RemoteAnonymizeResult } from './distributed.js';
+import { sha256File } from '../library/library-service.js';
+import { Judges } from '../privacy-audit/judges.js';
+import { finetune } from '../training/finetune.js';
+import type {
+  RemoteAnonymizeData,
+  RemoteAnonymizeResult,
+  RemoteFinetuneData,
+  RemoteFinetuneReport,
+  RemoteFinetuneResult,
+} from './distributed.js';
 
 export interface SpactWorkerOptions {
   redis: string;
@@ -71,6 +83,8 @@ export class SpactWorker {
   private readonly app: URL;
   private stopped: Promise<void> | null = null;
   private ownVault: Vault | null = null;
+  /** The person and pose judges of room fine-tunes, loaded on the first one. */
+  private judges: Promise<Judges> | null = null;
   private resolveEnded!: () => void;
   /** Resolves when the worker has stopped (closed, or drained on the app's request). */
   readonly ended = new Promise<void>((resolve) => (this.resolveEnded = resolve));
@@ -166,58 +180,25 @@ export class SpactWorker {
     return this.stopped;
   }
 
-  private async process(job: Job): Promise<RemoteAnonymizeResult> {
+  private async process(job: Job): Promise<RemoteAnonymizeResult | RemoteFinetuneResult> {
     const bullId = job.id ?? '';
     const rowId = Number(/^job-(\d+)-/.exec(bullId)?.[1] ?? 0);
     const controller = new AbortController();
     this.active.set(bullId, { rowId, controller });
     const jobDir = fs.mkdtempSync(path.join(this.workDir, 'job-'));
-    let lastProgress = 0;
-    let releaseModel = () => {};
     this.log(`worker ${this.id}: job ${rowId}: started`);
     try {
-      if (job.name !== 'anonymize')
-        throw new SpactError('validation', `this worker runs anonymize jobs, not "${job.name}"`);
-      const data = job.data as RemoteAnonymizeData;
       const t0 = performance.now();
-      const lease = await this.anonymizerFor(data.model.sha256, jobDir);
-      releaseModel = lease.release;
-      const anonymizer = lease.model;
-      const loaded = performance.now();
-      const input = await this.fetchInput(data.grant, jobDir);
-      const fetched = performance.now();
-      {
-        const out = path.join(jobDir, 'output.mp4');
-        const r = await anonymizeFile(anonymizer, input, out, data.settings, {
-          signal: controller.signal,
-          personHeightFraction: data.personHeightFraction,
-          onProgress: (done, total) => {
-            const now = Date.now();
-            if (!total || now - lastProgress < 500) return;
-            lastProgress = now;
-            void job.updateProgress(Math.min(0.99, done / total)).catch(() => undefined);
-          },
-        });
-        if (controller.signal.aborted) throw new SpactError('cancelled', 'cancelled');
-        await this.upload(out, r.sha256, data.grant);
-        this.done++;
-        const s = (ms: number) => (ms / 1000).toFixed(2);
-        this.log(
-          `worker ${this.id}: job ${rowId}: done in ${s(performance.now() - t0)} s (model ${s(loaded - t0)} s, input ${s(fetched - loaded)} s, anonymize ${s(r.seconds * 1000)} s)`,
-        );
-        // The heartbeat says so before the job completes: the admin view is never behind it.
-        this.active.delete(bullId);
-        await this.beat().catch(() => undefined);
-        return {
-          sha256: r.sha256,
-          frames: r.frames,
-          videoFps: r.videoFps,
-          durationS: r.durationS,
-          settings: r.settings,
-          engine: { device: anonymizer.device, threads: anonymizer.threads },
-          worker: this.id,
-        };
-      }
+      let result: RemoteAnonymizeResult | RemoteFinetuneResult;
+      if (job.name === 'anonymize') result = await this.anonymize(job, jobDir, controller.signal);
+      else if (job.name === 'finetune') result = await this.finetune(job, jobDir, controller.signal);
+      else throw new SpactError('validation', `this worker runs anonymize and finetune jobs, not "${job.name}"`);
+      this.done++;
+      this.log(`worker ${this.id}: job ${rowId}: done in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+      // The heartbeat says so before the job completes: the admin view is never behind it.
+      this.active.delete(bullId);
+      await this.beat().catch(() => undefined);
+      return result;
     } catch (err) {
       const e = toApiError(err);
       this.log(`worker ${this.id}: job ${rowId}: ${e.kind}: ${e.message}`);
@@ -231,10 +212,109 @@ export class SpactWorker {
       if (!RETRYABLE.has(e.kind)) throw new UnrecoverableError(failedReasonOf(e));
       throw new Error(failedReasonOf(e));
     } finally {
-      releaseModel();
       this.active.delete(bullId);
       fs.rmSync(jobDir, { recursive: true, force: true });
     }
+  }
+
+  /** An anonymize job: the model (cached), the clip sealed as it arrives, the output uploaded. */
+  private async anonymize(job: Job, jobDir: string, signal: AbortSignal): Promise<RemoteAnonymizeResult> {
+    const data = job.data as RemoteAnonymizeData;
+    const t0 = performance.now();
+    const lease = await this.anonymizerFor(data.model.sha256, jobDir);
+    try {
+      const loaded = performance.now();
+      const input = await this.fetchInput(data.grant, jobDir);
+      const fetched = performance.now();
+      const out = path.join(jobDir, 'output.mp4');
+      let lastProgress = 0;
+      const r = await anonymizeFile(lease.model, input, out, data.settings, {
+        signal,
+        personHeightFraction: data.personHeightFraction,
+        onProgress: (done, total) => {
+          const now = Date.now();
+          if (!total || now - lastProgress < 500) return;
+          lastProgress = now;
+          void job.updateProgress(Math.min(0.99, done / total)).catch(() => undefined);
+        },
+      });
+      if (signal.aborted) throw new SpactError('cancelled', 'cancelled');
+      await this.upload(out, r.sha256, data.grant);
+      const s = (ms: number) => (ms / 1000).toFixed(2);
+      this.log(
+        `worker ${this.id}: anonymized in ${s(performance.now() - t0)} s (model ${s(loaded - t0)} s, input ${s(fetched - loaded)} s, anonymize ${s(r.seconds * 1000)} s)`,
+      );
+      return {
+        sha256: r.sha256,
+        frames: r.frames,
+        videoFps: r.videoFps,
+        durationS: r.durationS,
+        settings: r.settings,
+        engine: { device: lease.model.device, threads: lease.model.threads },
+        worker: this.id,
+      };
+    } finally {
+      lease.release();
+    }
+  }
+
+  /**
+   * A fine-tune's training: the base model's file (verified), the room's clips sealed as they
+   * arrive, finetune() in the job's folder (its frames sealed with this worker's key), each step
+   * and status line reported to the app, the chosen checkpoint uploaded.
+   */
+  private async finetune(job: Job, jobDir: string, signal: AbortSignal): Promise<RemoteFinetuneResult> {
+    const data = job.data as RemoteFinetuneData;
+    const base = await this.fetchModel(data.base.sha256, jobDir);
+    const footage: string[] = [];
+    for (let i = 0; i < data.inputs; i++) footage.push(await this.fetchInput(data.grant, jobDir, i));
+    // Reports in order: each waits for the one before (BullMQ publishes them as events).
+    let reports = Promise.resolve();
+    const report = (r: RemoteFinetuneReport) => {
+      reports = reports.then(() => job.updateProgress(r).then(() => undefined)).catch(() => undefined);
+    };
+    const room = data.recipe === 'room';
+    if (room) {
+      report({ type: 'status', message: 'loading the person and pose judges (on a worker)…' });
+      this.judges ??= Judges.load();
+    }
+    const out = path.join(jobDir, 'run');
+    const r = await finetune({
+      footage,
+      base,
+      out,
+      recipe: data.recipe,
+      ...(data.steps !== null ? { steps: data.steps } : {}),
+      ...(data.clips !== null ? { clips: data.clips } : {}),
+      ...(data.size !== null ? { size: data.size } : {}),
+      ...(room ? { judges: await this.judges!, cacheDir: path.join(jobDir, 'labels') } : {}),
+      engine: { device: this.device, ...(this.opts.threads !== undefined ? { threads: this.opts.threads } : {}) },
+      cipher: this.vault().recordCipher,
+      signal,
+      onProgress: (progress) => report({ type: 'progress', progress }),
+      onStatus: (message) => report({ type: 'status', message }),
+      onWarning: (message) => report({ type: 'warning', message }),
+    });
+    await reports;
+    if (signal.aborted || r.stopReason === 'cancelled') throw new SpactError('cancelled', 'cancelled');
+    const sha256 = await sha256File(r.checkpoint);
+    await this.upload(r.checkpoint, sha256, data.grant, 'application/octet-stream');
+    return {
+      checkpoint: { name: path.basename(r.checkpoint), sha256 },
+      steps: r.steps,
+      minimaxSteps: r.minimaxSteps,
+      stopReason: r.stopReason,
+      final: r.final,
+      config: r.config,
+      phaseSeconds: r.phaseSeconds,
+      wallSeconds: r.wallSeconds,
+      workingSize: r.workingSize ?? null,
+      // The held-out part by input index (the app knows its clips; this worker's paths mean nothing there).
+      selection: r.selection
+        ? { ...r.selection, part: { ...r.selection.part, file: `input-${footage.indexOf(r.selection.part.file)}` } }
+        : null,
+      worker: this.id,
+    };
   }
 
   /**
@@ -283,23 +363,8 @@ export class SpactWorker {
   private anonymizerFor(sha256: string, jobDir: string): Promise<{ model: Anonymizer; release: () => void }> {
     const key = `${sha256}|${this.device}|${this.opts.threads ?? ''}`;
     return this.engines.acquire(key, async () => {
-      const file = path.join(jobDir, `model-${sha256.slice(0, 16)}.pt`);
-      const res = await this.response(this.request('GET', `/v1/models/${sha256}`));
-      if (res.statusCode !== 200) throw await this.failure(res, `model ${sha256.slice(0, 12)}`);
-      const hash = createHash('sha256');
-      await pipeline(
-        res,
-        async function* (source: AsyncIterable<Buffer>) {
-          for await (const chunk of source) {
-            hash.update(chunk);
-            yield chunk;
-          }
-        },
-        fs.createWriteStream(file, { mode: 0o600 }),
-      );
+      const file = await this.fetchModel(sha256, jobDir);
       try {
-        if (hash.digest('hex') !== sha256)
-          throw new SpactError('unavailable', `model ${sha256.slice(0, 12)} arrived corrupt (sha256)`);
         return await Anonymizer.load(file, {
           device: this.device,
           ...(this.opts.threads !== undefined ? { threads: this.opts.threads } : {}),
@@ -309,6 +374,29 @@ export class SpactWorker {
         fs.rmSync(file, { force: true });
       }
     });
+  }
+
+  /** A registered model's checkpoint by its hash, into the job's folder, verified. */
+  private async fetchModel(sha256: string, jobDir: string): Promise<string> {
+    const file = path.join(jobDir, `model-${sha256.slice(0, 16)}.pt`);
+    const res = await this.response(this.request('GET', `/v1/models/${sha256}`));
+    if (res.statusCode !== 200) throw await this.failure(res, `model ${sha256.slice(0, 12)}`);
+    const hash = createHash('sha256');
+    await pipeline(
+      res,
+      async function* (source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) {
+          hash.update(chunk);
+          yield chunk;
+        }
+      },
+      fs.createWriteStream(file, { mode: 0o600 }),
+    );
+    if (hash.digest('hex') !== sha256) {
+      fs.rmSync(file, { force: true });
+      throw new SpactError('unavailable', `model ${sha256.slice(0, 12)} arrived corrupt (sha256)`);
+    }
+    return file;
   }
 
   /**
@@ -324,10 +412,10 @@ export class SpactWorker {
    * The grant's input, sealed with the worker's vault as it arrives: ffmpeg reads it through the
    * loopback feed (vault/raw-feed.ts) like the app's own footage, never a plaintext file.
    */
-  private async fetchInput(grant: string, jobDir: string): Promise<string> {
-    const res = await this.response(this.request('GET', `/v1/input/${grant}`));
+  private async fetchInput(grant: string, jobDir: string, index = 0): Promise<string> {
+    const res = await this.response(this.request('GET', `/v1/input/${grant}/${index}`));
     if (res.statusCode !== 200) throw await this.failure(res, 'input');
-    const writer = new SealedWriter(path.join(jobDir, 'input.sealed'), this.vault());
+    const writer = new SealedWriter(path.join(jobDir, `input-${index}.sealed`), this.vault());
     try {
       for await (const chunk of res as AsyncIterable<Buffer>) writer.write(chunk);
       writer.finish();
@@ -338,10 +426,10 @@ export class SpactWorker {
     return writer.file;
   }
 
-  private async upload(file: string, sha256: string, grant: string): Promise<void> {
+  private async upload(file: string, sha256: string, grant: string, type = 'video/mp4'): Promise<void> {
     const size = fs.statSync(file).size;
     const req = this.request('PUT', `/v1/output/${grant}`, {
-      'Content-Type': 'video/mp4',
+      'Content-Type': type,
       'Content-Length': String(size),
       'X-Content-SHA256': sha256,
     });
