@@ -43,7 +43,7 @@ interface Worker {
   exited: Promise<number | null>;
 }
 
-function startWorker(app: string, token: string, tmp: string): Worker {
+function startWorker(app: string, token: string, tmp: string, extra: string[] = []): Worker {
   const child = spawn(
     process.execPath,
     [
@@ -61,6 +61,7 @@ function startWorker(app: string, token: string, tmp: string): Worker {
       '6000',
       '--tmp-dir',
       tmp,
+      ...extra,
     ],
     { cwd: projectRoot, env: { ...process.env, SPACT_WORKER_TOKEN: token }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -218,12 +219,20 @@ describe('distributed queue: BullMQ on Redis, two workers', () => {
     const videos = tmpDir('spact-dq-videos-');
     const long = makeVideo(path.join(videos, 'long.mp4'), { seconds: 90, fps: 10 });
     const short = makeVideo(path.join(videos, 'short.mp4'), { seconds: 1, fps: 10 });
-    const core = openAppCore({ dataDir: tmpDir('spact-dq-app-'), startJobs: true, distributed: { redis: redis.url } });
+    // This app has a queue of its own on the shared Redis: a worker of the default queue (another
+    // app's) never sees its jobs.
+    const core = openAppCore({
+      dataDir: tmpDir('spact-dq-app-'),
+      startJobs: true,
+      distributed: { redis: redis.url, queue: 'clinic-b' },
+    });
     try {
       const dist = core.distributed!;
       const app = await dist.url();
       const tmp = tmpDir('spact-dq-worker-');
-      const w = startWorker(app, dist.channel.tokens.issue('c'), tmp);
+      const other = startWorker(app, dist.channel.tokens.issue('other-app'), tmpDir('spact-dq-worker-'));
+      const w = startWorker(app, dist.channel.tokens.issue('c'), tmp, ['--queue', 'clinic-b']);
+      while (!/: ready/.test(other.log)) await new Promise((r) => setTimeout(r, 100));
       const modelId = core.resolveModel(model).id;
       const clip = await core.library.importClip(long);
       const job = core.jobs.enqueue('anonymize', { clipId: clip.id, modelId, settings: SETTINGS });
@@ -249,6 +258,9 @@ describe('distributed queue: BullMQ on Redis, two workers', () => {
       w.child.kill('SIGTERM');
       expect(await w.exited).toBe(0);
       expect(fs.readdirSync(tmp)).toEqual([]);
+      expect(other.log).not.toMatch(/job \d+: started/);
+      other.child.kill('SIGTERM');
+      expect(await other.exited).toBe(0);
     } finally {
       await core.close();
     }

@@ -7,8 +7,10 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { openDatabase } from '../../electron/core/db/database.js';
+import { queueKeys, queueNameOf } from '../../electron/core/jobs/bullmq-queue.js';
 import { WorkChannel } from '../../electron/core/workers/work-channel.js';
 import { SpactWorker } from '../../electron/core/workers/worker.js';
+import { spactSync } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/toy-clips.js';
 
 const dataDir = tmpDir('spact-channel-');
@@ -88,6 +90,68 @@ describe('worker data channel', () => {
     });
     await worker.close();
     expect(fs.readdirSync(tmp)).toEqual([]);
+  });
+
+  it("serves a fine-tune's inputs by index, and nothing past them", async () => {
+    const base = await channel.start();
+    const auth = { Authorization: `Bearer ${channel.tokens.issue('w-many')}` };
+    const files = ['a', 'b', 'c'].map((name) => {
+      const f = path.join(dataDir, `${name}.bin`);
+      fs.writeFileSync(f, `clip ${name}`);
+      return f;
+    });
+    const grant = channel.grant(files);
+    const uploadsBefore = fs.readdirSync(uploadDir);
+    const text = async (url: string) => {
+      const r = await fetch(url, { headers: auth });
+      return [r.status, r.status === 200 ? await r.text() : ''];
+    };
+    expect(await text(`${base}/v1/input/${grant}`)).toEqual([200, 'clip a']);
+    expect(await text(`${base}/v1/input/${grant}/0`)).toEqual([200, 'clip a']);
+    expect(await text(`${base}/v1/input/${grant}/2`)).toEqual([200, 'clip c']);
+    for (const tail of ['3', '-1', '1.5', 'x', '1/extra', '99999999'])
+      expect((await text(`${base}/v1/input/${grant}/${tail}`))[0]).toBe(404);
+    // Uploads go to the grant itself, not to one of its inputs.
+    const put = await fetch(`${base}/v1/output/${grant}/0`, {
+      method: 'PUT',
+      headers: { ...auth, 'X-Content-SHA256': sha(Buffer.from('x')) },
+      body: 'x',
+    });
+    expect(put.status).toBe(405);
+    expect(fs.readdirSync(uploadDir)).toEqual(uploadsBefore);
+    channel.revoke(grant);
+  });
+
+  it('revokes a worker token: refused from its next request on; tokens listed by name, never shown', async () => {
+    const base = await channel.start();
+    const token = channel.tokens.issue('w-gone');
+    const url = `${base}/v1/models/${'0'.repeat(64)}`;
+    expect((await fetch(url, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(404);
+    channel.tokens.revoke('w-gone');
+    expect((await fetch(url, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(401);
+    expect(() => channel.tokens.revoke('w-gone')).toThrow(/no worker token named "w-gone"/);
+
+    // The same through the CLI, on a data folder of its own.
+    const dir = tmpDir('spact-tokens-');
+    const issued = spactSync(['worker', '--issue-token', 'gpu-1', '--data-dir', dir]);
+    expect(issued.code).toBe(0);
+    const listed = spactSync(['worker', '--list-tokens', '--json', '--data-dir', dir]);
+    expect(JSON.parse(listed.stdout)).toEqual([{ name: 'gpu-1', createdAt: expect.any(String) }]);
+    expect(listed.stdout).not.toContain(issued.stdout.trim());
+    expect(spactSync(['worker', '--revoke-token', 'gpu-1', '--data-dir', dir]).code).toBe(0);
+    expect(spactSync(['worker', '--list-tokens', '--data-dir', dir]).stdout).toBe('no worker tokens\n');
+    const again = spactSync(['worker', '--revoke-token', 'gpu-1', '--data-dir', dir]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/no worker token named "gpu-1"/);
+  });
+
+  it('names a queue per app: its own BullMQ queue and keys; bad names refused', () => {
+    expect(queueKeys()).toMatchObject({ queue: 'spact-jobs', workers: 'spact:workers' });
+    const clinicB = queueKeys(queueNameOf('clinic-b'));
+    expect(clinicB).toMatchObject({ queue: 'clinic-b', workers: 'spact:clinic-b:workers' });
+    expect(clinicB.cancel('job-1-ab')).toBe('spact:clinic-b:cancel:job-1-ab');
+    expect(queueNameOf(undefined)).toBe('spact-jobs');
+    for (const bad of ['a b', 'x:y', 'q'.repeat(65)]) expect(() => queueNameOf(bad)).toThrow(/a queue name is/);
   });
 
   it('refuses to serve off loopback without TLS', async () => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { BridgeServer } from '../../core/bridge/bridge-server.js';
 import { openAppWindow } from '../../core/browser-launcher.js';
 import { defaultDataDir, rendererDir } from '../../core/paths.js';
+import { queueNameOf } from '../../core/jobs/bullmq-queue.js';
 import { CoreClient, forkHostLauncher } from '../../core/host/core-client.js';
 import type { CoreHandle, CoreHostOptions } from '../../core/host/core-host-protocol.js';
 import { inProcessCore } from '../../core/host/in-process-core.js';
@@ -24,9 +25,11 @@ when a display exists (--no-open prints it instead). Every API request and WebSo
   --role       start as this role (default: admin until an admin PIN is set, then viewer)
   --json       print {"url", "port"} on stdout once listening
   --in-process run the core in the server's own process (comparisons in bench:latency)
-  --redis URL  run anonymize jobs on workers (\`spact worker\`) through BullMQ on this Redis
+  --redis URL  run anonymize jobs and fine-tune training on workers (\`spact worker\`) through BullMQ on this Redis
   --worker-listen HOST:PORT  the workers' data channel (default 127.0.0.1:7643; off loopback it
-               needs --worker-cert and --worker-key, PEM files: it is served over TLS)`,
+               needs --worker-cert and --worker-key, PEM files: it is served over TLS)
+  --queue NAME the queue's name on that Redis (default spact-jobs): two apps sharing one Redis
+               need two names; their workers are given the same --queue`,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {
       port: { type: 'string' },
@@ -39,11 +42,13 @@ when a display exists (--no-open prints it instead). Every API request and WebSo
       'worker-listen': { type: 'string' },
       'worker-cert': { type: 'string' },
       'worker-key': { type: 'string' },
+      queue: { type: 'string' },
     });
     if (values.redis) {
       // The core (its own process, or this one) reads these (workers/distributed.ts).
       process.env.SPACT_REDIS_URL = values.redis;
       process.env.SPACT_WORKER_LISTEN = values['worker-listen'] ?? '127.0.0.1:7643';
+      if (values.queue) process.env.SPACT_QUEUE = queueNameOf(values.queue);
       if (values['worker-cert'] && values['worker-key']) {
         process.env.SPACT_WORKER_TLS_CERT = path.resolve(values['worker-cert']);
         process.env.SPACT_WORKER_TLS_KEY = path.resolve(values['worker-key']);
@@ -86,7 +91,7 @@ when a display exists (--no-open prints it instead). Every API request and WebSo
     if (values.redis) {
       const scheme = process.env.SPACT_WORKER_TLS_CERT ? 'https' : 'http';
       progress(
-        `Jobs run on workers. On each worker machine: spact worker --redis ${values.redis} --app ${scheme}://${process.env.SPACT_WORKER_LISTEN} --token TOKEN\n` +
+        `Jobs run on workers. On each worker machine: spact worker --redis ${values.redis} --app ${scheme}://${process.env.SPACT_WORKER_LISTEN}${values.queue ? ` --queue ${values.queue}` : ''} --token TOKEN\n` +
           `  (a token per worker: spact worker --issue-token NAME on this machine)`,
       );
     }

@@ -17,9 +17,9 @@ function positiveInt(value: string | undefined, flag: string, min: number): numb
 
 export const workerCommand: Command = {
   name: 'worker',
-  summary: 'run anonymize jobs of an app started with `spact serve --redis` (on this or another machine)',
+  summary: 'run anonymize and fine-tune jobs of an app started with `spact serve --redis` (on this or another machine)',
   usage: `spact worker --redis URL --app URL [--token T] [--concurrency N] [--device auto|cpu|cuda:N] [--threads N] [--ca FILE] [--tmp-dir DIR]
-spact worker --issue-token NAME [--data-dir DIR] [--json]
+spact worker --issue-token NAME | --revoke-token NAME | --list-tokens [--data-dir DIR] [--json]
 
 Takes jobs from the app's queue (BullMQ on Redis) and runs them here. Inputs come from the app's
 worker channel (--app, printed by \`spact serve --redis\`), sealed as they arrive with a key only this
@@ -35,8 +35,12 @@ A job whose worker dies goes back to the queue for another worker; a job that st
   --ca FILE          a CA certificate (PEM) to trust for an https channel
   --tmp-dir DIR      where the job folders go (default: the system's temporary folder)
   --lock-ms N        how long a job's lock outlives a dead worker, ms (default 10000)
+  --queue NAME       the app's queue name (its \`spact serve --queue\`; default spact-jobs)
   --issue-token NAME on the app's machine: print a new token for the worker NAME (replaces an
-                     earlier one of that name); the data folder keeps only its hash`,
+                     earlier one of that name); the data folder keeps only its hash
+  --revoke-token NAME  on the app's machine: the worker NAME is refused from its next request on
+                     (a job it runs goes back to the queue; the worker stops)
+  --list-tokens      on the app's machine: the workers that have a token, and since when`,
   async run(argv) {
     const { values } = parseCommandArgs(argv, {
       redis: { type: 'string' },
@@ -48,15 +52,33 @@ A job whose worker dies goes back to the queue for another worker; a job that st
       ca: { type: 'string' },
       'tmp-dir': { type: 'string' },
       'lock-ms': { type: 'string' },
+      queue: { type: 'string' },
       'issue-token': { type: 'string' },
+      'revoke-token': { type: 'string' },
+      'list-tokens': { type: 'boolean' },
       'data-dir': { type: 'string' },
       json: { type: 'boolean' },
     });
+    const tokens = () => new WorkerTokens(path.resolve(values['data-dir'] ?? defaultDataDir()));
     if (values['issue-token'] !== undefined) {
-      const tokens = new WorkerTokens(path.resolve(values['data-dir'] ?? defaultDataDir()));
-      const token = tokens.issue(values['issue-token']);
+      const token = tokens().issue(values['issue-token']);
       if (values.json) printJson({ name: values['issue-token'], token });
       else process.stdout.write(`${token}\n`);
+      return 0;
+    }
+    if (values['revoke-token'] !== undefined) {
+      tokens().revoke(values['revoke-token']);
+      if (values.json) printJson({ name: values['revoke-token'], revoked: true });
+      else progress(`the token of worker "${values['revoke-token']}" is revoked`);
+      return 0;
+    }
+    if (values['list-tokens']) {
+      const list = tokens()
+        .list()
+        .map((t) => ({ name: t.name, createdAt: t.createdAt }));
+      if (values.json) printJson(list);
+      else if (list.length === 0) process.stdout.write('no worker tokens\n');
+      else for (const t of list) process.stdout.write(`${t.name}\tissued ${t.createdAt}\n`);
       return 0;
     }
     if (!values.redis) throw new UsageError('--redis URL is required');
@@ -76,6 +98,7 @@ A job whose worker dies goes back to the queue for another worker; a job that st
       ...(values.device ? { device: values.device } : {}),
       ...(threads !== undefined ? { threads } : {}),
       ...(lockMs !== undefined ? { lockMs } : {}),
+      ...(values.queue ? { queue: values.queue } : {}),
       ...(values.ca ? { ca: fs.readFileSync(values.ca, 'utf8') } : {}),
       ...(values['tmp-dir'] ? { tmpDir: path.resolve(values['tmp-dir']) } : {}),
       log: progress,

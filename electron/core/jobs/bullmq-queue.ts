@@ -5,7 +5,8 @@
 // queue for another worker; stalled twice (it killed two workers) it fails for good. Errors worth
 // retrying are retried with exponential back-off; the others fail at once (UnrecoverableError).
 // Cancel: a waiting job is removed; a running one gets a cancel key its worker polls each second.
-// Workers' heartbeats and the drain request are plain keys next to the queue (WORKER_KEYS).
+// Workers' heartbeats and the drain request are plain keys next to the queue (queueKeys). An app
+// and its workers share a queue name (default spact-jobs): two apps on one Redis use two names.
 import { randomBytes } from 'node:crypto';
 
 import { Queue, QueueEvents, type ConnectionOptions, type Job } from 'bullmq';
@@ -16,17 +17,29 @@ import { silentOpsLog, type OpsLogger } from '../ops-log.js';
 import type { DispatchedJob, JobDispatcher, WorkerInfo } from './job-queue.js';
 import { finalJobError, type JobContext } from './job-runner.js';
 
-export const QUEUE_NAME = 'spact-jobs';
+export const DEFAULT_QUEUE_NAME = 'spact-jobs';
 
-/** Keys of the app and its workers next to BullMQ's (all under the `spact:` prefix). */
-export const WORKER_KEYS = {
-  /** Hash: worker id → its last heartbeat (JSON WorkerInfo); stale after HEARTBEAT_TTL_S. */
-  workers: 'spact:workers',
-  /** Present: the worker finishes its current jobs and exits. */
-  drain: (id: string) => `spact:drain:${id}`,
-  /** Present: the running job is cancelled by its worker. */
-  cancel: (bullJobId: string) => `spact:cancel:${bullJobId}`,
-};
+/** A queue name as given (--queue, SPACT_QUEUE), checked; undefined: the default. */
+export function queueNameOf(name: string | undefined): string {
+  if (name === undefined || name === '') return DEFAULT_QUEUE_NAME;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name))
+    throw new SpactError('validation', `a queue name is 1–64 letters, digits, '_' or '-', got "${name}"`);
+  return name;
+}
+
+/** The BullMQ queue of a name and the keys of its app and workers next to BullMQ's (under `spact:<name>:`). */
+export function queueKeys(name: string = DEFAULT_QUEUE_NAME) {
+  const prefix = name === DEFAULT_QUEUE_NAME ? 'spact' : `spact:${name}`;
+  return {
+    queue: name,
+    /** Hash: worker id → its last heartbeat (JSON WorkerInfo); stale after HEARTBEAT_TTL_S. */
+    workers: `${prefix}:workers`,
+    /** Present: the worker finishes its current jobs and exits. */
+    drain: (id: string) => `${prefix}:drain:${id}`,
+    /** Present: the running job is cancelled by its worker. */
+    cancel: (bullJobId: string) => `${prefix}:cancel:${bullJobId}`,
+  };
+}
 
 /** Seconds a heartbeat lives: a worker sends one every HEARTBEAT_MS. */
 export const HEARTBEAT_TTL_S = 15;
@@ -87,6 +100,8 @@ export interface BullmqDispatcherOptions {
   attempts?: number;
   /** First back-off between attempts, ms (doubles each time), default 1000. */
   backoffMs?: number;
+  /** The queue's name, shared with its workers (default spact-jobs). */
+  queue?: string;
   log?: OpsLogger;
 }
 
@@ -96,12 +111,14 @@ export class BullmqDispatcher implements JobDispatcher {
   private readonly events: QueueEvents;
   private readonly progress = new Map<string, (data: unknown) => void>();
   private readonly log: OpsLogger;
+  private readonly keys: ReturnType<typeof queueKeys>;
 
   constructor(private readonly opts: BullmqDispatcherOptions) {
     const connection = redisConnection(opts.redis);
     this.log = opts.log ?? silentOpsLog;
-    this.queue = new Queue(QUEUE_NAME, { connection });
-    this.events = new QueueEvents(QUEUE_NAME, { connection });
+    this.keys = queueKeys(queueNameOf(opts.queue));
+    this.queue = new Queue(this.keys.queue, { connection });
+    this.events = new QueueEvents(this.keys.queue, { connection });
     // An unreachable Redis is reported by dispatch (its commands fail), not as an unhandled event.
     // Every job in flight waits on these (a listener each): dozens at once are expected.
     this.queue.setMaxListeners(0);
@@ -155,7 +172,7 @@ export class BullmqDispatcher implements JobDispatcher {
         // waiting copy is removed — tried again while it is locked by a worker that may have died.
         reject(new SpactError('cancelled', 'cancelled'));
         void (async () => {
-          await client.set(WORKER_KEYS.cancel(jobId), '1', { EX: 3600 });
+          await client.set(this.keys.cancel(jobId), '1', { EX: 3600 });
           for (let attempt = 0; attempt < 20; attempt++) {
             const gone = await added.remove().then(
               () => true,
@@ -181,7 +198,7 @@ export class BullmqDispatcher implements JobDispatcher {
       if (onAbort) ctx.signal.removeEventListener('abort', onAbort);
       this.progress.delete(jobId);
       // A cancelled job keeps its key (it expires) until its worker has seen it.
-      if (!ctx.signal.aborted) await client.del(WORKER_KEYS.cancel(jobId)).catch(() => undefined);
+      if (!ctx.signal.aborted) await client.del(this.keys.cancel(jobId)).catch(() => undefined);
     }
   }
 
@@ -204,7 +221,7 @@ export class BullmqDispatcher implements JobDispatcher {
       'failed',
     ]);
     for (const j of jobs) {
-      await client.set(WORKER_KEYS.cancel(j.id ?? ''), '1', { EX: 3600 });
+      await client.set(this.keys.cancel(j.id ?? ''), '1', { EX: 3600 });
       await j.remove().catch(() => undefined);
       removed++;
     }
@@ -229,12 +246,12 @@ export class BullmqDispatcher implements JobDispatcher {
 
   private async readWorkers(): Promise<WorkerInfo[]> {
     const client = await this.queue.client;
-    const beats = await client.hgetall(WORKER_KEYS.workers);
+    const beats = await client.hgetall(this.keys.workers);
     const out: WorkerInfo[] = [];
     for (const [id, beat] of Object.entries(beats).sort(([a], [b]) => a.localeCompare(b))) {
       const w = JSON.parse(beat) as WorkerInfo;
       // Gone (no heartbeat for HEARTBEAT_TTL_S: exited or died) is forgotten.
-      if (Date.now() - Date.parse(w.lastSeen) > HEARTBEAT_TTL_S * 1000) await client.hdel(WORKER_KEYS.workers, id);
+      if (Date.now() - Date.parse(w.lastSeen) > HEARTBEAT_TTL_S * 1000) await client.hdel(this.keys.workers, id);
       else out.push(w);
     }
     return out;
@@ -242,9 +259,9 @@ export class BullmqDispatcher implements JobDispatcher {
 
   async drain(workerId: string): Promise<void> {
     const client = await this.queue.client;
-    if (!(await client.hexists(WORKER_KEYS.workers, workerId)))
+    if (!(await client.hexists(this.keys.workers, workerId)))
       throw new SpactError('not-found', `no worker "${workerId}"`);
-    await client.set(WORKER_KEYS.drain(workerId), '1', { EX: 86_400 });
+    await client.set(this.keys.drain(workerId), '1', { EX: 86_400 });
   }
 
   /** Closes the connections; with Redis unreachable, gives up after 2 s (the app's shutdown never waits on it). */

@@ -91,6 +91,8 @@ export interface RemoteFinetuneResult {
 export interface DistributedOptions {
   /** redis://HOST:PORT of the queue. */
   redis: string;
+  /** The queue's name, shared with the workers (default spact-jobs): one per app on a Redis. */
+  queue?: string;
   /** HOST:PORT of the data channel (default 127.0.0.1 and a free port). */
   listen?: string;
   tls?: { cert: string; key: string };
@@ -106,6 +108,7 @@ export function distributedFromEnvironment(env: NodeJS.ProcessEnv = process.env)
   if (!env.SPACT_REDIS_URL) return null;
   return {
     redis: env.SPACT_REDIS_URL,
+    ...(env.SPACT_QUEUE ? { queue: env.SPACT_QUEUE } : {}),
     ...(env.SPACT_WORKER_LISTEN ? { listen: env.SPACT_WORKER_LISTEN } : {}),
     ...(env.SPACT_WORKER_TLS_CERT && env.SPACT_WORKER_TLS_KEY
       ? { tls: { cert: env.SPACT_WORKER_TLS_CERT, key: env.SPACT_WORKER_TLS_KEY } }
@@ -126,6 +129,7 @@ export class DistributedJobs {
     this.dispatcher = new BullmqDispatcher({
       redis: opts.redis,
       log: core.opsLog,
+      ...(opts.queue ? { queue: opts.queue } : {}),
       ...(opts.attempts ? { attempts: opts.attempts } : {}),
       ...(opts.backoffMs ? { backoffMs: opts.backoffMs } : {}),
     });

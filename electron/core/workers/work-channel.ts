@@ -63,15 +63,29 @@ export class WorkerTokens {
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name))
       throw new SpactError('validation', `a worker name is 1–64 letters, digits, '.', '_' or '-', got "${name}"`);
     const token = `spw_${randomBytes(32).toString('base64url')}`;
-    const tokens = [
+    this.write([
       ...this.list().filter((t) => t.name !== name),
       { name, sha256: sha256Hex(token), createdAt: nowIso() },
-    ];
+    ]);
+    return token;
+  }
+
+  /**
+   * Revokes a worker's token: the channel refuses it from the next request on (a worker that is
+   * running a job gives it back to the queue and stops).
+   */
+  revoke(name: string): void {
+    const tokens = this.list();
+    if (!tokens.some((t) => t.name === name)) throw new SpactError('not-found', `no worker token named "${name}"`);
+    this.write(tokens.filter((t) => t.name !== name));
+  }
+
+  /** The whole list, written whole (temp file + rename), readable by this user only. */
+  private write(tokens: StoredToken[]): void {
     fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.tmp-${process.pid}`;
     fs.writeFileSync(tmp, JSON.stringify({ tokens }, null, 2), { mode: 0o600 });
     fs.renameSync(tmp, this.file);
-    return token;
   }
 
   /** The worker a token belongs to, or null: every stored hash is compared, in constant time. */

@@ -27,7 +27,7 @@ import { ModelCache, modelCacheSizeFromEnv } from '../../../native-models/ts/mod
 import { anonymizeFile, ENGINE_DEFAULTS } from '../anonymize/anonymize-service.js';
 import { nowIso } from '../db/database.js';
 import { SpactError, toApiError } from '../errors.js';
-import { failedReasonOf, HEARTBEAT_MS, QUEUE_NAME, redisConnection, WORKER_KEYS } from '../jobs/bullmq-queue.js';
+import { failedReasonOf, HEARTBEAT_MS, queueKeys, queueNameOf, redisConnection } from '../jobs/bullmq-queue.js';
 import type { WorkerInfo } from '../jobs/job-queue.js';
 import { pidAlive } from '../jobs/reconcile.js';
 import { SealedWriter } from '../vault/sealed-file.js';
@@ -63,6 +63,8 @@ export interface SpactWorkerOptions {
   lockMs?: number;
   /** How often workers look for stalled jobs (ms). */
   stalledMs?: number;
+  /** The app's queue name (default spact-jobs). */
+  queue?: string;
   log?: (line: string) => void;
 }
 
@@ -81,6 +83,7 @@ export class SpactWorker {
   private draining = false;
   private readonly startedAt = Date.now();
   private readonly app: URL;
+  private readonly keys: ReturnType<typeof queueKeys>;
   private stopped: Promise<void> | null = null;
   private ownVault: Vault | null = null;
   /** The person and pose judges of room fine-tunes, loaded on the first one. */
@@ -92,6 +95,7 @@ export class SpactWorker {
   constructor(private readonly opts: SpactWorkerOptions) {
     this.id = opts.id ?? `${os.hostname()}-${process.pid}`;
     this.app = new URL(opts.app);
+    this.keys = queueKeys(queueNameOf(opts.queue));
     if (this.app.protocol !== 'http:' && this.app.protocol !== 'https:')
       throw new SpactError('validation', `--app must be an http(s) URL, got "${opts.app}"`);
     const parent = opts.tmpDir ?? os.tmpdir();
@@ -107,7 +111,7 @@ export class SpactWorker {
   async start(): Promise<void> {
     await this.checkToken();
     const lockDuration = this.opts.lockMs ?? 10_000;
-    this.worker = new Worker(QUEUE_NAME, (job) => this.process(job), {
+    this.worker = new Worker(this.keys.queue, (job) => this.process(job), {
       connection: redisConnection(this.opts.redis),
       concurrency: this.opts.concurrency ?? 1,
       lockDuration,
@@ -149,14 +153,14 @@ export class SpactWorker {
     if (!worker) return;
     const client = await worker.client;
     for (const [bullId, a] of this.active)
-      if (!a.controller.signal.aborted && (await client.get(WORKER_KEYS.cancel(bullId)))) a.controller.abort();
-    if (!this.draining && (await client.get(WORKER_KEYS.drain(this.id)))) {
+      if (!a.controller.signal.aborted && (await client.get(this.keys.cancel(bullId)))) a.controller.abort();
+    if (!this.draining && (await client.get(this.keys.drain(this.id)))) {
       this.draining = true;
-      await client.del(WORKER_KEYS.drain(this.id));
+      await client.del(this.keys.drain(this.id));
       this.log(`worker ${this.id}: draining (finishing ${this.active.size} job(s), taking no more)`);
       void this.close();
     }
-    await client.hset(WORKER_KEYS.workers, { [this.id]: JSON.stringify(this.info()) });
+    await client.hset(this.keys.workers, { [this.id]: JSON.stringify(this.info()) });
   }
 
   /** Finishes the running jobs, takes no more, removes its heartbeat and its temporary folder. */
@@ -169,7 +173,7 @@ export class SpactWorker {
         await worker.close();
         if (this.heartbeat) clearInterval(this.heartbeat);
         const client = await worker.client.catch(() => null);
-        await client?.hdel(WORKER_KEYS.workers, this.id).catch(() => undefined);
+        await client?.hdel(this.keys.workers, this.id).catch(() => undefined);
         await worker.disconnect().catch(() => undefined);
       }
       if (this.heartbeat) clearInterval(this.heartbeat);
