@@ -1,7 +1,9 @@
 // The workers' data channel (no Redis needed): a worker token on every request, grants per job,
 // Range reads of the input, uploads refused unless their sha256 is the announced one.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
@@ -152,6 +154,75 @@ describe('worker data channel', () => {
     expect(clinicB.cancel('job-1-ab')).toBe('spact:clinic-b:cancel:job-1-ab');
     expect(queueNameOf(undefined)).toBe('spact-jobs');
     for (const bad of ['a b', 'x:y', 'q'.repeat(65)]) expect(() => queueNameOf(bad)).toThrow(/a queue name is/);
+  });
+
+  it('serves over TLS off loopback; a worker trusting the clinic CA (--ca) reaches it, others are refused', async () => {
+    const dir = tmpDir('spact-channel-tls-');
+    const [key, cert] = [path.join(dir, 'key.pem'), path.join(dir, 'cert.pem')];
+    const made = spawnSync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=spact-app',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ]);
+    expect(made.status, String(made.stderr)).toBe(0);
+    // Listening on every interface is allowed with a certificate.
+    const tls = new WorkChannel({ db, dataDir, uploadDir, listen: '0.0.0.0:0', tls: { cert, key } });
+    try {
+      const port = new URL(await tls.start()).port;
+      const base = `https://127.0.0.1:${port}`;
+      const ca = fs.readFileSync(cert, 'utf8');
+      const input = path.join(dir, 'input.bin');
+      fs.writeFileSync(input, 'raw footage');
+      const grant = tls.grant(input);
+      const token = tls.tokens.issue('w-tls');
+      const body = await new Promise<string>((resolve, reject) => {
+        https
+          .get(`${base}/v1/input/${grant}`, { ca, headers: { Authorization: `Bearer ${token}` } }, (res) => {
+            let text = '';
+            res.on('data', (d) => (text += String(d)));
+            res.on('end', () => resolve(`${res.statusCode} ${text}`));
+          })
+          .on('error', reject);
+      });
+      expect(body).toBe('200 raw footage');
+      // Plain HTTP gets no answer from the TLS port.
+      await expect(fetch(`http://127.0.0.1:${port}/v1/input/${grant}`)).rejects.toThrow();
+      const worker = (extra: { ca?: string }) =>
+        new SpactWorker({
+          redis: 'redis://127.0.0.1:1',
+          app: base,
+          token: 'wrong',
+          tmpDir: dir,
+          log: () => {},
+          ...extra,
+        });
+      // With the CA the worker reaches the app over TLS (and reads its answer: this token is not accepted)…
+      const trusting = worker({ ca });
+      await expect(trusting.start()).rejects.toMatchObject({ kind: 'unauthorized' });
+      await trusting.close();
+      // …without it, it refuses the app's certificate.
+      const untrusting = worker({});
+      await expect(untrusting.start()).rejects.toMatchObject({
+        kind: 'unavailable',
+        message: expect.stringMatching(/certificate/),
+      });
+      await untrusting.close();
+      tls.revoke(grant);
+    } finally {
+      await tls.stop();
+    }
   });
 
   it('refuses to serve off loopback without TLS', async () => {
