@@ -10,7 +10,16 @@ import path from 'node:path';
 export interface RedisServer {
   url: string;
   port: number;
+  /** Kills the server and starts an empty one on the same port (a restart without persistence). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
 }
 
 export const REDIS_SERVER = process.env.SPACT_REDIS_SERVER ?? '/usr/bin/redis-server';
@@ -56,17 +65,19 @@ export async function startRedis(): Promise<RedisServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spact-redis-'));
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
-    const child = await launch(port, dir);
+    let child = await launch(port, dir);
     if (!child) continue;
     return {
       url: `redis://127.0.0.1:${port}`,
       port,
+      restart: async () => {
+        await kill(child!);
+        const again = await launch(port, dir);
+        if (!again) throw new Error(`redis-server: port ${port} was taken during the restart`);
+        child = again;
+      },
       stop: async () => {
-        if (child.exitCode === null) {
-          const exited = new Promise((resolve) => child.once('exit', resolve));
-          child.kill('SIGKILL');
-          await exited;
-        }
+        await kill(child!);
         fs.rmSync(dir, { recursive: true, force: true });
       },
     };

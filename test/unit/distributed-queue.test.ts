@@ -11,7 +11,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { MetricPoint, RunView } from '../../electron/contract.js';
+import { Queue } from 'bullmq';
+
 import { openAppCore, type AppCore } from '../../electron/core/app-core.js';
+import { redisConnection } from '../../electron/core/jobs/bullmq-queue.js';
 import { createCoreServices, type CoreServices } from '../../electron/core/services.js';
 import { projectRoot, spactBin } from '../helpers/cli.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
@@ -43,14 +46,14 @@ interface Worker {
   exited: Promise<number | null>;
 }
 
-function startWorker(app: string, token: string, tmp: string, extra: string[] = []): Worker {
+function startWorker(app: string, token: string, tmp: string, extra: string[] = [], redisUrl = redis.url): Worker {
   const child = spawn(
     process.execPath,
     [
       spactBin,
       'worker',
       '--redis',
-      redis.url,
+      redisUrl,
       '--app',
       app,
       '--device',
@@ -84,6 +87,16 @@ async function importAll(core: AppCore, files: string[], roomId?: number): Promi
   const ids: number[] = [];
   for (const f of files) ids.push((await core.library.importClip(f, roomId !== undefined ? { roomId } : {})).id);
   return ids;
+}
+
+/** Jobs waiting in the default queue of a Redis. */
+async function countWaiting(url: string): Promise<number> {
+  const queue = new Queue('spact-jobs', { connection: redisConnection(url) });
+  try {
+    return await queue.getWaitingCount();
+  } finally {
+    await queue.close();
+  }
 }
 
 async function call<T>(s: CoreServices, method: string, payload: unknown): Promise<T> {
@@ -265,6 +278,41 @@ describe('distributed queue: BullMQ on Redis, two workers', () => {
       await core.close();
     }
   }, 180_000);
+
+  it('queues a job again that Redis lost (restarted empty), and a worker started after it does it', async () => {
+    const video = makeVideo(path.join(tmpDir('spact-dq-videos-'), 'clip.mp4'), { seconds: 1 });
+    const own = await startRedis();
+    const core = openAppCore({
+      dataDir: tmpDir('spact-dq-app-'),
+      startJobs: true,
+      distributed: { redis: own.url, watchMs: 300 },
+    });
+    try {
+      const dist = core.distributed!;
+      const app = await dist.url();
+      const clip = await core.library.importClip(video);
+      const job = core.jobs.enqueue('anonymize', {
+        clipId: clip.id,
+        modelId: core.resolveModel(model).id,
+        settings: SETTINGS,
+      });
+      // Queued in Redis (no worker yet), then Redis restarts without its data.
+      while ((await countWaiting(own.url)) === 0) await new Promise((r) => setTimeout(r, 100));
+      await own.restart();
+      expect(await countWaiting(own.url)).toBe(0);
+      const tmp = tmpDir('spact-dq-worker-');
+      const w = startWorker(app, dist.channel.tokens.issue('after'), tmp, [], own.url);
+      const ended = await core.jobs.wait(job.id);
+      expect([ended.status, ended.error]).toEqual(['done', null]);
+      expect(core.anonymize.outputs({ clipId: clip.id })).toHaveLength(1);
+      expect(ended.attempts).toBe(1); // queued again in Redis, not a new attempt of the app
+      w.child.kill('SIGTERM');
+      expect(await w.exited).toBe(0);
+    } finally {
+      await core.close();
+      await own.stop();
+    }
+  }, 120_000);
 
   it('fails a job that killed two workers, and does not retry it', async () => {
     const video = makeVideo(path.join(tmpDir('spact-dq-videos-'), 'clip.mp4'), { seconds: 2 });

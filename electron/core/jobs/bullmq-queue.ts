@@ -9,7 +9,7 @@
 // and its workers share a queue name (default spact-jobs): two apps on one Redis use two names.
 import { randomBytes } from 'node:crypto';
 
-import { Queue, QueueEvents, type ConnectionOptions, type Job } from 'bullmq';
+import { Job, Queue, QueueEvents, type ConnectionOptions, type JobsOptions } from 'bullmq';
 
 import type { ApiError } from '../../contract.js';
 import { SpactError } from '../errors.js';
@@ -102,6 +102,8 @@ export interface BullmqDispatcherOptions {
   backoffMs?: number;
   /** The queue's name, shared with its workers (default spact-jobs). */
   queue?: string;
+  /** How often a job in flight is looked up in Redis (ms, default 5000): see dispatch(). */
+  watchMs?: number;
   log?: OpsLogger;
 }
 
@@ -144,19 +146,17 @@ export class BullmqDispatcher implements JobDispatcher {
       else ctx.signal.addEventListener('abort', onAbort, { once: true });
     });
     cancelledEarly.catch(() => undefined);
-    const bull: Job = await Promise.race([
-      this.ready().then(() =>
-        this.queue.add(job.kind, job.data, {
-          jobId,
-          attempts: this.opts.attempts ?? 3,
-          backoff: { type: 'exponential', delay: this.opts.backoffMs ?? 1000 },
-          removeOnComplete: false,
-          removeOnFail: false,
-        }),
-      ),
+    const addOptions: JobsOptions = {
+      jobId,
+      attempts: this.opts.attempts ?? 3,
+      backoff: { type: 'exponential', delay: this.opts.backoffMs ?? 1000 },
+      removeOnComplete: false,
+      removeOnFail: false,
+    };
+    let added: Job = await Promise.race([
+      this.ready().then(() => this.queue.add(job.kind, job.data, addOptions)),
       cancelledEarly,
     ]);
-    const added = bull;
     // A number is the fraction done; anything else is the job kind's own report (job.onReport).
     this.progress.set(jobId, (data) => {
       if (typeof data === 'number') ctx.progress(data, `on a worker (${job.kind})`);
@@ -186,8 +186,35 @@ export class BullmqDispatcher implements JobDispatcher {
       if (ctx.signal.aborted) onAbort();
       else ctx.signal.addEventListener('abort', onAbort, { once: true });
     });
+    // The completed/failed event may never come: Redis restarted without its data (the job is
+    // gone: queued again, its data is still here) or the event was missed while the connection was
+    // down (the job's own state says how it ended). The app never waits forever on Redis.
+    let watching = true;
+    let timer: NodeJS.Timeout | undefined;
+    const watched = new Promise<unknown>((resolve, reject) => {
+      let busy = false;
+      timer = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        void (async () => {
+          const state = await this.queue.getJobState(jobId);
+          if (!watching || ctx.signal.aborted) return;
+          if (state === 'completed' || state === 'failed') {
+            const finished = await Job.fromId(this.queue, jobId);
+            if (!finished || !watching) return;
+            if (state === 'completed') resolve(finished.returnvalue);
+            else reject(new Error(finished.failedReason));
+          } else if (state === 'unknown') {
+            this.log.log('warn', 'workers.job-lost', { job: job.id, kind: job.kind });
+            added = await this.queue.add(job.kind, job.data, addOptions);
+          }
+        })()
+          .catch(() => undefined) // Redis unreachable: looked up again at the next tick
+          .finally(() => (busy = false));
+      }, this.opts.watchMs ?? 5000);
+    });
     try {
-      const value: unknown = await Promise.race([added.waitUntilFinished(this.events), aborted]);
+      const value: unknown = await Promise.race([added.waitUntilFinished(this.events), watched, aborted]);
       await added.remove().catch(() => undefined);
       return value;
     } catch (err) {
@@ -195,6 +222,8 @@ export class BullmqDispatcher implements JobDispatcher {
       await added.remove().catch(() => undefined);
       throw finalJobError(errorOf((err as Error).message));
     } finally {
+      watching = false;
+      clearInterval(timer);
       if (onAbort) ctx.signal.removeEventListener('abort', onAbort);
       this.progress.delete(jobId);
       // A cancelled job keeps its key (it expires) until its worker has seen it.

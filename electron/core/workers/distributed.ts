@@ -101,6 +101,8 @@ export interface DistributedOptions {
   /** Attempts per job on workers, default 3; back-off from backoffMs (default 1000), doubling. */
   attempts?: number;
   backoffMs?: number;
+  /** How often a job in flight is looked up in Redis, ms (default 5000; a lost job is queued again). */
+  watchMs?: number;
 }
 
 /** The distributed mode from the environment (set by `spact serve --redis` for its core host). */
@@ -132,6 +134,7 @@ export class DistributedJobs {
       ...(opts.queue ? { queue: opts.queue } : {}),
       ...(opts.attempts ? { attempts: opts.attempts } : {}),
       ...(opts.backoffMs ? { backoffMs: opts.backoffMs } : {}),
+      ...(opts.watchMs ? { watchMs: opts.watchMs } : {}),
     });
     this.channel = new WorkChannel({
       db: core.db,
