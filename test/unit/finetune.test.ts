@@ -185,7 +185,8 @@ describe('room adaptation (finetune)', () => {
     expect(teacherForRoom.stderr).toMatch(/--teacher belongs to --recipe synthroom/);
   });
   it('room recipe: the phase split covers sampling, the pseudo-label pass, init, minimax and the selection', async () => {
-    // Real pedestrians (768×576): 0–4 s to train on, 4–6 s held out to choose the checkpoint.
+    // Real pedestrians (768×576): 0–4 s to train on, 4–5 s held out to choose the checkpoint (one
+    // second: the selection judges every frame of it, for the base and each checkpoint).
     const excerpt = path.join(projectRoot, 'test/fixtures/footage/room-a-excerpt.mp4');
     const out = path.join(tmpDir(), 'ft-room');
     const r = await finetune({
@@ -196,7 +197,7 @@ describe('room adaptation (finetune)', () => {
       steps: 2,
       size: 112,
       fps: 5,
-      selection: { file: excerpt, startS: 4, endS: 6 },
+      selection: { file: excerpt, startS: 4, endS: 5 },
       judges: await Judges.load(),
       cacheDir: path.join(out, 'cache'),
       overrides: { threads: 2, init: { maxStepsTB: 2 } },
