@@ -52,26 +52,29 @@ describe('worker data channel', () => {
     expect(Buffer.from(await part.arrayBuffer())).toEqual(bytes.subarray(10, 20));
 
     const output = Buffer.from('an anonymized clip');
-    const put = (announced: string) =>
+    const put = (announced: string, body: Buffer = output) =>
       fetch(`${base}/v1/output/${grant}`, {
         method: 'PUT',
         headers: { ...auth, 'X-Content-SHA256': announced },
-        body: output,
+        body,
       });
     expect((await put(sha(Buffer.from('something else')))).status).toBe(422);
     expect(fs.readdirSync(uploadDir)).toEqual([]); // a refused upload leaves nothing
-    expect(channel.takeUpload(grant)).toBeNull();
+    expect(channel.takeUpload(grant, sha(output))).toBeNull();
     expect((await put(sha(output))).status).toBe(200);
-    const up = channel.takeUpload(grant)!;
+    // A stale attempt's upload arriving later (a worker that lost the job) does not replace it.
+    const stale = Buffer.from('an older attempt');
+    expect((await put(sha(stale), stale)).status).toBe(200);
+    const up = channel.takeUpload(grant, sha(output))!;
     expect(up.sha256).toBe(sha(output));
     expect(fs.readFileSync(up.file)).toEqual(output);
 
-    // A revoked grant is no longer served; an upload nobody took is removed with it.
+    // A revoked grant is no longer served; uploads nobody took are removed with it.
     expect((await put(sha(output))).status).toBe(200);
     const pending = fs.readdirSync(uploadDir).filter((f) => f !== path.basename(up.file));
-    expect(pending).toHaveLength(1);
+    expect(pending).toHaveLength(2);
     channel.revoke(grant);
-    expect(fs.existsSync(path.join(uploadDir, pending[0]!))).toBe(false);
+    for (const f of pending) expect(fs.existsSync(path.join(uploadDir, f))).toBe(false);
     expect((await fetch(`${base}/v1/input/${grant}`, { headers: auth })).status).toBe(404);
   });
 

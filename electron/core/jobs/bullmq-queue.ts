@@ -127,7 +127,14 @@ export class BullmqDispatcher implements JobDispatcher {
     this.events.setMaxListeners(0);
     this.queue.on('error', () => undefined);
     this.events.on('error', () => undefined);
-    this.events.on('progress', ({ jobId, data }) => this.progress.get(jobId)?.(data));
+    // Runs inside BullMQ's event loop: an exception here would end it (no events for any job).
+    this.events.on('progress', ({ jobId, data }) => {
+      try {
+        this.progress.get(jobId)?.(data);
+      } catch (err) {
+        this.log.log('error', 'workers.report-failed', { job: jobId, error: err });
+      }
+    });
   }
 
   /** Resolves once both connections are up (or rejects with why not). */
@@ -206,7 +213,10 @@ export class BullmqDispatcher implements JobDispatcher {
             else reject(new Error(finished.failedReason));
           } else if (state === 'unknown') {
             this.log.log('warn', 'workers.job-lost', { job: job.id, kind: job.kind });
-            added = await this.queue.add(job.kind, job.data, addOptions);
+            const again = await this.queue.add(job.kind, job.data, addOptions);
+            // Settled or cancelled meanwhile: the copy just made must not outlive dispatch.
+            if (!watching || ctx.signal.aborted) await again.remove().catch(() => undefined);
+            else added = again;
           }
         })()
           .catch(() => undefined) // Redis unreachable: looked up again at the next tick
@@ -214,7 +224,9 @@ export class BullmqDispatcher implements JobDispatcher {
       }, this.opts.watchMs ?? 5000);
     });
     try {
-      const value: unknown = await Promise.race([added.waitUntilFinished(this.events), watched, aborted]);
+      const value: unknown = await Promise.race([added.waitUntilFinished(this.events), watched, aborted]).finally(
+        () => (watching = false), // before the removal below: a lookup meanwhile must not queue it again
+      );
       await added.remove().catch(() => undefined);
       return value;
     } catch (err) {

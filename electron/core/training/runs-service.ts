@@ -85,7 +85,11 @@ interface RunRow {
  */
 export interface FinetuneTrainer {
   where: 'local' | 'worker';
-  run(opts: FinetuneOptions, job: { ctx: JobContext; baseSha256: string }): Promise<FinetuneResult>;
+  /** onRestart: training starts again from step 0 (a worker died and another took the run). */
+  run(
+    opts: FinetuneOptions,
+    job: { ctx: JobContext; baseSha256: string; onRestart: () => void },
+  ): Promise<FinetuneResult>;
 }
 const LOCAL_TRAINER: FinetuneTrainer = { where: 'local', run: (opts) => finetune(opts) };
 
@@ -350,6 +354,8 @@ export class RunsService {
     const r = this.row(payload.runId);
     const cfg = this.config(r);
     const recipe = recipeOf(cfg);
+    // A resume continues from the checkpoint in the run's folder, which is here: it trains here.
+    const trainer = payload.resume ? LOCAL_TRAINER : this.trainer;
     const setStatus = (status: RunView['status'], extra: { error?: string | null; finished?: boolean } = {}) => {
       this.db
         .prepare(
@@ -395,13 +401,13 @@ export class RunsService {
           room.size = size;
         }
         // A worker loads its own judges and caches what they find in its job's folder.
-        if (this.roomDeps && this.trainer.where === 'local') {
+        if (this.roomDeps && trainer.where === 'local') {
           say('loading the person and pose judges…');
           room.judges = await this.roomDeps.judges();
           room.cacheDir = this.roomDeps.cacheDir;
         }
       }
-      const result = await this.trainer.run(
+      const result = await trainer.run(
         {
           footage,
           base: base.checkpoint,
@@ -429,10 +435,7 @@ export class RunsService {
               p.stats.acc_T ?? null,
               p.msPerStep,
             );
-            ctx.progress(
-              fraction,
-              `${p.phase} step ${p.step}${this.trainer.where === 'worker' ? ' (on a worker)' : ''}`,
-            );
+            ctx.progress(fraction, `${p.phase} step ${p.step}${trainer.where === 'worker' ? ' (on a worker)' : ''}`);
             last = {
               phase: p.phase,
               step: p.step,
@@ -446,7 +449,16 @@ export class RunsService {
             this.emit({ runId: r.id, status: 'running', ...last });
           },
         },
-        { ctx, baseSha256: base.sha256 },
+        {
+          ctx,
+          baseSha256: base.sha256,
+          onRestart: () => {
+            // The curves of the attempt that died go: the run's history is the attempt that finishes.
+            this.db.prepare(`DELETE FROM run_metrics WHERE run_id = ?`).run(r.id);
+            fraction = 0;
+            say('a worker stopped; training starts again on another worker');
+          },
+        },
       );
       if (result.workingSize !== undefined) this.note(r.id, { workingSize: result.workingSize });
       if (result.stopReason === 'cancelled') {

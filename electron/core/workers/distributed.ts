@@ -14,6 +14,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { z } from 'zod';
+
 import type { TrainProgress } from '../../../native-models/ts/index.js';
 import { DEFAULT_SETTINGS, type RecordedSettings } from '../anonymize/anonymize-service.js';
 import type { AnonymizeJob, AppCore } from '../app-core.js';
@@ -66,11 +68,35 @@ export interface RemoteFinetuneData {
   size: number | 'auto' | null;
 }
 
-/** What a worker reports while it trains (BullMQ progress data), in order. */
-export type RemoteFinetuneReport =
-  | { type: 'progress'; progress: TrainProgress }
-  | { type: 'status'; message: string }
-  | { type: 'warning'; message: string };
+/**
+ * What a worker reports while it trains (BullMQ progress data), in order: an attempt announces
+ * itself, then its steps (a TrainProgress), status lines and warnings carry its id. Parsed, not
+ * trusted: it is written into the run's metrics.
+ */
+export const RemoteFinetuneReport = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('attempt'), attempt: z.string() }),
+  z.object({
+    type: z.literal('progress'),
+    attempt: z.string(),
+    progress: z
+      .object({
+        phase: z.string(),
+        step: z.number().int().nonnegative(),
+        minimaxStep: z.number(),
+        minimaxSteps: z.number(),
+        stats: z.record(z.string(), z.number().nullable().optional()),
+        msPerStep: z
+          .number()
+          .nullable()
+          .transform((v) => v ?? 0), // NaN travels as null in JSON
+        etaSeconds: z.number().nullable(),
+      })
+      .passthrough(),
+  }),
+  z.object({ type: z.literal('status'), attempt: z.string(), message: z.string() }),
+  z.object({ type: z.literal('warning'), attempt: z.string(), message: z.string() }),
+]);
+export type RemoteFinetuneReport = z.infer<typeof RemoteFinetuneReport>;
 
 /** What a worker returns for a fine-tune: its result without the worker's paths, and the upload's hash. */
 export interface RemoteFinetuneResult {
@@ -85,7 +111,18 @@ export interface RemoteFinetuneResult {
   workingSize: number | null;
   /** room: the held-out choice; its footage part names the input by index (`input-<n>`). */
   selection: RoomSelection | null;
+  /** Every warning of the attempt (also reported as they came). */
+  warnings: string[];
   worker: string;
+}
+
+/** A worker's held-out choice with the app's clip in place of its input index; refused when malformed. */
+function selectionOnApp(s: RoomSelection, footage: string[]): RoomSelection {
+  const index = Number(/^input-(\d+)$/.exec(String(s.part?.file))?.[1] ?? -1);
+  const file = footage[index];
+  if (file === undefined || !Array.isArray(s.candidates) || typeof s.chosen !== 'string')
+    throw new SpactError('internal', `the worker's choice of checkpoint on held-out footage is malformed`);
+  return { ...s, part: { ...s.part, file } };
 }
 
 export interface DistributedOptions {
@@ -168,7 +205,11 @@ export class DistributedJobs {
     const { jobs } = this.core;
     jobs.register('anonymize', (payload, ctx) => this.anonymize(payload as AnonymizeJob, ctx));
     jobs.setLane('anonymize', 'workers', this.opts.inFlight ?? 64);
-    runs?.useTrainer({ where: 'worker', run: (opts, job) => this.finetune(opts, job) });
+    if (runs) {
+      runs.useTrainer({ where: 'worker', run: (opts, job) => this.finetune(opts, job) });
+      // Runs train on workers: several at once (their preparation here is light).
+      jobs.setLane('finetune', 'worker-training', this.opts.inFlight ?? 64);
+    }
   }
 
   workers(): Promise<WorkerInfo[]> {
@@ -219,7 +260,7 @@ export class DistributedJobs {
         { id: ctx.jobId, kind: 'anonymize', data },
         ctx,
       )) as RemoteAnonymizeResult;
-      const upload = this.channel.takeUpload(grant);
+      const upload = this.channel.takeUpload(grant, r.sha256);
       // From here the upload is ours: removed on any way out that does not record it.
       try {
         // Cancelled while the worker finished: its output must not become the clip's newest.
@@ -238,17 +279,18 @@ export class DistributedJobs {
   /**
    * A run's training on a worker: the room's clips granted, every report of the worker handed to
    * the run as finetune()'s callbacks would be, the chosen checkpoint verified and put in the run's
-   * folder. A resumed run starts again from its base model: its checkpoints stayed on the worker.
+   * folder. A retried attempt (its worker died) restarts the run's curves; resumes stay in the app.
    */
-  private async finetune(opts: FinetuneOptions, job: { ctx: JobContext; baseSha256: string }): Promise<FinetuneResult> {
+  private async finetune(
+    opts: FinetuneOptions,
+    job: { ctx: JobContext; baseSha256: string; onRestart: () => void },
+  ): Promise<FinetuneResult> {
     const { ctx } = job;
     if (ctx.jobId === undefined) throw new SpactError('internal', 'a distributed job needs its row id');
     for (const f of opts.footage)
       if (!fs.existsSync(f)) throw new SpactError('not-found', `the room's clip ${path.basename(f)} is missing`);
-    if (opts.resume)
-      opts.onWarning?.(
-        'resumed on a worker: training starts again from the base model (the checkpoints stayed on the worker)',
-      );
+    // A resume continues from the run's folder: RunsService runs it in this process.
+    if (opts.resume) throw new SpactError('internal', 'a resumed run trains in the app, not on a worker');
     await raceAbort(this.ready, ctx.signal);
     const grant = this.channel.grant(opts.footage);
     try {
@@ -261,35 +303,39 @@ export class DistributedJobs {
         clips: opts.clips ?? null,
         size: opts.size ?? null,
       };
+      // Each attempt (a retry after a worker died trains from step 0) announces itself first; the
+      // run follows the newest one and drops what an older attempt still sends.
+      let attempt: string | null = null;
       const onReport = (report: unknown) => {
-        const r = report as RemoteFinetuneReport;
-        if (r.type === 'progress') opts.onProgress?.(r.progress);
-        else if (r.type === 'status') opts.onStatus?.(r.message);
-        else if (r.type === 'warning') opts.onWarning?.(r.message);
+        const r = RemoteFinetuneReport.safeParse(report);
+        if (!r.success) throw new SpactError('internal', `a worker sent a report this app does not read`);
+        const rep = r.data;
+        if (rep.type === 'attempt') {
+          if (attempt !== null) job.onRestart();
+          attempt = rep.attempt;
+        } else if (rep.attempt !== attempt) return;
+        else if (rep.type === 'progress') opts.onProgress?.(rep.progress as TrainProgress);
+        else if (rep.type === 'status') opts.onStatus?.(rep.message);
+        else opts.onWarning?.(rep.message);
       };
       const r = (await this.dispatcher.dispatch(
         { id: ctx.jobId, kind: 'finetune', data, onReport },
         ctx,
       )) as RemoteFinetuneResult;
-      const upload = this.channel.takeUpload(grant);
+      const upload = r.checkpoint ? this.channel.takeUpload(grant, r.checkpoint.sha256) : null;
       try {
         if (ctx.signal.aborted || r.stopReason === 'cancelled')
           throw new SpactError('cancelled', `run training was cancelled`);
-        if (!r.checkpoint || !upload || upload.sha256 !== r.checkpoint.sha256)
+        if (!r.checkpoint || !upload)
           throw new SpactError('internal', `the worker's checkpoint did not arrive intact (sha256)`);
+        // Warnings whose report was missed (the events connection was down) still reach the run.
+        for (const w of r.warnings ?? []) opts.onWarning?.(w);
         if (!/^[\w.-]{1,100}\.pt$/.test(r.checkpoint.name))
           throw new SpactError('internal', `the worker named its checkpoint "${r.checkpoint.name}"`);
         fs.mkdirSync(opts.out, { recursive: true });
         const checkpoint = path.join(opts.out, r.checkpoint.name);
         fs.renameSync(upload.file, checkpoint);
-        // The held-out part named by the worker's input index: the app's clip file.
-        const selection = r.selection && {
-          ...r.selection,
-          part: {
-            ...r.selection.part,
-            file: opts.footage[Number(/^input-(\d+)$/.exec(r.selection.part.file)?.[1] ?? -1)] ?? '',
-          },
-        };
+        const selection = r.selection ? selectionOnApp(r.selection, opts.footage) : null;
         if (selection) {
           const tmp = path.join(opts.out, `${SELECTION_FILE}.tmp`);
           fs.writeFileSync(tmp, JSON.stringify(selection, null, 2));

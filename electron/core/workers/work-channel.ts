@@ -35,9 +35,16 @@ interface StoredToken {
   createdAt: string;
 }
 
+interface Upload {
+  file: string;
+  sha256: string;
+  bytes: number;
+}
+
 interface Grant {
   inputs: string[];
-  upload: { file: string; sha256: string; bytes: number } | null;
+  /** Verified uploads by sha256: a stale attempt's upload (a worker that lost the job) never replaces the one a result names. */
+  uploads: Map<string, Upload>;
 }
 
 const sha256Hex = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -160,23 +167,23 @@ export class WorkChannel {
   /** A grant for one job's inputs (library clips' files, sealed or not), served by their index. */
   grant(inputs: string | string[]): string {
     const id = randomBytes(32).toString('hex');
-    this.grants.set(id, { inputs: typeof inputs === 'string' ? [inputs] : [...inputs], upload: null });
+    this.grants.set(id, { inputs: typeof inputs === 'string' ? [inputs] : [...inputs], uploads: new Map() });
     return id;
   }
 
-  /** The verified upload of a grant (the caller moves the file), or null when none arrived. */
-  takeUpload(id: string): { file: string; sha256: string; bytes: number } | null {
+  /** The verified upload of a grant with this sha256 (the caller moves the file), or null when none arrived. */
+  takeUpload(id: string, sha256: string): Upload | null {
     const g = this.grants.get(id);
-    const up = g?.upload ?? null;
-    if (g) g.upload = null;
+    const up = g?.uploads.get(sha256) ?? null;
+    g?.uploads.delete(sha256);
     return up;
   }
 
-  /** Ends a grant: its input is no longer served and an upload nobody took is removed. */
+  /** Ends a grant: its inputs are no longer served and uploads nobody took are removed. */
   revoke(id: string): void {
     const g = this.grants.get(id);
     this.grants.delete(id);
-    if (g?.upload) fs.rmSync(g.upload.file, { force: true });
+    for (const up of g?.uploads.values() ?? []) fs.rmSync(up.file, { force: true });
   }
 
   async stop(): Promise<void> {
@@ -291,8 +298,9 @@ export class WorkChannel {
       res.writeHead(422, { 'Content-Type': 'text/plain' }).end(`sha256 mismatch: received ${sha256}`);
       return;
     }
-    if (grant.upload) fs.rmSync(grant.upload.file, { force: true }); // a retry's upload replaces it
-    grant.upload = { file, sha256, bytes };
+    const same = grant.uploads.get(sha256);
+    if (same) fs.rmSync(same.file, { force: true }); // the same bytes again (a retry): one copy kept
+    grant.uploads.set(sha256, { file, sha256, bytes });
     res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ sha256, bytes }));
   }
 }

@@ -178,6 +178,8 @@ export class SpactWorker {
       }
       if (this.heartbeat) clearInterval(this.heartbeat);
       await this.engines.clear();
+      const judges = await this.judges?.catch(() => null);
+      await judges?.close();
       fs.rmSync(this.workDir, { recursive: true, force: true });
       this.resolveEnded();
     })();
@@ -272,16 +274,18 @@ export class SpactWorker {
     const base = await this.fetchModel(data.base.sha256, jobDir);
     const footage: string[] = [];
     for (let i = 0; i < data.inputs; i++) footage.push(await this.fetchInput(data.grant, jobDir, i));
-    // Reports in order: each waits for the one before (BullMQ publishes them as events).
+    // Reports in order: each waits for the one before (BullMQ publishes them as events). This
+    // attempt announces itself first; the app follows the newest attempt of a run.
+    const attempt = randomBytes(8).toString('hex');
+    const warnings: string[] = [];
     let reports = Promise.resolve();
-    const report = (r: RemoteFinetuneReport) => {
+    const send = (r: RemoteFinetuneReport) => {
       reports = reports.then(() => job.updateProgress(r).then(() => undefined)).catch(() => undefined);
     };
+    send({ type: 'attempt', attempt });
     const room = data.recipe === 'room';
-    if (room) {
-      report({ type: 'status', message: 'loading the person and pose judges (on a worker)…' });
-      this.judges ??= Judges.load();
-    }
+    if (room) send({ type: 'status', attempt, message: 'loading the person and pose judges (on a worker)…' });
+    const judges = room ? await this.loadJudges() : null;
     const out = path.join(jobDir, 'run');
     const r = await finetune({
       footage,
@@ -291,13 +295,16 @@ export class SpactWorker {
       ...(data.steps !== null ? { steps: data.steps } : {}),
       ...(data.clips !== null ? { clips: data.clips } : {}),
       ...(data.size !== null ? { size: data.size } : {}),
-      ...(room ? { judges: await this.judges!, cacheDir: path.join(jobDir, 'labels') } : {}),
+      ...(judges ? { judges, cacheDir: path.join(jobDir, 'labels') } : {}),
       engine: { device: this.device, ...(this.opts.threads !== undefined ? { threads: this.opts.threads } : {}) },
       cipher: this.vault().recordCipher,
       signal,
-      onProgress: (progress) => report({ type: 'progress', progress }),
-      onStatus: (message) => report({ type: 'status', message }),
-      onWarning: (message) => report({ type: 'warning', message }),
+      onProgress: (progress) => send({ type: 'progress', attempt, progress: { ...progress } }),
+      onStatus: (message) => send({ type: 'status', attempt, message }),
+      onWarning: (message) => {
+        warnings.push(message);
+        send({ type: 'warning', attempt, message });
+      },
     });
     await reports;
     if (signal.aborted || r.stopReason === 'cancelled') throw new SpactError('cancelled', 'cancelled');
@@ -317,8 +324,18 @@ export class SpactWorker {
       selection: r.selection
         ? { ...r.selection, part: { ...r.selection.part, file: `input-${footage.indexOf(r.selection.part.file)}` } }
         : null,
+      warnings,
       worker: this.id,
     };
+  }
+
+  /** The person and pose judges (room fine-tunes), loaded once; a failed load is tried again next time. */
+  private loadJudges(): Promise<Judges> {
+    this.judges ??= Judges.load().catch((err: unknown) => {
+      this.judges = null;
+      throw err;
+    });
+    return this.judges;
   }
 
   /**
