@@ -283,6 +283,9 @@ describe('distributed queue: BullMQ on Redis, two workers', () => {
       expect(w.log, w.log).toMatch(new RegExp(`job ${job.id}: (cancelled|not-found)`));
       expect(w.log, w.log).not.toMatch(new RegExp(`job ${job.id}: done`));
       expect(core.anonymize.outputs({ clipId: clip.id })).toEqual([]);
+      // Nothing waits on the ended jobs' events any more (a cancelled job's listeners are gone too).
+      const events = (dist.dispatcher as unknown as { events: NodeJS.EventEmitter }).events;
+      expect(events.eventNames().filter((n) => /^(completed|failed):/.test(String(n)))).toEqual([]);
       // No upload of the cancelled job is left in the app's outputs folder.
       const outputs = fs.readdirSync(core.anonymize.outputsDir);
       expect(outputs.filter((f) => f.includes('.upload') || f.includes('.tmp-'))).toEqual([]);

@@ -193,24 +193,33 @@ export class BullmqDispatcher implements JobDispatcher {
       if (ctx.signal.aborted) onAbort();
       else ctx.signal.addEventListener('abort', onAbort, { once: true });
     });
-    // The completed/failed event may never come: Redis restarted without its data (the job is
-    // gone: queued again, its data is still here) or the event was missed while the connection was
-    // down (the job's own state says how it ended). The app never waits forever on Redis.
+    // The job's end: its completed/failed event, or its state looked up now and every watchMs — the
+    // event may never come: Redis restarted without its data (the job is gone: queued again, its
+    // data is still here) or the event was missed while the connection was down. The app never
+    // waits forever on Redis. Listeners are removed however dispatch ends (a cancel included).
     let watching = true;
     let timer: NodeJS.Timeout | undefined;
-    const watched = new Promise<unknown>((resolve, reject) => {
+    // Per-job events (`completed:<id>`) are emitted by QueueEvents but not in its typed list.
+    const perJob = this.events as unknown as NodeJS.EventEmitter;
+    let onCompleted: ((args: { returnvalue: unknown }) => void) | undefined;
+    let onFailed: ((args: { failedReason: string }) => void) | undefined;
+    const finished = new Promise<unknown>((resolve, reject) => {
+      onCompleted = ({ returnvalue }) => resolve(returnvalue);
+      onFailed = ({ failedReason }) => reject(new Error(failedReason));
+      perJob.on(`completed:${jobId}`, onCompleted);
+      perJob.on(`failed:${jobId}`, onFailed);
       let busy = false;
-      timer = setInterval(() => {
+      const lookUp = () => {
         if (busy) return;
         busy = true;
         void (async () => {
           const state = await this.queue.getJobState(jobId);
           if (!watching || ctx.signal.aborted) return;
           if (state === 'completed' || state === 'failed') {
-            const finished = await Job.fromId(this.queue, jobId);
-            if (!finished || !watching) return;
-            if (state === 'completed') resolve(finished.returnvalue);
-            else reject(new Error(finished.failedReason));
+            const ended = await Job.fromId(this.queue, jobId);
+            if (!ended || !watching) return;
+            if (state === 'completed') resolve(ended.returnvalue);
+            else reject(new Error(ended.failedReason));
           } else if (state === 'unknown') {
             this.log.log('warn', 'workers.job-lost', { job: job.id, kind: job.kind });
             const again = await this.queue.add(job.kind, job.data, addOptions);
@@ -221,10 +230,13 @@ export class BullmqDispatcher implements JobDispatcher {
         })()
           .catch(() => undefined) // Redis unreachable: looked up again at the next tick
           .finally(() => (busy = false));
-      }, this.opts.watchMs ?? 5000);
+      };
+      // Once the events are listened to (an end before that has no event to wait for), then each tick.
+      void this.events.waitUntilReady().then(lookUp, () => undefined);
+      timer = setInterval(lookUp, this.opts.watchMs ?? 5000);
     });
     try {
-      const value: unknown = await Promise.race([added.waitUntilFinished(this.events), watched, aborted]).finally(
+      const value: unknown = await Promise.race([finished, aborted]).finally(
         () => (watching = false), // before the removal below: a lookup meanwhile must not queue it again
       );
       await added.remove().catch(() => undefined);
@@ -236,6 +248,8 @@ export class BullmqDispatcher implements JobDispatcher {
     } finally {
       watching = false;
       clearInterval(timer);
+      if (onCompleted) perJob.off(`completed:${jobId}`, onCompleted);
+      if (onFailed) perJob.off(`failed:${jobId}`, onFailed);
       if (onAbort) ctx.signal.removeEventListener('abort', onAbort);
       this.progress.delete(jobId);
       // A cancelled job keeps its key (it expires) until its worker has seen it.
