@@ -206,7 +206,8 @@ export class SpactWorker {
       await this.beat().catch(() => undefined);
       return result;
     } catch (err) {
-      const e = toApiError(err);
+      // A cancel may surface as an aborted download: it is still a cancel, not retried.
+      const e = controller.signal.aborted ? toApiError(new SpactError('cancelled', 'cancelled')) : toApiError(err);
       this.log(`worker ${this.id}: job ${rowId}: ${e.kind}: ${e.message}`);
       if (e.kind === 'unauthorized') {
         // This worker's token was revoked or replaced: the job is fine, this worker is not.
@@ -230,7 +231,7 @@ export class SpactWorker {
     const lease = await this.anonymizerFor(data.model.sha256, jobDir);
     try {
       const loaded = performance.now();
-      const input = await this.fetchInput(data.grant, jobDir);
+      const input = await this.fetchInput(data.grant, jobDir, 0, signal);
       const fetched = performance.now();
       const out = path.join(jobDir, 'output.mp4');
       let lastProgress = 0;
@@ -271,9 +272,9 @@ export class SpactWorker {
    */
   private async finetune(job: Job, jobDir: string, signal: AbortSignal): Promise<RemoteFinetuneResult> {
     const data = job.data as RemoteFinetuneData;
-    const base = await this.fetchModel(data.base.sha256, jobDir);
+    const base = await this.fetchModel(data.base.sha256, jobDir, signal);
     const footage: string[] = [];
-    for (let i = 0; i < data.inputs; i++) footage.push(await this.fetchInput(data.grant, jobDir, i));
+    for (let i = 0; i < data.inputs; i++) footage.push(await this.fetchInput(data.grant, jobDir, i, signal));
     // Reports in order: each waits for the one before (BullMQ publishes them as events). This
     // attempt announces itself first; the app follows the newest attempt of a run.
     const attempt = randomBytes(8).toString('hex');
@@ -354,10 +355,19 @@ export class SpactWorker {
       );
   }
 
-  /** Headers and agent options of a request to the app. */
-  private request(method: string, pathname: string, headers: Record<string, string> = {}): http.ClientRequest {
+  /** Headers and agent options of a request to the app; a cancelled job's signal ends it. */
+  private request(
+    method: string,
+    pathname: string,
+    headers: Record<string, string> = {},
+    signal?: AbortSignal,
+  ): http.ClientRequest {
     const url = new URL(pathname, this.app);
-    const options = { method, headers: { ...headers, Authorization: `Bearer ${this.opts.token}` } };
+    const options = {
+      method,
+      headers: { ...headers, Authorization: `Bearer ${this.opts.token}` },
+      ...(signal ? { signal } : {}),
+    };
     return url.protocol === 'https:'
       ? https.request(url, { ...options, ...(this.opts.ca ? { ca: this.opts.ca } : {}) })
       : http.request(url, options);
@@ -398,9 +408,9 @@ export class SpactWorker {
   }
 
   /** A registered model's checkpoint by its hash, into the job's folder, verified. */
-  private async fetchModel(sha256: string, jobDir: string): Promise<string> {
+  private async fetchModel(sha256: string, jobDir: string, signal?: AbortSignal): Promise<string> {
     const file = path.join(jobDir, `model-${sha256.slice(0, 16)}.pt`);
-    const res = await this.response(this.request('GET', `/v1/models/${sha256}`));
+    const res = await this.response(this.request('GET', `/v1/models/${sha256}`, {}, signal));
     if (res.statusCode !== 200) throw await this.failure(res, `model ${sha256.slice(0, 12)}`);
     const hash = createHash('sha256');
     await pipeline(
@@ -433,8 +443,8 @@ export class SpactWorker {
    * The grant's input, sealed with the worker's vault as it arrives: ffmpeg reads it through the
    * loopback feed (vault/raw-feed.ts) like the app's own footage, never a plaintext file.
    */
-  private async fetchInput(grant: string, jobDir: string, index = 0): Promise<string> {
-    const res = await this.response(this.request('GET', `/v1/input/${grant}/${index}`));
+  private async fetchInput(grant: string, jobDir: string, index = 0, signal?: AbortSignal): Promise<string> {
+    const res = await this.response(this.request('GET', `/v1/input/${grant}/${index}`, {}, signal));
     if (res.statusCode !== 200) throw await this.failure(res, 'input');
     const writer = new SealedWriter(path.join(jobDir, `input-${index}.sealed`), this.vault());
     try {
