@@ -14,12 +14,15 @@ import path from 'node:path';
 
 import {
   BASELINES,
+  ClipDataset,
+  ClipDatasetWriter,
   deepMerge,
   evaluate,
   exportWeightsOnly,
   synthroomModelDir,
   generateSynthRoom,
   PERSON_ATTRIBUTES,
+  readBoxes,
   readCheckpointMeta,
   runCandidates,
   selectCheckpoint,
@@ -28,6 +31,8 @@ import {
   type EvalResult,
   type ProbeBudget,
   type Selection,
+  type Split,
+  type SynthDatasetName,
   type SynthPreset,
   type TrainConfigOverrides,
 } from '../native-models/ts/index.js';
@@ -59,21 +64,32 @@ interface Budget {
   train: TrainConfigOverrides;
   probes: ProbeBudget;
   select: Partial<ProbeBudget>;
+  /** The bench runs on the first clips of each split of the generated SynthRoom (actions stay
+   *  balanced: clip i has action i mod K); absent: the whole preset. */
+  clips?: Record<SynthDatasetName, Partial<Record<Split, number>>>;
 }
 
 // Training and probe budgets per preset (identical for every method within a preset).
 const BUDGETS: Record<SynthPreset, Budget> = {
-  // A smoke test of the whole pipeline (CI): numbers at this size are noise.
+  // A smoke test of the whole pipeline (CI): numbers at this size are noise. Every phase runs
+  // (inits, minimax with two snapshots to select from, selection, evaluation) at the least cost:
+  // anonymizing clips for the probes is most of it, hence a subset of the tiny SynthRoom.
   tiny: {
     train: {
       data: { batchSize: 4, clipFrames: 8, frameStride: 2 },
-      init: { maxStepsA: 10, maxStepsTB: 6 },
-      minimax: { steps: 6 },
-      eval: { every: 6, batches: 1 },
-      checkpoint: { every: 6, snapshotEvery: 3 },
+      init: { maxStepsA: 4, maxStepsTB: 3 },
+      minimax: { steps: 4 },
+      eval: { every: 4, batches: 1 },
+      checkpoint: { every: 4, snapshotEvery: 2 },
     },
-    probes: { actionEpochs: 1, attackerEpochs: 1, batchSize: 16, maxTrainClips: 64 },
-    select: { actionEpochs: 1, attackerEpochs: 1, batchSize: 16, maxTrainClips: 32 },
+    probes: { actionEpochs: 1, attackerEpochs: 1, batchSize: 16, maxTrainClips: 32 },
+    select: { actionEpochs: 1, attackerEpochs: 1, batchSize: 16, maxTrainClips: 16 },
+    clips: {
+      main: { train: 100, val: 30, test: 50 },
+      'known-action': { train: 48, val: 18 },
+      'novel-action': { train: 40, test: 24 },
+      'new-room': { train: 40, val: 12, test: 24 },
+    },
   },
   small: {
     train: {
@@ -104,7 +120,11 @@ if (!budget) throw new Error(`unknown preset "${preset}"`);
 // The cache is keyed by the budgets: changing one never mixes old and new results. Baseline
 // results depend only on the data and the evaluation budget, so a new training budget reuses them.
 const hashOf = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 8);
-const cache = path.join(benchDir, '.cache', `privacy-${preset}-${hashOf(budget.probes)}`);
+const cache = path.join(
+  benchDir,
+  '.cache',
+  `privacy-${preset}-${hashOf(budget.clips ? { probes: budget.probes, clips: budget.clips } : budget.probes)}`,
+);
 const learnedCache = path.join(cache, `learned-${hashOf({ train: budget.train, select: budget.select })}`);
 const data = path.join(cache, 'synthroom');
 fs.mkdirSync(learnedCache, { recursive: true });
@@ -127,7 +147,49 @@ async function cached<T>(dir: string, name: string, fn: () => Promise<T>): Promi
 // ---- data ----
 if (!fs.existsSync(path.join(data, 'synthroom.json'))) {
   log('generating SynthRoom…');
-  await generateSynthRoom({ out: data, preset, seed });
+  if (budget.clips) {
+    const whole = `${data}.whole`;
+    await generateSynthRoom({ out: whole, preset, seed });
+    log('keeping the first clips of each split…');
+    subsetSynthRoom(whole, data, budget.clips);
+    fs.rmSync(whole, { recursive: true, force: true });
+  } else await generateSynthRoom({ out: data, preset, seed });
+}
+
+/** The first `clips` clips of each split of a SynthRoom folder (labels, boxes and manifest meta
+ *  kept); synthroom.json, the mark of a complete folder, is written last. */
+function subsetSynthRoom(from: string, to: string, clips: NonNullable<Budget['clips']>): void {
+  fs.rmSync(to, { recursive: true, force: true });
+  let total = 0;
+  for (const [name, counts] of Object.entries(clips)) {
+    const src = ClipDataset.open(path.join(from, name));
+    const m = src.manifest;
+    const writer = new ClipDatasetWriter(
+      path.join(to, name),
+      { frames: m.frames, height: m.height, width: m.width },
+      { actions: m.actions, multiLabel: m.multiLabel, privacyAttributes: m.privacyAttributes },
+    );
+    const boxes = readBoxes(path.join(from, name)) ?? {};
+    const keptBoxes: typeof boxes = {};
+    for (const [split, count] of Object.entries(counts) as [Split, number][]) {
+      const n = Math.min(count, src.count(split));
+      const labels = m.labels[split]!;
+      for (let i = 0; i < n; i++)
+        writer.add(split, src.readBatch(split, [i]).frames, labels.actions[i]!, labels.privacy?.[i]);
+      if (boxes[split]) keptBoxes[split] = boxes[split].slice(0, n);
+      total += n;
+    }
+    fs.writeFileSync(path.join(to, name, 'boxes.json'), JSON.stringify(keptBoxes));
+    writer.finish(m.meta);
+  }
+  const info = JSON.parse(fs.readFileSync(path.join(from, 'synthroom.json'), 'utf8')) as Record<string, unknown>;
+  writeJsonAtomic(path.join(to, 'synthroom.json'), {
+    ...info,
+    out: path.resolve(to),
+    datasets: clips,
+    clips: total,
+    subsetOf: { out: info.out, datasets: info.datasets, clips: info.clips },
+  });
 }
 
 // ---- learned anonymizers: train → select on validation → evaluate on test ----
@@ -164,6 +226,24 @@ const ablations: Method[] = skipAblations
       { name: 'ssl-rotnet', dataset: 'main', overrides: { budget: { loss: 'rotnet' } } },
     ];
 
+// Raw clips on a dataset's validation split with the selection's probes: the reference every
+// method's selection compares with, the same for all of them (computed once per dataset).
+async function rawVal(dataset: Method['dataset']): Promise<{ action_top1: number; privacy_cmap: number }> {
+  return cached(learnedCache, `select-raw-${dataset}`, async () => {
+    log(`probing raw validation clips of ${dataset} for the selections…`);
+    const r = await evaluate({
+      data: path.join(data, dataset),
+      anonymizer: 'raw',
+      protocol: 'known',
+      testSplit: 'val',
+      budget: budget.select,
+      seed,
+      threads,
+    });
+    return { action_top1: r.action_top1, privacy_cmap: r.privacy_cmap };
+  });
+}
+
 async function trainAndSelect(m: Method): Promise<{ checkpoint: string; selection: unknown; trainSeconds: number }> {
   const runDir = path.join(learnedCache, 'runs', `${m.dataset}-${m.name}`);
   const dataDir = path.join(data, m.dataset);
@@ -188,6 +268,7 @@ async function trainAndSelect(m: Method): Promise<{ checkpoint: string; selectio
       data: dataDir,
       candidates: runCandidates(runDir),
       budget: budget.select,
+      rawVal: await rawVal(m.dataset),
       evalOptions: { seed, threads },
       onProgress: (p) => log(`  ${p}`),
     });
@@ -348,7 +429,7 @@ target of any anonymizer), test split; novel-action protocol: f_A trained on the
 target action model trained and tested on the disjoint novel set. Privacy = worst case over two
 fresh attackers (2D CNN, colour-histogram MLP). Learned anonymizers: edge preset, same training
 budget (${JSON.stringify(budget.train.minimax)}), checkpoint chosen by the validation rule
-(\`native-models/ts/eval/select.ts\`). Target models: ${JSON.stringify(budget.probes)}.
+(\`native-models/ts/eval/select.ts\`). Target models: ${JSON.stringify(budget.probes)}.${budget.clips ? `\nData: the first clips of each split of SynthRoom \`${preset}\` (${JSON.stringify(budget.clips)}).` : ''}
 
 ${table}
 ${notRun.length ? `\nNot run yet (no result in the cache): ${notRun.join(', ')}.\n` : ''}${selectionNotes()}
@@ -385,7 +466,7 @@ async function shipDefaultModel(selection: Selection, raw: EvalResult, spact: Ev
 - **What**: the learned anonymizer f_A (UNet ${meta.config.model.fA.widths.join('-')}), with the f_T and f_B it was
   trained against (kept as the base for room fine-tuning). Weights only (no optimizer state).
 - **Method**: SPAct minimax (self-supervised NT-Xent budget branch, no privacy labels), edge preset.
-- **Data**: SynthRoom \`${preset}\`, seed ${seed}, dataset \`main\` (train split for training, val split for
+- **Data**: SynthRoom \`${preset}\`${budget.clips ? ` (the first ${JSON.stringify(budget.clips.main)} clips)` : ''}, seed ${seed}, dataset \`main\` (train split for training, val split for
   checkpoint selection; the test split was never used for any choice).
 - **Command**: \`npm run bench:privacy -- --preset ${preset} --skip-ablations --methods spact --ship-default\` (trains with
   \`train()\` from native-models/ts/trainer.ts, the same loop as \`spact train\`; budget
