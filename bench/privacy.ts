@@ -85,10 +85,10 @@ const BUDGETS: Record<SynthPreset, Budget> = {
     probes: { actionEpochs: 1, attackerEpochs: 1, batchSize: 16, maxTrainClips: 32 },
     select: { actionEpochs: 1, attackerEpochs: 1, batchSize: 16, maxTrainClips: 16 },
     clips: {
-      main: { train: 100, val: 30, test: 50 },
-      'known-action': { train: 48, val: 18 },
-      'novel-action': { train: 40, test: 24 },
-      'new-room': { train: 40, val: 12, test: 24 },
+      main: { train: 60, val: 30, test: 40 },
+      'known-action': { train: 36, val: 18 },
+      'novel-action': { train: 32, test: 24 },
+      'new-room': { train: 32, val: 12, test: 24 },
     },
   },
   small: {
