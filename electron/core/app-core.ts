@@ -72,7 +72,7 @@ export function openAppCore(
     /** Register the core's job kinds (anonymize, export) here; default true. false: the caller
      *  calls registerJobKinds itself, once, with the kinds that need its services (services.ts). */
     registerJobs?: boolean;
-    /** Anonymize jobs on workers through BullMQ; default: SPACT_REDIS_URL (set by `spact serve --redis`). */
+    /** Anonymize jobs and fine-tune training on workers through BullMQ; default: SPACT_REDIS_URL (set by `spact serve --redis`). */
     distributed?: DistributedOptions | null;
   } = {},
 ): AppCore {
