@@ -98,16 +98,21 @@ export const RemoteFinetuneReport = z.discriminatedUnion('type', [
 ]);
 export type RemoteFinetuneReport = z.infer<typeof RemoteFinetuneReport>;
 
+/** What a fine-tune's result carries unchanged from the worker to the app: its figures. */
+type TrainingFigures = Pick<
+  FinetuneResult,
+  'steps' | 'minimaxSteps' | 'stopReason' | 'final' | 'config' | 'phaseSeconds' | 'wallSeconds'
+>;
+
+/** The figures of a fine-tune's result (both ends: the worker sends them, the app returns them). */
+export function trainingFiguresOf(r: TrainingFigures): TrainingFigures {
+  const { steps, minimaxSteps, stopReason, final, config, phaseSeconds, wallSeconds } = r;
+  return { steps, minimaxSteps, stopReason, final, config, phaseSeconds, wallSeconds };
+}
+
 /** What a worker returns for a fine-tune: its result without the worker's paths, and the upload's hash. */
-export interface RemoteFinetuneResult {
+export interface RemoteFinetuneResult extends TrainingFigures {
   checkpoint: { name: string; sha256: string } | null;
-  steps: number;
-  minimaxSteps: number;
-  stopReason: FinetuneResult['stopReason'];
-  final: FinetuneResult['final'];
-  config: FinetuneResult['config'];
-  phaseSeconds: FinetuneResult['phaseSeconds'];
-  wallSeconds: number;
   workingSize: number | null;
   /** room: the held-out choice; its footage part names the input by index (`input-<n>`). */
   selection: RoomSelection | null;
@@ -345,13 +350,7 @@ export class DistributedJobs {
         return {
           run: opts.out,
           checkpoint,
-          steps: r.steps,
-          minimaxSteps: r.minimaxSteps,
-          stopReason: r.stopReason,
-          final: r.final,
-          config: r.config,
-          phaseSeconds: r.phaseSeconds,
-          wallSeconds: r.wallSeconds,
+          ...trainingFiguresOf(r),
           ...(r.workingSize !== null ? { workingSize: r.workingSize } : {}),
           selection,
         };

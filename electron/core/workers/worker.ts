@@ -35,6 +35,7 @@ import { Vault } from '../vault/vault.js';
 import { sha256File } from '../library/library-service.js';
 import { Judges } from '../privacy-audit/judges.js';
 import { finetune } from '../training/finetune.js';
+import { trainingFiguresOf } from './distributed.js';
 import type {
   RemoteAnonymizeData,
   RemoteAnonymizeResult,
@@ -313,13 +314,7 @@ export class SpactWorker {
     await this.upload(r.checkpoint, sha256, data.grant, 'application/octet-stream');
     return {
       checkpoint: { name: path.basename(r.checkpoint), sha256 },
-      steps: r.steps,
-      minimaxSteps: r.minimaxSteps,
-      stopReason: r.stopReason,
-      final: r.final,
-      config: r.config,
-      phaseSeconds: r.phaseSeconds,
-      wallSeconds: r.wallSeconds,
+      ...trainingFiguresOf(r),
       workingSize: r.workingSize ?? null,
       // The held-out part by input index (the app knows its clips; this worker's paths mean nothing there).
       selection: r.selection
